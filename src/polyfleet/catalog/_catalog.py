@@ -1,0 +1,250 @@
+"""Accelerator records, the packaged catalog file, and one canonical way to resolve a name."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from polyfleet.errors import CatalogError
+
+PACKAGED_FILE = "accelerators.yaml"
+SCHEMA_VERSION = 1
+Precision = Literal["bf16", "fp8", "fp4"]
+PRECISIONS: tuple[Precision, ...] = ("fp4", "fp8", "bf16")  # fastest first
+#: Fields whose value is a published figure and therefore needs a source.
+SOURCED_FIELDS = (
+    "memory_gb",
+    "bandwidth_tbps",
+    "tflops",
+    "tdp_w",
+    "scaleup_gbps",
+    "gpus_per_node",
+    "year",
+    "node_power_kw",
+    "price",
+)
+SPEC_FIELDS = ("memory_gb", "bandwidth_tbps", "tflops", "tdp_w", "scaleup_gbps", "gpus_per_node")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tflops(_Strict):
+    """Dense tensor rates in TFLOP/s per accelerator; None where the chip has no such format."""
+
+    bf16: float | None = Field(default=None, gt=0)
+    fp8: float | None = Field(default=None, gt=0)
+    fp4: float | None = Field(default=None, gt=0)
+
+    def at(self, precision: Precision) -> float | None:
+        return getattr(self, precision)
+
+
+class Price(_Strict):
+    """Indicative prices: on-demand rental per GPU-hour and purchase per GPU (USD)."""
+
+    per_gpu_hour: float | None = Field(default=None, gt=0)
+    purchase: float | None = Field(default=None, gt=0)
+
+
+class Accelerator(_Strict):
+    """One kind of accelerator. Units are in the field names; every figure's source in `sources`."""
+
+    id: str = Field(min_length=1)
+    vendor: str = Field(min_length=1)
+    name: str | None = None
+    aliases: tuple[str, ...] = ()
+    memory_gb: float = Field(gt=0)
+    bandwidth_tbps: float | None = Field(default=None, gt=0)
+    tflops: Tflops = Tflops()
+    tdp_w: float = Field(gt=0)
+    scaleup_gbps: float | None = Field(default=None, ge=0)
+    scaleup_domain: int | None = Field(default=None, gt=0)
+    gpus_per_node: int = Field(default=8, gt=0)
+    node_power_kw: float | None = Field(default=None, gt=0)
+    year: int | None = Field(default=None, ge=1990, le=2100)
+    price: Price = Price()
+    sources: dict[str, str] = Field(default_factory=dict)
+    unconfirmed: tuple[str, ...] = ()
+
+    @field_validator("id", "vendor")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @property
+    def domain_size(self) -> int:
+        """Accelerators that share one scale-up (NVLink / Infinity Fabric) domain."""
+        return self.scaleup_domain or self.gpus_per_node
+
+    def source_of(self, field: str) -> str | None:
+        """The source of a field (`price.purchase` falls back to `price`, spec fields to `specs`)."""
+        head = field.split(".")[0]
+        for key in (field, head):
+            if key in self.sources:
+                return self.sources[key]
+        if head in SPEC_FIELDS:
+            return self.sources.get("specs")
+        return None
+
+    def is_unconfirmed(self, field: str) -> bool:
+        head = field.split(".")[0]
+        return field in self.unconfirmed or head in self.unconfirmed
+
+    def best_precision(self, allowed: Precision) -> Precision | None:
+        """The fastest format the chip has that the workload allows (fp4 ⊂ fp8 ⊂ bf16 in loss)."""
+        order = PRECISIONS[PRECISIONS.index(allowed) :]
+        for precision in order:
+            if self.tflops.at(precision) is not None:
+                return precision
+        return None
+
+    def facility_watts(self, pue: float, default_overhead: float) -> float:
+        """All-in watts per accelerator at the facility meter: node share (or TDP × overhead) × PUE."""
+        if self.node_power_kw is not None:
+            node_w = self.node_power_kw * 1000.0 / self.gpus_per_node
+        else:
+            node_w = self.tdp_w * default_overhead
+        return node_w * pue
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "", name.lower())
+
+
+class Catalog(Mapping[str, Accelerator]):
+    """Accelerators by id. `resolve` maps any alias or spelling to one id, or suggests the nearest."""
+
+    def __init__(self, accelerators: Iterable[Accelerator], origin: str = PACKAGED_FILE) -> None:
+        self._by_id: dict[str, Accelerator] = {}
+        for acc in accelerators:
+            self._by_id[acc.id] = acc
+        self.origin = origin
+        self._names: dict[str, str] = {}
+        for acc in self._by_id.values():
+            for name in (acc.id, acc.display_name, *acc.aliases):
+                self._names.setdefault(_normalise(name), acc.id)
+
+    def __getitem__(self, key: str) -> Accelerator:
+        return self._by_id[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    @property
+    def vendors(self) -> list[str]:
+        return sorted({a.vendor for a in self._by_id.values()})
+
+    def find(self, name: str) -> str | None:
+        """The id that `name` (an id, alias or marketing name) denotes, or None."""
+        return self._names.get(_normalise(name))
+
+    def resolve(self, name: str, *, file: str | None = None, field: str | None = None) -> str:
+        """The id for `name`, or a CatalogError with "did you mean" suggestions."""
+        found = self.find(name)
+        if found is not None:
+            return found
+        close = difflib.get_close_matches(name.lower(), list(self._by_id), n=3, cutoff=0.5)
+        hint = f"Did you mean {', '.join(close)}?" if close else None
+        hint = (hint + " " if hint else "") + "Run `polyfleet catalog` to list known ids."
+        raise CatalogError("unknown accelerator", file=file, field=field, value=name, hint=hint)
+
+    def with_entries(
+        self, entries: Iterable[Mapping[str, Any]], *, file: str, field: str
+    ) -> Catalog:
+        """A new catalog with `entries` added, or merged field by field into an existing id."""
+        merged = dict(self._by_id)
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, Mapping) or "id" not in entry:
+                raise CatalogError(
+                    "a catalog entry needs at least an 'id'",
+                    file=file,
+                    field=f"{field}[{i}]",
+                    value=entry,
+                )
+            key = self.find(str(entry["id"])) or str(entry["id"]).strip().lower()
+            base = merged[key].model_dump(exclude_defaults=True) if key in merged else {}
+            data = _deep_merge(base, dict(entry))
+            data["id"] = key
+            try:
+                merged[key] = Accelerator.model_validate(data)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                loc = ".".join(str(p) for p in err["loc"])
+                raise CatalogError(
+                    err["msg"],
+                    file=file,
+                    field=f"{field}[{i}].{loc}" if loc else f"{field}[{i}]",
+                    value=err.get("input"),
+                ) from None
+        return Catalog(merged.values(), origin=f"{self.origin} + {file}")
+
+    def table_rows(self, vendor: str | None = None) -> list[Accelerator]:
+        rows = [a for a in self._by_id.values() if vendor is None or a.vendor == vendor.lower()]
+        return sorted(rows, key=lambda a: (a.vendor, a.year or 0, a.id))
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@cache
+def _packaged() -> Catalog:
+    text = resources.files("polyfleet.catalog").joinpath(PACKAGED_FILE).read_text("utf-8")
+    data = yaml.safe_load(text)
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise CatalogError(
+            "unsupported catalog schema version",
+            file=PACKAGED_FILE,
+            field="schema_version",
+            value=data.get("schema_version"),
+            hint=f"This polyfleet reads version {SCHEMA_VERSION}",
+        )
+    accs = []
+    for i, entry in enumerate(data["accelerators"]):
+        try:
+            accs.append(Accelerator.model_validate(entry))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise CatalogError(
+                err["msg"],
+                file=PACKAGED_FILE,
+                field=f"accelerators[{i}]." + ".".join(str(p) for p in err["loc"]),
+                value=err.get("input"),
+            ) from None
+    catalog = Catalog(accs)
+    catalog.references = data.get("references", {})  # type: ignore[attr-defined]
+    return catalog
+
+
+def load_catalog(extra: Iterable[Mapping[str, Any]] = (), *, file: str = "<scenario>") -> Catalog:
+    """The packaged catalog, with `extra` entries (a scenario's `catalog:` list) merged in."""
+    base = _packaged()
+    extra = list(extra)
+    return base.with_entries(extra, file=file, field="catalog") if extra else base
+
+
+def references() -> dict[str, str]:
+    """The long form of the source keys the packaged catalog cites (ML-ENG, SKY-RUNPOD, ...)."""
+    return dict(getattr(_packaged(), "references", {}))

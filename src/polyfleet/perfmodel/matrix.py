@@ -1,0 +1,316 @@
+"""The throughput matrix: units/s that one accelerator of each kind delivers on each workload.
+
+A cell is `measured` when the scenario (or a probe profile) gives it, else `estimated` by the
+roofline model; a cell a workload may not use is `ineligible` with a reason code and a detail figure.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from polyfleet.catalog import Accelerator, Catalog
+from polyfleet.perfmodel import roofline
+from polyfleet.scenario import Scenario, Workload
+
+__all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix"]
+
+
+class Origin(enum.IntEnum):
+    INELIGIBLE = 0
+    MEASURED = 1
+    ESTIMATED = 2
+    CALIBRATED = 3
+
+
+class Reason(enum.IntEnum):
+    OK = 0
+    VENDOR_NOT_ALLOWED = 1
+    ACCELERATOR_NOT_ALLOWED = 2
+    TIER_POLICY = 3
+    SCALEUP_TOO_LOW = 4
+    REPLICA_DOES_NOT_FIT = 5
+    GANG_TOO_LARGE = 6
+    SLO_MISSED = 7
+    NO_RATES = 8
+    NOT_MEASURED = 9
+
+
+_REASON_TEXT = {
+    Reason.OK: "",
+    Reason.VENDOR_NOT_ALLOWED: "vendor not in the workload's needs.vendors",
+    Reason.ACCELERATOR_NOT_ALLOWED: "accelerator not in the workload's needs.accelerators",
+    Reason.TIER_POLICY: "tier policy excludes it",
+    Reason.SCALEUP_TOO_LOW: "scale-up bandwidth {detail:g} GB/s below the workload's need",
+    Reason.REPLICA_DOES_NOT_FIT: "a replica needs {detail:,.0f} GB, more than one node/domain holds",
+    Reason.GANG_TOO_LARGE: "training state needs a gang of {detail:,.0f}, above the workload's limit",
+    Reason.SLO_MISSED: "latency {detail:.1f} ms misses the SLO",
+    Reason.NO_RATES: "the catalog lacks the rates an estimate needs",
+    Reason.NOT_MEASURED: "custom workload with no measured throughput here",
+}
+
+
+@dataclass(frozen=True)
+class ThroughputMatrix:
+    """Arrays of shape (workloads, accelerators). `value` is 0 where the cell is ineligible."""
+
+    workloads: list[str]
+    accelerators: list[str]
+    value: NDArray[np.float64]
+    origin: NDArray[np.int8]
+    reason: NDArray[np.int8]
+    detail: NDArray[np.float64]
+    gang: NDArray[np.float64]
+    precision: NDArray[np.int8]  # index into roofline.BYTES order, -1 for none
+
+    @property
+    def eligible(self) -> NDArray[np.bool_]:
+        return self.origin != Origin.INELIGIBLE
+
+    def reason_text(self, w: int, a: int) -> str:
+        code = Reason(int(self.reason[w, a]))
+        return _REASON_TEXT[code].format(detail=float(self.detail[w, a]))
+
+    def cells(self, limit: int | None = None) -> list[dict[str, object]]:
+        """Cells as records for JSON: value, origin and, for ineligible ones, the reason."""
+        precisions = list(roofline.BYTES)
+        out: list[dict[str, object]] = []
+        for w, wname in enumerate(self.workloads):
+            for a, aname in enumerate(self.accelerators):
+                origin = Origin(int(self.origin[w, a]))
+                cell: dict[str, object] = {
+                    "workload": wname,
+                    "accelerator": aname,
+                    "throughput": float(self.value[w, a]),
+                    "origin": origin.name.lower(),
+                }
+                if origin == Origin.INELIGIBLE:
+                    cell["reason"] = self.reason_text(w, a)
+                else:
+                    cell["gang"] = int(self.gang[w, a])
+                    p = int(self.precision[w, a])
+                    cell["precision"] = precisions[p] if p >= 0 else None
+                out.append(cell)
+                if limit is not None and len(out) >= limit:
+                    return out
+        return out
+
+
+def _arrays(workloads: Sequence[Workload]) -> dict[str, NDArray[np.float64]]:
+    n = len(workloads)
+    cols = {
+        k: np.empty(n)
+        for k in (
+            "params",
+            "active",
+            "wbytes",
+            "seq",
+            "batch",
+            "layers",
+            "kv_dim",
+            "emb_gb",
+            "lookups",
+            "emb_dim",
+            "gflops",
+            "scaleup",
+            "max_gang",
+            "tier",
+            "lat_tok",
+            "lat",
+        )
+    }
+    for i, w in enumerate(workloads):
+        m = w.model
+        cols["params"][i] = m.params_b
+        cols["active"][i] = m.active_b
+        cols["wbytes"][i] = roofline.BYTES[m.precision]
+        cols["seq"][i] = m.seq_len
+        cols["batch"][i] = m.batch
+        cols["layers"][i] = m.layers or 0
+        cols["kv_dim"][i] = m.kv_dim
+        cols["emb_gb"][i] = m.embedding_gb
+        cols["lookups"][i] = m.lookups_per_sample
+        cols["emb_dim"][i] = m.embedding_dim
+        cols["gflops"][i] = m.gflops_per_sample or 0.0
+        cols["scaleup"][i] = w.needs.min_scaleup_gbps or 0.0
+        limit = min(w.needs.max_gang or np.inf, w.max_accelerators or np.inf)
+        cols["max_gang"][i] = limit
+        cols["tier"][i] = w.effective_tier
+        cols["lat_tok"][i] = w.slo.max_token_latency_ms or np.inf
+        cols["lat"][i] = w.slo.max_latency_ms or np.inf
+    return cols
+
+
+def _estimate(
+    kind: str,
+    idx: NDArray[np.intp],
+    c: dict[str, NDArray[np.float64]],
+    acc: Accelerator,
+    prec_of: NDArray[np.int8],
+    scope: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int8], NDArray[np.float64]]:
+    """Estimate the cells of workloads `idx` (all of one kind) on `acc`: value, gang, reason, detail."""
+    n = len(idx)
+    value = np.zeros(n)
+    gang = np.ones(n)
+    reason = np.zeros(n, dtype=np.int8)
+    detail = np.zeros(n)
+    precisions = list(roofline.BYTES)
+    peak = np.array(
+        [acc.tflops.at(precisions[p]) or np.nan if p >= 0 else np.nan for p in prec_of[idx]],
+        dtype=float,
+    )
+    no_rate = ~np.isfinite(peak)
+    if kind in ("serve", "recsys", "infer") and acc.bandwidth_tbps is None:
+        no_rate[:] = True
+    reason[no_rate] = Reason.NO_RATES
+    ok = ~no_rate
+    if not ok.any():
+        return value, gang, reason, detail
+    sel = idx[ok]
+    pk = peak[ok]
+    bw = acc.bandwidth_tbps or 0.0
+    # roofline functions take one scalar peak; precision is uniform per (kind, accelerator, prec)
+    out_v = np.zeros(len(sel))
+    out_g = np.ones(len(sel))
+    out_r = np.zeros(len(sel), dtype=np.int8)
+    out_d = np.zeros(len(sel))
+    for p_val in np.unique(pk):
+        m = pk == p_val
+        s = sel[m]
+        chip_bytes = np.array([roofline.BYTES[precisions[p]] for p in prec_of[s]])
+        if kind == "train":
+            v, g, _ = roofline.train(c["active"][s], c["params"][s], float(p_val), acc.memory_gb)
+            too_big = g > c["max_gang"][s]
+            r = np.where(too_big, Reason.GANG_TOO_LARGE, Reason.OK)
+            d = np.where(too_big, g, 0.0)
+        elif kind == "serve":
+            layers = np.where(
+                c["layers"][s] > 0, c["layers"][s], roofline.default_layers(c["params"][s])
+            )
+            kv_tok = roofline.kv_bytes_per_token(
+                layers, c["kv_dim"][s], np.minimum(chip_bytes, 2.0)
+            )
+            v, g, lat, rep_gb = roofline.serve(
+                c["active"][s],
+                c["params"][s],
+                chip_bytes,
+                kv_tok,
+                c["seq"][s],
+                c["batch"][s],
+                float(p_val),
+                bw,
+                acc.memory_gb,
+            )
+            too_big = g > scope[s]
+            slow = lat > c["lat_tok"][s]
+            r = np.where(
+                too_big, Reason.REPLICA_DOES_NOT_FIT, np.where(slow, Reason.SLO_MISSED, Reason.OK)
+            )
+            d = np.where(too_big, rep_gb, np.where(slow, lat, 0.0))
+        elif kind == "recsys":
+            gfl = np.where(c["gflops"][s] > 0, c["gflops"][s], 2.0 * c["params"][s])
+            v = roofline.recsys(c["lookups"][s], c["emb_dim"][s], chip_bytes, gfl, float(p_val), bw)
+            need_gb = c["emb_gb"][s] + c["params"][s] * chip_bytes
+            g = np.maximum(1.0, np.ceil(need_gb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
+            too_big = g > scope[s]
+            r = np.where(too_big, Reason.REPLICA_DOES_NOT_FIT, Reason.OK)
+            d = np.where(too_big, need_gb, 0.0)
+        else:  # infer
+            gfl = np.where(c["gflops"][s] > 0, c["gflops"][s], 2.0 * c["active"][s] * c["seq"][s])
+            wgb = c["params"][s] * chip_bytes
+            v, lat = roofline.infer(gfl, wgb, c["batch"][s], float(p_val), bw)
+            g = np.maximum(1.0, np.ceil(wgb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
+            too_big = g > scope[s]
+            slow = lat > c["lat"][s]
+            r = np.where(
+                too_big, Reason.REPLICA_DOES_NOT_FIT, np.where(slow, Reason.SLO_MISSED, Reason.OK)
+            )
+            d = np.where(too_big, wgb, np.where(slow, lat, 0.0))
+        out_v[m], out_g[m], out_r[m], out_d[m] = v, g, r, d
+    value[ok], gang[ok], reason[ok], detail[ok] = out_v, out_g, out_r, out_d
+    return value, gang, reason, detail
+
+
+def build_matrix(
+    scenario: Scenario, catalog: Catalog, accelerators: Sequence[str] | None = None
+) -> ThroughputMatrix:
+    """Every workload of `scenario` on every accelerator in `accelerators` (default: the catalog)."""
+    acc_ids = list(accelerators) if accelerators is not None else list(catalog)
+    wls = scenario.workloads
+    n_w, n_a = len(wls), len(acc_ids)
+    c = _arrays(wls)
+    kinds = np.array([w.kind for w in wls])
+    value = np.zeros((n_w, n_a))
+    origin = np.zeros((n_w, n_a), dtype=np.int8)
+    reason = np.zeros((n_w, n_a), dtype=np.int8)
+    detail = np.zeros((n_w, n_a))
+    gang = np.ones((n_w, n_a))
+    precision = np.full((n_w, n_a), -1, dtype=np.int8)
+    precisions = list(roofline.BYTES)
+    allowed_prec = np.array([precisions.index(w.model.precision) for w in wls], dtype=np.int8)
+    domain_ok = np.array([w.needs.scaleup_domain for w in wls])
+
+    for a, acc_id in enumerate(acc_ids):
+        acc = catalog[acc_id]
+        # policy: needs.vendors, needs.accelerators, tier policy, scale-up bandwidth
+        policy = np.zeros(n_w, dtype=np.int8)
+        pdetail = np.zeros(n_w)
+        for w, wl in enumerate(wls):
+            tier = scenario.tiers.get(wl.effective_tier)  # type: ignore[call-overload]
+            if wl.needs.vendors is not None and acc.vendor not in wl.needs.vendors:
+                policy[w] = Reason.VENDOR_NOT_ALLOWED
+            elif wl.needs.accelerators is not None and acc.id not in wl.needs.accelerators:
+                policy[w] = Reason.ACCELERATOR_NOT_ALLOWED
+            elif tier is not None and (
+                (tier.vendors is not None and acc.vendor not in tier.vendors)
+                or (tier.accelerators is not None and acc.id not in tier.accelerators)
+                or (tier.min_year is not None and (acc.year or 0) < tier.min_year)
+            ):
+                policy[w] = Reason.TIER_POLICY
+        low_bw = (policy == 0) & (c["scaleup"] > (acc.scaleup_gbps or 0.0))
+        policy[low_bw] = Reason.SCALEUP_TOO_LOW
+        pdetail[low_bw] = acc.scaleup_gbps or 0.0
+        # precision the chip runs each workload at: fastest it has that the workload allows
+        best = [acc.best_precision(p) for p in precisions]
+        prec_idx = np.array([precisions.index(b) if b else -1 for b in best], dtype=np.int8)
+        prec_of = prec_idx[allowed_prec]
+        scope = np.where(domain_ok, acc.domain_size, acc.gpus_per_node).astype(float)
+
+        col_v = np.zeros(n_w)
+        col_o = np.zeros(n_w, dtype=np.int8)
+        col_r = policy.copy()
+        col_d = pdetail
+        col_g = np.ones(n_w)
+        measured = np.array([wl.throughput.get(acc_id, 0.0) for wl in wls])
+        has_m = measured > 0
+        for kind in ("train", "serve", "recsys", "infer"):
+            idx = np.flatnonzero((kinds == kind) & ~has_m & (policy == 0))
+            if len(idx):
+                v, g, r, d = _estimate(kind, idx, c, acc, prec_of, scope)
+                col_v[idx], col_g[idx], col_r[idx], col_d[idx] = v, g, r, d
+                col_o[idx] = np.where(r == 0, Origin.ESTIMATED, Origin.INELIGIBLE)
+        custom_missing = (kinds == "custom") & ~has_m & (policy == 0)
+        col_r[custom_missing] = Reason.NOT_MEASURED
+        m_ok = has_m & (policy == 0)
+        col_v[m_ok] = measured[m_ok]
+        col_o[m_ok] = Origin.MEASURED
+        col_v[col_o == Origin.INELIGIBLE] = 0.0
+        col_r[col_o != Origin.INELIGIBLE] = Reason.OK
+        value[:, a], origin[:, a], reason[:, a], detail[:, a] = col_v, col_o, col_r, col_d
+        gang[:, a] = col_g
+        precision[:, a] = np.where(col_o != Origin.INELIGIBLE, prec_of, -1)
+    return ThroughputMatrix(
+        workloads=[w.name for w in wls],
+        accelerators=acc_ids,
+        value=value,
+        origin=origin,
+        reason=reason,
+        detail=detail,
+        gang=gang,
+        precision=precision,
+    )

@@ -1,0 +1,1 @@
+"""Placement: which pool serves which workload, at least cost, within every limit."""

@@ -1,0 +1,114 @@
+"""Why no plan exists: workloads no pool can serve, limits that must give, and shortfalls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from polyfleet.perfmodel import ThroughputMatrix
+from polyfleet.plan.lp import solve_lp
+from polyfleet.plan.problem import PlacementProblem
+from polyfleet.plan.solution import Solution
+
+#: Above this many cells the shortfall LP is skipped (it solves the whole LP at once).
+SHORTFALL_MAX_CELLS = 2_000_000
+
+
+def unservable(problem: PlacementProblem) -> tuple[np.ndarray, list[str]]:
+    """Classes that no pool can serve at all, or not within their max_accelerators; and why."""
+    a = problem.a
+    usable = (a > 0) & (problem.capacity[None, :] > 0)
+    with np.errstate(divide="ignore"):
+        fewest = np.where(usable, 1.0 / np.where(usable, a, 1.0), np.inf).min(axis=1)
+    bad = ~np.isfinite(fewest) | (fewest > problem.cap * (1 + 1e-9))
+    why = []
+    for w in np.flatnonzero(bad):
+        if not np.isfinite(fewest[w]):
+            why.append("no pool is eligible (or every eligible pool is empty)")
+        else:
+            why.append(
+                f"needs at least {fewest[w]:,.0f} accelerators, above max_accelerators "
+                f"{problem.cap[w]:,.0f}"
+            )
+    return bad, why
+
+
+def pool_reasons(
+    matrix: ThroughputMatrix, workload_index: int, pool_accelerators: list[str]
+) -> dict[str, str]:
+    """For one workload, why each pool's accelerator is ineligible."""
+    col = {a: i for i, a in enumerate(matrix.accelerators)}
+    out = {}
+    for acc in dict.fromkeys(pool_accelerators):
+        a = col[acc]
+        if matrix.origin[workload_index, a] == 0:
+            out[acc] = matrix.reason_text(workload_index, a)
+    return out
+
+
+def violated_limits(problem: PlacementProblem, solution: Solution) -> list[dict[str, Any]]:
+    """Coupling rows the least-violation plan exceeds, with the amount in the row's own unit."""
+    rows = problem.coupling()
+    out = []
+    total = {
+        "count": float(solution.usage.sum()),
+        "power": float(problem.mw @ solution.usage),
+        "spend": float(problem.cost @ solution.usage),
+    }[problem.share_measure]
+    for k in np.flatnonzero(solution.violation > 0):
+        name, kind = rows.names[k], rows.kinds[k]
+        amount = float(solution.violation[k])
+        if kind == "capacity":
+            text = f"pool {name.split(':', 1)[1]} short by {amount:,.0f} accelerators"
+            unit = "accelerators"
+        elif kind == "power":
+            text = f"power cap short by {amount:,.1f} MW"
+            unit = "MW"
+        else:
+            bound, vendor = name.split(":", 1)
+            points = 100.0 * amount / total if total > 0 else float("nan")
+            word = "cap" if bound == "share_max" else "floor"
+            text = (
+                f"{vendor} share {word} must give by {points:.2f} points ({problem.share_measure})"
+            )
+            unit = "share points"
+            amount = points
+        out.append({"limit": name, "kind": kind, "by": amount, "unit": unit, "message": text})
+    return out
+
+
+def shortfalls(problem: PlacementProblem, servable: np.ndarray) -> list[dict[str, Any]] | None:
+    """Serve as much as every limit allows (max_served); list the workloads left short."""
+    if int(servable.sum()) * problem.shape[1] > SHORTFALL_MAX_CELLS:
+        return None
+    idx = np.flatnonzero(servable)
+    sub = PlacementProblem(
+        workloads=[problem.workloads[i] for i in idx],
+        pools=problem.pools,
+        T=problem.T[idx],
+        demand=problem.demand[idx],
+        cap=problem.cap[idx],
+        cost=problem.cost,
+        mw=problem.mw,
+        capacity=problem.capacity,
+        pool_vendor=problem.pool_vendor,
+        vendors=problem.vendors,
+        power_cap_mw=problem.power_cap_mw,
+        share_measure=problem.share_measure,
+        shares=problem.shares,
+        weight=problem.weight[idx],
+    )
+    sol = solve_lp(sub, "max_served")
+    out = []
+    for j, w in enumerate(idx):
+        frac = min(float(sol.served[j]), 1.0)
+        if frac < 1.0 - 1e-6:
+            out.append(
+                {
+                    "class": int(w),
+                    "served_fraction": frac,
+                    "short_by": float((1.0 - frac) * problem.demand[w]),
+                }
+            )
+    return out

@@ -1,0 +1,332 @@
+"""From a loaded scenario to a plan: matrix → problem → solve → results on the scenario's names.
+
+plan = f(scenario, matrix, costs): pure, so it can be re-run for what-if analysis.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from polyfleet.economics import HOURS_PER_YEAR
+from polyfleet.perfmodel import ThroughputMatrix, build_matrix
+from polyfleet.plan import diagnose
+from polyfleet.plan.decompose import solve_decomposed
+from polyfleet.plan.lp import solve_lp
+from polyfleet.plan.problem import PlacementProblem, problem_from_scenario
+from polyfleet.plan.solution import Solution
+from polyfleet.scenario import LoadedScenario
+
+__all__ = ["Plan", "make_plan", "solve_problem"]
+
+BINDING_TOL = 1e-9
+
+
+@dataclass
+class Plan:
+    """A solved placement on the scenario's own names, ready to report."""
+
+    name: str
+    objective: str
+    status: str
+    problem: PlacementProblem  # collapsed classes
+    classes: np.ndarray  # class of each original workload
+    solution: Solution
+    matrix: ThroughputMatrix
+    pool_accelerators: list[str]
+    workload_units: list[str]
+    timings: dict[str, float] = field(default_factory=dict)
+    diagnosis: dict[str, Any] | None = None
+
+    # ---- derived figures -------------------------------------------------------------------
+    @property
+    def cost_per_hour(self) -> float:
+        return float(self.problem.cost @ self.solution.usage)
+
+    @property
+    def power_mw(self) -> float:
+        return float(self.problem.mw @ self.solution.usage)
+
+    def vendor_shares(self) -> dict[str, dict[str, float]]:
+        use = self.solution.usage
+        p = self.problem
+        measures = {"count": use, "power": p.mw * use, "spend": p.cost * use}
+        out: dict[str, dict[str, float]] = {}
+        for vi, vendor in enumerate(p.vendors):
+            mask = p.pool_vendor == vi
+            out[vendor] = {
+                m: float(v[mask].sum() / v.sum()) if v.sum() > 0 else 0.0
+                for m, v in measures.items()
+            }
+        return out
+
+    def binding(self) -> list[dict[str, Any]]:
+        """Coupling rows at their limit, with what one more unit of each would save per hour."""
+        p, sol = self.problem, self.solution
+        rows = p.coupling()
+        lhs = rows.G @ sol.usage
+        total_m = float(p.share_weight @ sol.usage)
+        out = []
+        for k, name in enumerate(rows.names):
+            slack = float(rows.b[k] - lhs[k])
+            dual = float(sol.duals[k]) if sol.duals.size else 0.0
+            at_limit = slack <= 1e-7 * max(abs(float(rows.b[k])), 1.0)
+            if dual <= BINDING_TOL * max(self.cost_per_hour, 1.0) and not at_limit:
+                continue
+            kind = rows.kinds[k]
+            # a share row's dual is per unit of share-weighted measure; one point is 1% of it all
+            saving = dual * total_m * 0.01 if kind == "share" else dual
+            out.append(
+                {
+                    "constraint": name,
+                    "kind": kind,
+                    "limit": float(rows.b[k]) if kind != "share" else None,
+                    "slack": slack,
+                    "unit": {"capacity": "accelerator", "power": "MW"}.get(kind, "share point"),
+                    "saving_per_hour": saving,
+                }
+            )
+        return sorted(out, key=lambda e: -e["saving_per_hour"])
+
+    def assignments(self) -> list[dict[str, Any]]:
+        """One record per (workload, pool) with accelerators > 0; classes split over members."""
+        x = self.solution.x.tocoo()
+        p = self.problem
+        T = p.T
+        out = []
+        order = np.lexsort((x.col, x.row))
+        for i in order:
+            c, pool, acc = int(x.row[i]), int(x.col[i]), float(x.data[i])
+            if acc <= 1e-9:
+                continue
+            members = p.members[c]
+            share = acc / len(members)
+            for m in members:
+                out.append(
+                    {
+                        "workload": self.matrix.workloads[m],
+                        "pool": p.pools[pool],
+                        "accelerator": self.pool_accelerators[pool],
+                        "vendor": p.vendors[int(p.pool_vendor[pool])],
+                        "accelerators": share,
+                        "served": share * float(T[c, pool]),
+                        "origin": _origin_name(self.matrix, m, self.pool_accelerators[pool]),
+                    }
+                )
+        return out
+
+    def workloads(self) -> list[dict[str, Any]]:
+        p, sol = self.problem, self.solution
+        x = sol.x
+        cost_c = np.asarray(x @ p.cost).ravel()
+        units_c = np.asarray(x.multiply(p.T).sum(axis=1)).ravel()
+        accel_c = np.asarray(x.sum(axis=1)).ravel()
+        out = []
+        for w, name in enumerate(self.matrix.workloads):
+            c = int(self.classes[w])
+            k = len(p.members[c])
+            demand = float(p.demand[c]) / k
+            served = float(units_c[c]) / k
+            cost_h = float(cost_c[c]) / k
+            per_unit = cost_h / (served * 3600.0) if served > 0 else None
+            out.append(
+                {
+                    "name": name,
+                    "unit": self.workload_units[w],
+                    "demand": demand,
+                    "served": served,
+                    "served_fraction": served / demand if demand > 0 else 1.0,
+                    "accelerators": float(accel_c[c]) / k,
+                    "cost_per_hour": cost_h,
+                    "cost_per_unit": per_unit,
+                    "cost_per_million_units": per_unit * 1e6 if per_unit is not None else None,
+                }
+            )
+        return out
+
+    def pools(self) -> list[dict[str, Any]]:
+        p, sol = self.problem, self.solution
+        return [
+            {
+                "pool": name,
+                "accelerator": self.pool_accelerators[j],
+                "vendor": p.vendors[int(p.pool_vendor[j])],
+                "capacity": float(p.capacity[j]),
+                "used": float(sol.usage[j]),
+                "idle_held": float(sol.idle[j]) if sol.idle.size else 0.0,
+                "utilisation": float(sol.usage[j] / p.capacity[j]) if p.capacity[j] > 0 else 0.0,
+                "cost_per_gpu_hour": float(p.cost[j]),
+                "mw_per_gpu": float(p.mw[j]),
+            }
+            for j, name in enumerate(p.pools)
+        ]
+
+    def to_dict(self, *, matrix_cells: bool = True) -> dict[str, Any]:
+        sol = self.solution
+        feasible = self.status == "optimal"
+        out: dict[str, Any] = {
+            "scenario": self.name,
+            "status": self.status,
+            "objective": self.objective,
+            "objective_value": sol.objective if feasible else None,
+            "cost_per_hour": self.cost_per_hour if feasible else None,
+            "cost_per_year": self.cost_per_hour * HOURS_PER_YEAR if feasible else None,
+            "power_mw": self.power_mw if feasible else None,
+            "optimality_gap": sol.gap,
+            "lower_bound_per_hour": sol.lower_bound,
+            "solver": {
+                "method": sol.method,
+                "iterations": sol.iterations,
+                "classes": len(self.problem.workloads),
+                "workloads": len(self.matrix.workloads),
+            },
+        }
+        if feasible:
+            out.update(
+                assignments=self.assignments(),
+                workloads=self.workloads(),
+                pools=self.pools(),
+                vendor_shares=self.vendor_shares(),
+                binding=self.binding(),
+            )
+        if self.diagnosis is not None:
+            out["diagnosis"] = self.diagnosis
+        if matrix_cells:
+            out["matrix"] = self.matrix.cells()
+        out["timings"] = dict(self.timings)
+        return out
+
+
+def _origin_name(matrix: ThroughputMatrix, w: int, acc: str) -> str:
+    a = matrix.accelerators.index(acc)
+    return ["ineligible", "measured", "estimated", "calibrated"][int(matrix.origin[w, a])]
+
+
+def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto") -> Solution:
+    """min_cost by decomposition (or the whole LP with method='lp'); other objectives by the LP."""
+    if objective == "min_cost" and method in ("auto", "decomposition"):
+        return solve_decomposed(problem)
+    return solve_lp(problem, objective)
+
+
+def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: float = 0.0) -> Plan:
+    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis."""
+    scn, catalog = loaded.scenario, loaded.catalog
+    timings = {"load": load_seconds}
+    t0 = time.perf_counter()
+    pool_accs = [p.accelerator for p in scn.pools]
+    matrix = build_matrix(scn, catalog, list(dict.fromkeys([*catalog, *pool_accs])))
+    t1 = time.perf_counter()
+    timings["matrix"] = t1 - t0
+    full = problem_from_scenario(loaded, matrix)
+    problem, classes = full.collapse()
+    t2 = time.perf_counter()
+    timings["build"] = t2 - t1
+    units = [w.demand.unit for w in scn.workloads]
+
+    bad, why = diagnose.unservable(problem)
+    diagnosis: dict[str, Any] | None = None
+    if bad.any():
+        servable = ~bad
+        diagnosis = {
+            "unservable": [
+                {
+                    "workload": matrix.workloads[m],
+                    "reason": reason,
+                    "pools": diagnose.pool_reasons(matrix, m, pool_accs),
+                }
+                for c, reason in zip(np.flatnonzero(bad), why, strict=True)
+                for m in problem.members[c]
+            ]
+        }
+        sub = _subset(problem, servable)
+        solution = solve_problem(sub, scn.objective, method) if servable.any() else None
+        solution = _expand(solution, problem, servable)
+        status = "infeasible"
+    else:
+        solution = solve_problem(problem, scn.objective, method)
+        status = solution.status
+        if status == "infeasible":
+            diagnosis = {}
+    t3 = time.perf_counter()
+    timings["solve"] = t3 - t2
+    plan = Plan(
+        name=scn.name,
+        objective=scn.objective,
+        status=status,
+        problem=problem,
+        classes=classes,
+        solution=solution,
+        matrix=matrix,
+        pool_accelerators=pool_accs,
+        workload_units=units,
+        timings=timings,
+        diagnosis=diagnosis,
+    )
+    if status == "infeasible":
+        assert diagnosis is not None
+        if solution.violation.size and solution.violation.any():
+            diagnosis["limits"] = diagnose.violated_limits(problem, solution)
+        short = diagnose.shortfalls(problem, ~bad)
+        if short is not None:
+            diagnosis["shortfalls"] = [
+                {
+                    "workload": matrix.workloads[m],
+                    "unit": units[m],
+                    "served_fraction": s["served_fraction"],
+                    "short_by": s["short_by"] / len(problem.members[s["class"]]),
+                }
+                for s in short
+                for m in problem.members[s["class"]]
+            ]
+        timings["diagnose"] = time.perf_counter() - t3
+    return plan
+
+
+def _subset(problem: PlacementProblem, keep: np.ndarray) -> PlacementProblem:
+    idx = np.flatnonzero(keep)
+    return PlacementProblem(
+        workloads=[problem.workloads[i] for i in idx],
+        pools=problem.pools,
+        T=problem.T[idx],
+        demand=problem.demand[idx],
+        cap=problem.cap[idx],
+        cost=problem.cost,
+        mw=problem.mw,
+        capacity=problem.capacity,
+        pool_vendor=problem.pool_vendor,
+        vendors=problem.vendors,
+        power_cap_mw=problem.power_cap_mw,
+        share_measure=problem.share_measure,
+        shares=problem.shares,
+        weight=problem.weight[idx],
+    )
+
+
+def _expand(sol: Solution | None, problem: PlacementProblem, keep: np.ndarray) -> Solution:
+    """A solution of the servable subset, re-indexed onto all classes (others get nothing)."""
+    import scipy.sparse as sp
+
+    n_w, n_p = problem.shape
+    idx = np.flatnonzero(keep)
+    if sol is None:
+        return Solution(
+            x=sp.csr_matrix((n_w, n_p)),
+            status="infeasible",
+            objective=float("nan"),
+            cost_per_hour=0.0,
+            served=np.zeros(n_w),
+            duals=np.zeros(0),
+            usage=np.zeros(n_p),
+            idle=np.zeros(n_p),
+            method="none",
+        )
+    x = sol.x.tocoo()
+    full_x = sp.csr_matrix((x.data, (idx[x.row], x.col)), shape=(n_w, n_p))
+    served = np.zeros(n_w)
+    served[idx] = sol.served
+    sol.x, sol.served = full_x, served
+    return sol

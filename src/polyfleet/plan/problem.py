@@ -1,0 +1,174 @@
+"""The placement problem as arrays: what the solvers see, built from a scenario in one pass.
+
+Notation (w: workload class, p: pool, k: coupling row)
+    T[w,p]   units/s one accelerator of pool p delivers on w (0: ineligible)
+    D[w]     demand in units/s;  a[w,p] = T[w,p] / D[w]  (fraction of w served per accelerator)
+    c[p]     USD per accelerator-hour;  mw[p] facility MW per accelerator (PUE included)
+    N[p]     accelerators available;  M[w] cap on accelerators for w (inf: none)
+    G[k,p]   coupling coefficient of one accelerator of p in row k;  b[k] its right-hand side:
+             capacity rows (G = e_p, b = N[p]), power (G = mw, b = cap), vendor share rows
+             (max: G = (1[v(p)=v] − s)·m[p], min: G = (s − 1[v(p)=v])·m[p], b = 0), where m is
+             1, mw or c by the scenario's share measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from polyfleet.economics import facility_kw, pool_cost_per_hour
+from polyfleet.perfmodel import ThroughputMatrix
+from polyfleet.scenario import LoadedScenario
+
+__all__ = ["CouplingRows", "PlacementProblem", "ShareBound", "problem_from_scenario"]
+
+F = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ShareBound:
+    vendor: str
+    bound: str  # "max" | "min"
+    value: float
+
+
+@dataclass(frozen=True)
+class CouplingRows:
+    """Rows that tie workloads together: G @ usage ≤ b, usage[p] = accelerators used in pool p."""
+
+    G: F
+    b: F
+    names: list[str]
+    kinds: list[str]  # "capacity" | "power" | "share"
+
+
+@dataclass(frozen=True)
+class PlacementProblem:
+    """Arrays of one placement problem; `members` maps each class to the workloads it stands for."""
+
+    workloads: list[str]
+    pools: list[str]
+    T: F
+    demand: F
+    cap: F
+    cost: F
+    mw: F
+    capacity: F
+    pool_vendor: NDArray[np.intp]
+    vendors: list[str]
+    power_cap_mw: float | None = None
+    share_measure: str = "count"
+    shares: tuple[ShareBound, ...] = ()
+    weight: F = field(default_factory=lambda: np.ones(0))
+    members: list[list[int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.weight.size == 0:
+            object.__setattr__(self, "weight", np.ones(len(self.workloads)))
+        if not self.members:
+            object.__setattr__(self, "members", [[i] for i in range(len(self.workloads))])
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.T.shape  # type: ignore[return-value]
+
+    @property
+    def a(self) -> F:
+        """Fraction of each workload's demand one accelerator of each pool serves."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.demand[:, None] > 0, self.T / self.demand[:, None], 0.0)
+
+    @property
+    def share_weight(self) -> F:
+        return {"count": np.ones_like(self.cost), "power": self.mw, "spend": self.cost}[
+            self.share_measure
+        ]
+
+    def coupling(self) -> CouplingRows:
+        n_p = len(self.pools)
+        rows = [np.eye(n_p)]
+        b = [self.capacity]
+        names = [f"capacity:{p}" for p in self.pools]
+        kinds = ["capacity"] * n_p
+        if self.power_cap_mw is not None:
+            rows.append(self.mw[None, :])
+            b.append(np.array([self.power_cap_mw]))
+            names.append("power_cap")
+            kinds.append("power")
+        m = self.share_weight
+        for sb in self.shares:
+            if sb.vendor not in self.vendors:
+                continue
+            is_v = (self.pool_vendor == self.vendors.index(sb.vendor)).astype(float)
+            coef = (is_v - sb.value) * m if sb.bound == "max" else (sb.value - is_v) * m
+            rows.append(coef[None, :])
+            b.append(np.zeros(1))
+            names.append(f"share_{sb.bound}:{sb.vendor}")
+            kinds.append("share")
+        return CouplingRows(np.vstack(rows), np.concatenate(b), names, kinds)
+
+    def collapse(self) -> tuple[PlacementProblem, NDArray[np.intp]]:
+        """Merge workloads identical in every coefficient into one class of summed demand.
+
+        Exact for every objective: a class's solution splits evenly over its members. Returns the
+        collapsed problem and, for each original workload, the index of its class.
+        """
+        key = np.ascontiguousarray(np.column_stack([self.T, self.demand, self.cap]))
+        view = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
+        _, first, inverse, counts = np.unique(
+            view, return_index=True, return_inverse=True, return_counts=True
+        )
+        if len(first) == len(self.workloads):
+            return self, np.arange(len(self.workloads))
+        order = np.argsort(first)  # keep classes in order of first appearance
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        cls = rank[inverse.ravel()]
+        first = first[order]
+        counts = counts[order].astype(float)
+        members: list[list[int]] = [[] for _ in range(len(first))]
+        for i, c in enumerate(cls):
+            members[c].append(i)
+        collapsed = replace(
+            self,
+            workloads=[self.workloads[i] for i in first],
+            T=self.T[first],
+            demand=self.demand[first] * counts,
+            cap=self.cap[first] * counts,
+            weight=self.weight[first] * counts,
+            members=members,
+        )
+        return collapsed, cls
+
+
+def problem_from_scenario(loaded: LoadedScenario, matrix: ThroughputMatrix) -> PlacementProblem:
+    """Arrays for the plan: pool columns of the throughput matrix, costs, power and limits."""
+    scn, catalog = loaded.scenario, loaded.catalog
+    acc_col = {a: i for i, a in enumerate(matrix.accelerators)}
+    pool_cols = np.array([acc_col[p.accelerator] for p in scn.pools], dtype=np.intp)
+    accs = [catalog[p.accelerator] for p in scn.pools]
+    vendors = sorted({a.vendor for a in accs})
+    limits = scn.limits
+    shares: list[ShareBound] = []
+    measure = "count"
+    if limits.vendor_share is not None:
+        measure = limits.vendor_share.measure
+        shares += [ShareBound(v, "max", s) for v, s in limits.vendor_share.max.items() if s < 1]
+        shares += [ShareBound(v, "min", s) for v, s in limits.vendor_share.min.items() if s > 0]
+    return PlacementProblem(
+        workloads=[w.name for w in scn.workloads],
+        pools=[p.name for p in scn.pools],
+        T=matrix.value[:, pool_cols],
+        demand=np.array([w.demand.value for w in scn.workloads], dtype=float),
+        cap=np.array([w.max_accelerators or np.inf for w in scn.workloads], dtype=float),
+        cost=np.array([pool_cost_per_hour(p, a) for p, a in zip(scn.pools, accs, strict=True)]),
+        mw=np.array([facility_kw(a, p.pue) / 1000.0 for p, a in zip(scn.pools, accs, strict=True)]),
+        capacity=np.array([p.count * p.availability for p in scn.pools], dtype=float),
+        pool_vendor=np.array([vendors.index(a.vendor) for a in accs], dtype=np.intp),
+        vendors=vendors,
+        power_cap_mw=limits.power_cap_mw,
+        share_measure=measure,
+        shares=tuple(shares),
+    )

@@ -1,0 +1,459 @@
+"""A scenario: the fleet's pools, its workloads and the limits a plan must respect.
+
+Loading validates shape with pydantic and meaning against the catalog; every error names the file,
+the field path, the line where the YAML parser knows it, and the value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from polyfleet.catalog import Catalog, load_catalog
+from polyfleet.catalog._catalog import Precision
+from polyfleet.errors import CatalogError, InputError
+
+__all__ = [
+    "Demand",
+    "Limits",
+    "LoadedScenario",
+    "ModelShape",
+    "Needs",
+    "Pool",
+    "PoolCost",
+    "Scenario",
+    "Slo",
+    "TierPolicy",
+    "VendorShare",
+    "Workload",
+    "load_scenario",
+    "parse_scenario",
+]
+
+Objective = Literal["min_cost", "max_served", "max_min_served"]
+WorkloadKind = Literal["train", "serve", "recsys", "infer", "custom"]
+ShareMeasure = Literal["count", "power", "spend"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+#: The unit of work each kind's demand and throughput are counted in.
+KIND_UNITS: dict[str, tuple[str, ...]] = {
+    "train": ("tokens/s",),
+    "serve": ("tokens/s",),
+    "recsys": ("samples/s", "queries/s"),
+    "infer": ("samples/s", "queries/s", "images/s"),
+}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VendorShare(_Model):
+    """Caps (and floors) on each vendor's fraction of the fleet, counted by `measure`."""
+
+    measure: ShareMeasure = "count"
+    max: dict[str, Fraction] = Field(default_factory=dict)
+    min: dict[str, Fraction] = Field(default_factory=dict)
+
+    @field_validator("max", "min")
+    @classmethod
+    def _lower_keys(cls, value: dict[str, float]) -> dict[str, float]:
+        return {k.strip().lower(): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VendorShare:
+        for vendor, low in self.min.items():
+            high = self.max.get(vendor, 1.0)
+            if low > high:
+                raise ValueError(f"min share of {vendor} ({low}) exceeds its max share ({high})")
+        total_min = sum(self.min.values())
+        if total_min > 1.0 + 1e-12:
+            raise ValueError(f"min shares sum to {total_min:g}, more than the whole fleet (1.0)")
+        return self
+
+
+class Limits(_Model):
+    power_cap_mw: float | None = Field(default=None, gt=0)
+    vendor_share: VendorShare | None = None
+
+
+class TierPolicy(_Model):
+    """What a tier may run on: vendors, accelerator ids, and the oldest launch year allowed."""
+
+    vendors: list[str] | None = None
+    accelerators: list[str] | None = None
+    min_year: int | None = None
+
+    @field_validator("vendors")
+    @classmethod
+    def _lower(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [v.strip().lower() for v in value]
+
+
+class PoolCost(_Model):
+    """Either a rental price per GPU-hour, or an owned pool's capital and power terms."""
+
+    per_gpu_hour: float | None = Field(default=None, gt=0)
+    capex_per_gpu: float | None = Field(default=None, gt=0)
+    amortize_years: float = Field(default=4.0, gt=0)
+    cost_of_capital: float = Field(default=0.0, ge=0, le=1)
+    power_price_per_mwh: float | None = Field(default=None, ge=0)
+    maintenance_frac_per_year: float = Field(default=0.0, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_model(self) -> PoolCost:
+        if self.per_gpu_hour is None and self.capex_per_gpu is None:
+            raise ValueError("give either per_gpu_hour (rented) or capex_per_gpu (owned)")
+        if self.per_gpu_hour is not None and self.capex_per_gpu is not None:
+            raise ValueError("per_gpu_hour and capex_per_gpu are alternatives: give one")
+        return self
+
+
+class Pool(_Model):
+    name: str = Field(min_length=1)
+    accelerator: str
+    count: int = Field(ge=0)
+    pue: float = Field(default=1.3, ge=1.0, le=3.0)
+    availability: float = Field(default=1.0, gt=0, le=1.0)
+    site: str | None = None
+    cost: PoolCost | None = None
+
+
+class ModelShape(_Model):
+    """The shape of the model a workload runs; what each kind's estimate needs is documented there."""
+
+    params_b: float = Field(default=0.0, ge=0)
+    active_params_b: float | None = Field(default=None, gt=0)
+    precision: Precision = "bf16"
+    seq_len: int = Field(default=4096, gt=0)
+    batch: int = Field(default=64, gt=0)
+    layers: int | None = Field(default=None, gt=0)
+    kv_dim: int = Field(default=1024, gt=0)
+    embedding_gb: float = Field(default=0.0, ge=0)
+    lookups_per_sample: int = Field(default=0, ge=0)
+    embedding_dim: int = Field(default=128, gt=0)
+    gflops_per_sample: float | None = Field(default=None, gt=0)
+
+    @property
+    def active_b(self) -> float:
+        return self.active_params_b if self.active_params_b is not None else self.params_b
+
+
+class Demand(_Model):
+    value: float = Field(ge=0)
+    unit: str = "tokens/s"
+
+
+class Needs(_Model):
+    min_scaleup_gbps: float | None = Field(default=None, ge=0)
+    vendors: list[str] | None = None
+    accelerators: list[str] | None = None
+    max_gang: int | None = Field(default=None, gt=0)
+    scaleup_domain: bool = False
+
+    @field_validator("vendors")
+    @classmethod
+    def _lower(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else [v.strip().lower() for v in value]
+
+
+class Slo(_Model):
+    max_token_latency_ms: float | None = Field(default=None, gt=0)
+    max_latency_ms: float | None = Field(default=None, gt=0)
+
+
+class Workload(_Model):
+    name: str = Field(min_length=1)
+    kind: WorkloadKind
+    tier: Literal[1, 2] | None = None
+    model: ModelShape = ModelShape()
+    demand: Demand
+    max_accelerators: float | None = Field(default=None, gt=0)
+    needs: Needs = Needs()
+    slo: Slo = Slo()
+    throughput: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _shape_for_kind(self) -> Workload:
+        if self.kind == "custom" and not self.throughput:
+            raise ValueError(
+                "a custom workload needs measured `throughput` per accelerator "
+                "(units/s), since polyfleet cannot estimate it"
+            )
+        if self.kind in ("train", "serve") and self.model.params_b <= 0 and not self.throughput:
+            raise ValueError(f"a {self.kind} workload needs model.params_b > 0 to be estimated")
+        units = KIND_UNITS.get(self.kind)
+        if units and self.demand.unit not in units:
+            raise ValueError(
+                f"demand unit '{self.demand.unit}' does not fit kind '{self.kind}' "
+                f"(use {' or '.join(units)})"
+            )
+        return self
+
+    @property
+    def effective_tier(self) -> int:
+        """Tier from the scenario, else derived: big training or scale-up-hungry work is tier 1."""
+        if self.tier is not None:
+            return self.tier
+        if self.kind == "train" and self.model.params_b >= 100:
+            return 1
+        if (self.needs.min_scaleup_gbps or 0) >= 900:
+            return 1
+        return 2
+
+
+class Scenario(_Model):
+    name: str = "scenario"
+    objective: Objective = "min_cost"
+    limits: Limits = Limits()
+    tiers: dict[Literal[1, 2], TierPolicy] = Field(default_factory=dict)
+    catalog: list[dict[str, Any]] = Field(default_factory=list)
+    pools: list[Pool] = Field(min_length=1)
+    workloads: list[Workload] = Field(min_length=1)
+    profiles: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Scenario:
+        for what, items in (("pools", self.pools), ("workloads", self.workloads)):
+            seen: set[str] = set()
+            for item in items:
+                if item.name in seen:
+                    raise ValueError(f"duplicate {what[:-1]} name '{item.name}'")
+                seen.add(item.name)
+        return self
+
+
+class LoadedScenario(BaseModel):
+    """A validated scenario with the catalog it resolves against and where it came from."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
+
+    scenario: Scenario
+    catalog: Catalog
+    file: str
+
+
+# ---------------------------------------------------------------------------------------------
+# loading
+
+
+def _read(path: Path) -> tuple[Any, str]:
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise InputError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read file: {exc}", file=str(path)) from None
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text), text
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"JSON syntax error: {exc.msg}", file=str(path), line=exc.lineno
+            ) from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader), text
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(
+            f"YAML syntax error: {problem}",
+            file=str(path),
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
+
+
+def _line_of(text: str, loc: Sequence[str | int], is_json: bool) -> int | None:
+    """The 1-based line of the node at `loc`, walking the YAML node tree (JSON is YAML too)."""
+    try:
+        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return None
+    line = node.start_mark.line if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for k, v in node.value:
+                if str(k.value) == str(key):
+                    nxt = v
+                    line = k.start_mark.line
+                    break
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if key >= len(node.value):
+                break
+            node = node.value[key]
+            line = node.start_mark.line
+        else:
+            break
+    return None if line is None else line + 1
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _named(loc: Sequence[str | int], data: Any) -> str:
+    """A field path where list indices of pools/workloads are followed by the item's name."""
+    path = _dotted(loc)
+    if len(loc) >= 2 and loc[0] in ("pools", "workloads") and isinstance(loc[1], int):
+        try:
+            name = data[loc[0]][loc[1]].get("name")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            name = None
+        if name:
+            path += f" ({name})"
+    return path
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
+    # pydantic inserts union/function tags into the path; drop what is not a key of the data
+    return [p for p in loc if isinstance(p, int) or not str(p).startswith("function-")]
+
+
+def parse_scenario(
+    data: Any, *, file: str = "<scenario>", text: str | None = None
+) -> LoadedScenario:
+    """Validate already-parsed scenario data. `text` (the source) lets errors give a line."""
+    if not isinstance(data, dict):
+        raise InputError("a scenario must be a mapping at the top level", file=file, value=data)
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = _clean_loc(err["loc"])
+        line = _line_of(text, loc, False) if text is not None else None
+        msg = err["msg"].removeprefix("Value error, ")
+        value = err.get("input")
+        if isinstance(value, dict | list):
+            value = None if len(repr(value)) > 80 else value
+        raise InputError(
+            msg, file=file, field=_named(loc, data) or None, value=value, line=line
+        ) from None
+    try:
+        catalog = load_catalog(scenario.catalog, file=file)
+    except CatalogError as exc:
+        if text is not None and exc.field:
+            exc.line = _line_of(text, _parse_path(exc.field), False)
+        raise
+    _check_meaning(scenario, catalog, file, text, data)
+    return LoadedScenario(scenario=scenario, catalog=catalog, file=file)
+
+
+def _parse_path(path: str) -> list[str | int]:
+    out: list[str | int] = []
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        out.append(int(part[1:-1]) if part.startswith("[") else part)
+    return out
+
+
+def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any) -> None:
+    """Checks that need the catalog: ids resolve, vendors exist, share bounds can hold together."""
+
+    def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> None:
+        line = _line_of(text, loc, False) if text is not None else None
+        raise InputError(msg, file=file, field=_named(loc, data), value=value, line=line, hint=hint)
+
+    def resolve(name: str, loc: list[str | int]) -> str:
+        try:
+            return catalog.resolve(name, file=file, field=_named(loc, data))
+        except CatalogError as exc:
+            exc.line = _line_of(text, loc, False) if text is not None else None
+            raise
+
+    vendors = set(catalog.vendors)
+    for i, pool in enumerate(scn.pools):
+        pool.accelerator = resolve(pool.accelerator, ["pools", i, "accelerator"])
+        acc = catalog[pool.accelerator]
+        if pool.cost is None and acc.price.per_gpu_hour is None:
+            fail(
+                f"no cost given and the catalog has no rental price for {acc.id}",
+                ["pools", i],
+                None,
+                "Add cost: {per_gpu_hour: ...} or cost: {capex_per_gpu: ...}",
+            )
+    pool_vendors = {catalog[p.accelerator].vendor for p in scn.pools}
+    for i, wl in enumerate(scn.workloads):
+        resolved: dict[str, float] = {}
+        for key, value in wl.throughput.items():
+            resolved[resolve(key, ["workloads", i, "throughput", key])] = value
+        wl.throughput = resolved
+        for j, vendor in enumerate(wl.needs.vendors or []):
+            if vendor not in vendors:
+                fail(
+                    "unknown vendor",
+                    ["workloads", i, "needs", "vendors", j],
+                    vendor,
+                    f"Known vendors: {', '.join(sorted(vendors))}",
+                )
+        if wl.needs.accelerators:
+            wl.needs.accelerators = [
+                resolve(a, ["workloads", i, "needs", "accelerators", j])
+                for j, a in enumerate(wl.needs.accelerators)
+            ]
+    for tier, policy in scn.tiers.items():
+        for j, vendor in enumerate(policy.vendors or []):
+            if vendor not in vendors:
+                fail(
+                    "unknown vendor",
+                    ["tiers", tier, "vendors", j],
+                    vendor,
+                    f"Known vendors: {', '.join(sorted(vendors))}",
+                )
+        if policy.accelerators:
+            policy.accelerators = [
+                resolve(a, ["tiers", tier, "accelerators", j])
+                for j, a in enumerate(policy.accelerators)
+            ]
+    share = scn.limits.vendor_share
+    if share is not None:
+        for bound in ("max", "min"):
+            for vendor, value in getattr(share, bound).items():
+                if vendor not in vendors:
+                    fail(
+                        "unknown vendor",
+                        ["limits", "vendor_share", bound, vendor],
+                        value,
+                        f"Known vendors: {', '.join(sorted(vendors))}",
+                    )
+        for vendor, low in share.min.items():
+            if low > 0 and vendor not in pool_vendors:
+                fail(
+                    f"a minimum share for {vendor}, but no pool has a {vendor} accelerator",
+                    ["limits", "vendor_share", "min", vendor],
+                    low,
+                )
+        reachable = sum(share.max.get(v, 1.0) for v in pool_vendors)
+        if reachable < 1.0 - 1e-12:
+            fail(
+                f"the max shares of the vendors with pools ({', '.join(sorted(pool_vendors))}) "
+                f"sum to {reachable:g}, less than the whole fleet (1.0)",
+                ["limits", "vendor_share", "max"],
+                dict(share.max),
+            )
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read and validate a scenario file (`.json` with json, else YAML with the C loader)."""
+    path = Path(path)
+    data, text = _read(path)
+    return parse_scenario(data, file=str(path), text=text)
