@@ -30,7 +30,16 @@ SOURCED_FIELDS = (
     "node_power_kw",
     "price",
 )
-SPEC_FIELDS = ("memory_gb", "bandwidth_tbps", "tflops", "tdp_w", "scaleup_gbps", "gpus_per_node")
+SPEC_FIELDS = (
+    "memory_gb",
+    "bandwidth_tbps",
+    "tflops",
+    "tdp_w",
+    "scaleup_gbps",
+    "scaleup_domain",
+    "gpus_per_node",
+    "year",
+)
 
 
 class _Strict(BaseModel):

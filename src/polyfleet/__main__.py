@@ -1,0 +1,3 @@
+from polyfleet.cli import app
+
+app(prog_name="polyfleet")

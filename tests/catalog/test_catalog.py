@@ -1,0 +1,104 @@
+import pytest
+
+from polyfleet.catalog import load_catalog
+from polyfleet.catalog._catalog import SOURCED_FIELDS, references
+from polyfleet.errors import CatalogError
+
+REQUIRED = [
+    "a100-80gb",
+    "h100-sxm",
+    "h200-sxm",
+    "b200",
+    "b300",
+    "gb200",
+    "mi250x",
+    "mi300x",
+    "mi325x",
+    "mi355x",
+]
+
+
+def test_required_accelerators_present():
+    cat = load_catalog()
+    assert set(REQUIRED) <= set(cat)
+    assert {cat[a].vendor for a in REQUIRED} == {"nvidia", "amd"}
+
+
+def test_every_figure_names_a_source():
+    cat = load_catalog()
+    for acc in cat.values():
+        data = acc.model_dump()
+        for field in SOURCED_FIELDS:
+            value = data.get(field)
+            if isinstance(value, dict):
+                subs = [f"{field}.{k}" for k, v in value.items() if v is not None]
+            else:
+                subs = [field] if value is not None else []
+            for sub in subs:
+                assert acc.source_of(sub), f"{acc.id}: {sub} has no source"
+
+
+def test_unconfirmed_fields_are_marked():
+    cat = load_catalog()
+    assert cat["mi455x"].is_unconfirmed("bandwidth_tbps")
+    assert cat["h100-sxm"].is_unconfirmed("price.purchase")
+    assert not cat["h100-sxm"].is_unconfirmed("memory_gb")
+
+
+def test_reference_keys_are_defined():
+    refs = references()
+    assert "ML-ENG" in refs and "SKY-RUNPOD" in refs
+
+
+def test_sparse_figures_are_not_in_the_dense_columns():
+    cat = load_catalog()
+    assert cat["h100-sxm"].tflops.fp8 == 1979  # 3,958 is the sparse figure
+    assert cat["a100-80gb"].tflops.fp8 is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("NVIDIA H200", "h200-sxm"),
+        ("AMD Instinct MI300X", "mi300x"),
+        ("H100", "h100-sxm"),
+        ("b200", "b200"),
+    ],
+)
+def test_resolve_names(name, expected):
+    assert load_catalog().resolve(name) == expected
+
+
+def test_unknown_name_suggests():
+    with pytest.raises(CatalogError, match=r"Did you mean .*h200-sxm") as info:
+        load_catalog().resolve("h2000", file="f.yaml", field="pools[0].accelerator")
+    assert "f.yaml" in str(info.value)
+    assert "pools[0].accelerator" in str(info.value)
+
+
+def test_minimal_user_entry_and_override():
+    cat = load_catalog(
+        [
+            {"id": "x1", "vendor": "acme", "memory_gb": 64, "tdp_w": 300},
+            {"id": "mi355x", "price": {"per_gpu_hour": 2.5}},
+        ]
+    )
+    assert cat["x1"].vendor == "acme" and cat["x1"].tflops.bf16 is None
+    assert cat["mi355x"].price.per_gpu_hour == 2.5
+    assert cat["mi355x"].memory_gb == 288  # untouched fields kept
+    assert load_catalog()["mi355x"].price.per_gpu_hour is None  # packaged one not mutated
+
+
+def test_bad_user_entry_names_field():
+    with pytest.raises(CatalogError, match=r"catalog\[0\]\.memory_gb"):
+        load_catalog([{"id": "x1", "vendor": "acme", "memory_gb": -1, "tdp_w": 300}])
+    with pytest.raises(CatalogError, match=r"catalog\[0\]"):
+        load_catalog([{"id": "x2", "vendor": "acme"}])
+
+
+def test_best_precision_falls_back_to_what_the_chip_has():
+    cat = load_catalog()
+    assert cat["a100-80gb"].best_precision("fp4") == "bf16"
+    assert cat["h100-sxm"].best_precision("fp4") == "fp8"
+    assert cat["b200"].best_precision("fp4") == "fp4"
+    assert cat["b200"].best_precision("bf16") == "bf16"

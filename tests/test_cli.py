@@ -1,0 +1,128 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polyfleet.cli import app
+
+from .conftest import write
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "hyperscaler-2026.yaml"
+runner = CliRunner()
+
+
+def test_catalog_json_and_vendor_filter():
+    result = runner.invoke(app, ["catalog", "--vendor", "amd", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ids = {a["id"] for a in data["accelerators"]}
+    assert {"mi300x", "mi355x"} <= ids and "h100-sxm" not in ids
+    assert all(a["sources"] for a in data["accelerators"])
+
+
+def test_catalog_table_marks_unconfirmed():
+    result = runner.invoke(app, ["catalog"])
+    assert result.exit_code == 0
+    assert "h200-sxm" in result.stdout and "*" in result.stdout
+
+
+def test_catalog_unknown_vendor():
+    result = runner.invoke(app, ["catalog", "--vendor", "acme"])
+    assert result.exit_code == 1
+    assert "unknown vendor" in result.stderr
+
+
+def test_plan_example_json_has_the_documented_keys():
+    result = runner.invoke(app, ["plan", str(EXAMPLE), "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    for key in (
+        "status",
+        "objective",
+        "cost_per_hour",
+        "power_mw",
+        "assignments",
+        "workloads",
+        "vendor_shares",
+        "binding",
+        "matrix",
+        "timings",
+    ):
+        assert key in data
+    assert data["status"] == "optimal"
+    a = data["assignments"][0]
+    assert set(a) >= {"workload", "pool", "accelerator", "vendor", "accelerators", "served"}
+    assert set(data["workloads"][0]) >= {"name", "demand", "served", "cost_per_unit"}
+    assert set(data["vendor_shares"]["amd"]) == {"count", "power", "spend"}
+    assert {c["origin"] for c in data["matrix"]} >= {"measured", "estimated", "ineligible"}
+    assert all("reason" in c for c in data["matrix"] if c["origin"] == "ineligible")
+    # the example's limits hold
+    assert data["power_mw"] <= 3000 * (1 + 1e-9)
+    assert data["vendor_shares"]["nvidia"]["power"] <= 0.65 + 1e-6
+    assert data["vendor_shares"]["amd"]["power"] >= 0.2 - 1e-6
+    assert set(data["timings"]) >= {"load", "matrix", "build", "solve"}
+
+
+def test_plan_tables_and_html(tmp_path):
+    html = tmp_path / "report.html"
+    result = runner.invoke(app, ["plan", str(EXAMPLE), "--html", str(html)])
+    assert result.exit_code == 0, result.stderr
+    assert "Vendor shares" in result.stdout and "Binding constraints" in result.stdout
+    page = html.read_text()
+    assert "chart-shares" in page and "chart-cost" in page and "chart-pools" in page
+    assert '<script src="http' not in page  # plotly is inlined: opens without network
+    assert "Plotly" in page
+
+
+def test_bad_input_exits_1_and_writes_nothing(base, tmp_path):
+    base["pools"][0]["count"] = -1
+    path = write(tmp_path, base)
+    out, html = tmp_path / "plan.json", tmp_path / "r.html"
+    result = runner.invoke(app, ["plan", str(path), "--out", str(out), "--html", str(html)])
+    assert result.exit_code == 1
+    assert "pools[0].count (nv)" in result.stderr
+    assert not out.exists() and not html.exists()
+
+
+def test_infeasible_exits_2_and_still_writes_the_diagnosis(base, tmp_path):
+    base["workloads"][0]["demand"]["value"] = 1000.0
+    out = tmp_path / "plan.json"
+    result = runner.invoke(app, ["plan", str(write(tmp_path, base)), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "short by" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["status"] == "infeasible"
+    assert data["diagnosis"]["shortfalls"][0]["short_by"] == pytest.approx(700.0, rel=1e-6)
+
+
+def test_json_stdout_is_clean_json(base, tmp_path):
+    result = runner.invoke(app, ["plan", str(write(tmp_path, base)), "--json", "--no-matrix"])
+    assert result.exit_code == 0
+    assert "matrix" not in json.loads(result.stdout)
+
+
+def test_methods_agree_on_the_example():
+    costs = []
+    for method in ("decomposition", "lp"):
+        result = runner.invoke(
+            app, ["plan", str(EXAMPLE), "--json", "--no-matrix", "--method", method]
+        )
+        costs.append(json.loads(result.stdout)["cost_per_hour"])
+    assert costs[0] == pytest.approx(costs[1], rel=1e-6)
+
+
+def test_real_process_prints_only_json(tmp_path):
+    """The solver library prints a banner at the C level once per process; it must not leak."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "polyfleet", "plan", str(EXAMPLE), "--json", "--no-matrix"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "optimal"
