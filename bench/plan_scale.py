@@ -39,11 +39,18 @@ def random_problem(n_w: int, n_p: int, seed: int = 0):
     cost = rng.uniform(1.0, 5.0, n_p)
     mw = rng.uniform(1.0, 2.4, n_p) / 1000.0
     return PlacementProblem(
-        workloads=[f"w{i}" for i in range(n_w)], pools=[f"p{j}" for j in range(n_p)], T=T,
-        demand=D, cap=np.full(n_w, np.inf), cost=cost, mw=mw,
+        workloads=[f"w{i}" for i in range(n_w)],
+        pools=[f"p{j}" for j in range(n_p)],
+        T=T,
+        demand=D,
+        cap=np.full(n_w, np.inf),
+        cost=cost,
+        mw=mw,
         capacity=rng.uniform(0.8, 1.2, n_p) * need * 1.6 / n_p,
-        pool_vendor=(np.arange(n_p) % 2).astype(np.intp), vendors=["amd", "nvidia"],
-        power_cap_mw=float(need * mw.mean() * 1.25), share_measure="power",
+        pool_vendor=(np.arange(n_p) % 2).astype(np.intp),
+        vendors=["amd", "nvidia"],
+        power_cap_mw=float(need * mw.mean() * 1.25),
+        share_measure="power",
         shares=(ShareBound("nvidia", "max", 0.55),),
     )
 
@@ -112,8 +119,16 @@ def run_case(kind: str, n_w: int, n_p: int) -> dict:
         extra = {"linprog_s": solve_s}
     wall = time.perf_counter() - t1
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # GiB (ru_maxrss in KiB)
-    return {"kind": kind, "workloads": n_w, "pools": n_p, "seconds": wall, "peak_gib": rss,
-            "cost": cost, "generate_s": t_gen, **extra}
+    return {
+        "kind": kind,
+        "workloads": n_w,
+        "pools": n_p,
+        "seconds": wall,
+        "peak_gib": rss,
+        "cost": cost,
+        "generate_s": t_gen,
+        **extra,
+    }
 
 
 def main() -> None:
@@ -133,12 +148,17 @@ def main() -> None:
             for kind in kinds:
                 out = subprocess.run(
                     [sys.executable, __file__, "--case", kind, str(n_w), str(n_p)],
-                    capture_output=True, text=True, check=True,
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 )
                 res = json.loads(out.stdout.strip().splitlines()[-1])
                 results.append(res)
-                print(f"{kind:9} {n_w:>7} x {n_p:>2}: {res['seconds']:8.2f} s  "
-                      f"{res['peak_gib']:.2f} GiB  cost {res['cost']:.6g}", flush=True)
+                print(
+                    f"{kind:9} {n_w:>7} x {n_p:>2}: {res['seconds']:8.2f} s  "
+                    f"{res['peak_gib']:.2f} GiB  cost {res['cost']:.6g}",
+                    flush=True,
+                )
     lines = [
         f"\n## plan_scale — {date.today()} — {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}\n",
@@ -149,15 +169,23 @@ def main() -> None:
     for r in results:
         if r["kind"] != "polyfleet":
             continue
-        base = next((b for b in results if b["kind"] == "baseline"
-                     and b["workloads"] == r["workloads"] and b["pools"] == r["pools"]), None)
+        base = next(
+            (
+                b
+                for b in results
+                if b["kind"] == "baseline"
+                and b["workloads"] == r["workloads"]
+                and b["pools"] == r["pools"]
+            ),
+            None,
+        )
         speed = f"{base['seconds'] / r['seconds']:.1f}x" if base else "-"
-        agree = (f"{abs(base['cost'] - r['cost']) / base['cost']:.1e} rel"
-                 if base else "-")
+        agree = f"{abs(base['cost'] - r['cost']) / base['cost']:.1e} rel" if base else "-"
         lines.append(
             f"| {r['workloads']:,} x {r['pools']} | {r['seconds']:.2f} | {r['peak_gib']:.2f} | "
-            f"{r['rounds']} | {base['seconds']:.2f} |" if base else
-            f"| {r['workloads']:,} x {r['pools']} | {r['seconds']:.2f} | {r['peak_gib']:.2f} | "
+            f"{r['rounds']} | {base['seconds']:.2f} |"
+            if base
+            else f"| {r['workloads']:,} x {r['pools']} | {r['seconds']:.2f} | {r['peak_gib']:.2f} | "
             f"{r['rounds']} | - |"
         )
         lines[-1] += f" {speed} | {agree} |"

@@ -254,24 +254,35 @@ def build_matrix(
     precisions = list(roofline.BYTES)
     allowed_prec = np.array([precisions.index(w.model.precision) for w in wls], dtype=np.int8)
     domain_ok = np.array([w.needs.scaleup_domain for w in wls])
+    tiers = np.array([w.effective_tier for w in wls])
+    # needs.vendors and needs.accelerators as masks, so the loop below is over accelerators only
+    vendor_lists = [w.needs.vendors for w in wls]
+    vendor_ok = {
+        v: np.array([vs is None or v in vs for vs in vendor_lists], dtype=bool)
+        for v in {catalog[a].vendor for a in acc_ids}
+    }
+    no_vendor = np.array([vs is None for vs in vendor_lists], dtype=bool)
+    acc_rows = np.array([i for i, w in enumerate(wls) if w.needs.accelerators is not None], int)
+    acc_sets = [set(wls[i].needs.accelerators or ()) for i in acc_rows]
 
     for a, acc_id in enumerate(acc_ids):
         acc = catalog[acc_id]
         # policy: needs.vendors, needs.accelerators, tier policy, scale-up bandwidth
         policy = np.zeros(n_w, dtype=np.int8)
         pdetail = np.zeros(n_w)
-        for w, wl in enumerate(wls):
-            tier = scenario.tiers.get(wl.effective_tier)  # type: ignore[call-overload]
-            if wl.needs.vendors is not None and acc.vendor not in wl.needs.vendors:
-                policy[w] = Reason.VENDOR_NOT_ALLOWED
-            elif wl.needs.accelerators is not None and acc.id not in wl.needs.accelerators:
-                policy[w] = Reason.ACCELERATOR_NOT_ALLOWED
-            elif tier is not None and (
-                (tier.vendors is not None and acc.vendor not in tier.vendors)
-                or (tier.accelerators is not None and acc.id not in tier.accelerators)
-                or (tier.min_year is not None and (acc.year or 0) < tier.min_year)
-            ):
-                policy[w] = Reason.TIER_POLICY
+        tier_ok = np.ones(n_w, dtype=bool)
+        for t, rule in scenario.tiers.items():
+            allowed = (
+                (rule.vendors is None or acc.vendor in rule.vendors)
+                and (rule.accelerators is None or acc.id in rule.accelerators)
+                and (rule.min_year is None or (acc.year or 0) >= rule.min_year)
+            )
+            if not allowed:
+                tier_ok &= tiers != t
+        policy[~tier_ok] = Reason.TIER_POLICY
+        acc_ok = np.array([acc.id in s for s in acc_sets]) if acc_sets else np.ones(0, bool)
+        policy[acc_rows[~acc_ok]] = Reason.ACCELERATOR_NOT_ALLOWED
+        policy[~vendor_ok.get(acc.vendor, no_vendor)] = Reason.VENDOR_NOT_ALLOWED
         low_bw = (policy == 0) & (c["scaleup"] > (acc.scaleup_gbps or 0.0))
         policy[low_bw] = Reason.SCALEUP_TOO_LOW
         pdetail[low_bw] = acc.scaleup_gbps or 0.0

@@ -159,7 +159,7 @@ def solve_decomposed(
     *,
     gap: float = 1e-6,
     max_rounds: int = 2000,
-    smoothing: float = 0.6,
+    smoothing: float = 0.9,
     time_limit: float = 600.0,
 ) -> Solution:
     """Min-cost placement by decomposition; every workload must have an eligible pool within cap."""
