@@ -74,6 +74,8 @@ class Plan:
             slack = float(rows.b[k] - lhs[k])
             dual = float(sol.duals[k]) if sol.duals.size else 0.0
             at_limit = slack <= 1e-7 * max(abs(float(rows.b[k])), 1.0)
+            if abs(slack) <= 1e-7 * max(abs(float(rows.b[k])), 1.0):
+                slack = 0.0  # solver round-off, not a real margin
             if dual <= BINDING_TOL * max(self.cost_per_hour, 1.0) and not at_limit:
                 continue
             kind = rows.kinds[k]
