@@ -57,6 +57,9 @@ def test_plan_example_json_has_the_documented_keys():
     assert set(data["vendor_shares"]["amd"]) == {"count", "power", "spend"}
     assert {c["origin"] for c in data["matrix"]} >= {"measured", "estimated", "ineligible"}
     assert all("reason" in c for c in data["matrix"] if c["origin"] == "ineligible")
+    # tier 1 may not use pre-2024 parts: the H100 pool is ineligible for pretraining, and says so
+    why = {(r["workload"], r["accelerator"]): r["reason"] for r in data["ineligible"]}
+    assert why["frontier-multimodal-pretrain", "h100-sxm"] == "tier policy excludes it"
     # the example's limits hold
     assert data["power_mw"] <= 3000 * (1 + 1e-9)
     assert data["vendor_shares"]["nvidia"]["power"] <= 0.65 + 1e-6

@@ -166,6 +166,20 @@ class Plan:
             for j, name in enumerate(p.pools)
         ]
 
+    def ineligible(self, limit: int = 1000) -> list[dict[str, str]]:
+        """Why each pool accelerator cannot serve each workload (first `limit` cells)."""
+        m = self.matrix
+        cols = [m.accelerators.index(a) for a in dict.fromkeys(self.pool_accelerators)]
+        w_idx, c_idx = np.nonzero(m.origin[:, cols] == 0)
+        return [
+            {
+                "workload": m.workloads[w],
+                "accelerator": m.accelerators[cols[c]],
+                "reason": m.reason_text(int(w), cols[c]),
+            }
+            for w, c in zip(w_idx[:limit], c_idx[:limit], strict=True)
+        ]
+
     def to_dict(self, *, matrix_cells: bool = True) -> dict[str, Any]:
         sol = self.solution
         feasible = self.status == "optimal"
@@ -193,6 +207,7 @@ class Plan:
                 pools=self.pools(),
                 vendor_shares=self.vendor_shares(),
                 binding=self.binding(),
+                ineligible=self.ineligible(),
             )
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis

@@ -133,6 +133,15 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     for vendor, s in plan["vendor_shares"].items():
         t.add_row(vendor, f"{s['count']:.1%}", f"{s['power']:.1%}", f"{s['spend']:.1%}")
     console.print(t)
+    if plan.get("ineligible"):
+        t = Table(title="Pools that cannot serve a workload, and why")
+        for col in ("workload", "accelerator", "reason"):
+            t.add_column(col)
+        for row in plan["ineligible"][:60]:
+            t.add_row(row["workload"], row["accelerator"], row["reason"])
+        if len(plan["ineligible"]) > 60:
+            t.caption = f"first 60 of {len(plan['ineligible'])}; --json for all"
+        console.print(t)
     if plan["binding"]:
         t = Table(title="Binding constraints: what relaxing each would save")
         for col in ("constraint", "slack", "saving $/h per unit", "unit"):
