@@ -275,7 +275,7 @@ def _read(path: Path) -> tuple[Any, str]:
         ) from None
 
 
-def _line_of(text: str, loc: Sequence[str | int], is_json: bool) -> int | None:
+def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
     """The 1-based line of the node at `loc`, walking the YAML node tree (JSON is YAML too)."""
     try:
         node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -339,7 +339,7 @@ def parse_scenario(
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = _clean_loc(err["loc"])
-        line = _line_of(text, loc, False) if text is not None else None
+        line = _line_of(text, loc) if text is not None else None
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
         if isinstance(value, dict | list):
@@ -351,7 +351,7 @@ def parse_scenario(
         catalog = load_catalog(scenario.catalog, file=file)
     except CatalogError as exc:
         if text is not None and exc.field:
-            exc.line = _line_of(text, _parse_path(exc.field), False)
+            exc.line = _line_of(text, _parse_path(exc.field))
         raise
     _check_meaning(scenario, catalog, file, text, data)
     return LoadedScenario(scenario=scenario, catalog=catalog, file=file)
@@ -370,14 +370,14 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
     """Checks that need the catalog: ids resolve, vendors exist, share bounds can hold together."""
 
     def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> None:
-        line = _line_of(text, loc, False) if text is not None else None
+        line = _line_of(text, loc) if text is not None else None
         raise InputError(msg, file=file, field=_named(loc, data), value=value, line=line, hint=hint)
 
     def resolve(name: str, loc: list[str | int]) -> str:
         try:
             return catalog.resolve(name, file=file, field=_named(loc, data))
         except CatalogError as exc:
-            exc.line = _line_of(text, loc, False) if text is not None else None
+            exc.line = _line_of(text, loc) if text is not None else None
             raise
 
     vendors = set(catalog.vendors)

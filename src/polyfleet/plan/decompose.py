@@ -205,7 +205,7 @@ def solve_decomposed(
         proposals.append(prop)
 
     add(first)
-    best_lb = val0 - 0.0  # LB at π = 0
+    best_lb = val0  # the Lagrangian bound at π = 0
     best_pi = np.zeros(n_k)
     ub = np.inf
     rounds = 0
