@@ -206,3 +206,29 @@ def test_solution_arrays_are_consistent(base):
     plan = _plan(base, 150.0)
     x = plan.solution.x.toarray()
     assert np.allclose(x.sum(axis=0) + plan.solution.idle, plan.solution.usage)
+
+
+def test_zero_demand_workload_is_served_trivially(base):
+    base["pools"][1]["cost"]["per_gpu_hour"] = 0.8
+    base["workloads"].append(
+        {
+            "name": "idle",
+            "kind": "custom",
+            "demand": {"value": 0.0, "unit": "jobs/s"},
+            "throughput": {"mi300x": 1.0},
+        }
+    )
+    base["workloads"][0]["demand"]["value"] = 150.0
+    plan = make_plan(load(base))
+    assert plan.status == "optimal"
+    assert plan.cost_per_hour == pytest.approx(130.0, rel=1e-6)
+    rows = {w["name"]: w for w in plan.workloads()}
+    assert rows["idle"]["accelerators"] == 0.0
+    assert rows["idle"]["served_fraction"] == 1.0
+
+
+def test_only_zero_demand(base):
+    base["workloads"][0]["demand"]["value"] = 0.0
+    plan = make_plan(load(base))
+    assert plan.status == "optimal"
+    assert plan.cost_per_hour == 0.0

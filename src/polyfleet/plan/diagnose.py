@@ -21,7 +21,7 @@ def unservable(problem: PlacementProblem) -> tuple[np.ndarray, list[str]]:
     usable = (a > 0) & (problem.capacity[None, :] > 0)
     with np.errstate(divide="ignore"):
         fewest = np.where(usable, 1.0 / np.where(usable, a, 1.0), np.inf).min(axis=1)
-    bad = ~np.isfinite(fewest) | (fewest > problem.cap * (1 + 1e-9))
+    bad = (problem.demand > 0) & (~np.isfinite(fewest) | (fewest > problem.cap * (1 + 1e-9)))
     why = []
     for w in np.flatnonzero(bad):
         if not np.isfinite(fewest[w]):

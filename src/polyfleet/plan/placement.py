@@ -247,7 +247,6 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
     bad, why = diagnose.unservable(problem)
     diagnosis: dict[str, Any] | None = None
     if bad.any():
-        servable = ~bad
         diagnosis = {
             "unservable": [
                 {
@@ -259,15 +258,20 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
                 for m in problem.members[c]
             ]
         }
-        sub = _subset(problem, servable)
-        solution = solve_problem(sub, scn.objective, method) if servable.any() else None
-        solution = _expand(solution, problem, servable)
-        status = "infeasible"
-    else:
+    # solve what can be served and has demand; the rest gets nothing
+    to_solve = ~bad & (problem.demand > 0)
+    if to_solve.all():
         solution = solve_problem(problem, scn.objective, method)
-        status = solution.status
-        if status == "infeasible":
-            diagnosis = {}
+    else:
+        sub = (
+            solve_problem(_subset(problem, to_solve), scn.objective, method)
+            if to_solve.any()
+            else None
+        )
+        solution = _expand(sub, problem, to_solve)
+    status = "infeasible" if bad.any() else solution.status
+    if status == "infeasible" and diagnosis is None:
+        diagnosis = {}
     t3 = time.perf_counter()
     timings["solve"] = t3 - t2
     plan = Plan(
@@ -287,7 +291,7 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         assert diagnosis is not None
         if solution.violation.size and solution.violation.any():
             diagnosis["limits"] = diagnose.violated_limits(problem, solution)
-        short = diagnose.shortfalls(problem, ~bad)
+        short = diagnose.shortfalls(problem, to_solve)
         if short is not None:
             diagnosis["shortfalls"] = [
                 {
@@ -329,11 +333,11 @@ def _expand(sol: Solution | None, problem: PlacementProblem, keep: np.ndarray) -
 
     n_w, n_p = problem.shape
     idx = np.flatnonzero(keep)
-    if sol is None:
+    if sol is None:  # nothing to solve: no workload both servable and with demand
         return Solution(
             x=sp.csr_matrix((n_w, n_p)),
-            status="infeasible",
-            objective=float("nan"),
+            status="optimal",
+            objective=0.0,
             cost_per_hour=0.0,
             served=np.zeros(n_w),
             duals=np.zeros(0),
