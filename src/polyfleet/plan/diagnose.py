@@ -83,22 +83,7 @@ def shortfalls(problem: PlacementProblem, servable: np.ndarray) -> list[dict[str
     if int(servable.sum()) * problem.shape[1] > SHORTFALL_MAX_CELLS:
         return None
     idx = np.flatnonzero(servable)
-    sub = PlacementProblem(
-        workloads=[problem.workloads[i] for i in idx],
-        pools=problem.pools,
-        T=problem.T[idx],
-        demand=problem.demand[idx],
-        cap=problem.cap[idx],
-        cost=problem.cost,
-        mw=problem.mw,
-        capacity=problem.capacity,
-        pool_vendor=problem.pool_vendor,
-        vendors=problem.vendors,
-        power_cap_mw=problem.power_cap_mw,
-        share_measure=problem.share_measure,
-        shares=problem.shares,
-        weight=problem.weight[idx],
-    )
+    sub = problem.subset(servable)
     sol = solve_lp(sub, "max_served")
     out = []
     for j, w in enumerate(idx):

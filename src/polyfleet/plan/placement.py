@@ -264,7 +264,7 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         solution = solve_problem(problem, scn.objective, method)
     else:
         sub = (
-            solve_problem(_subset(problem, to_solve), scn.objective, method)
+            solve_problem(problem.subset(to_solve), scn.objective, method)
             if to_solve.any()
             else None
         )
@@ -305,26 +305,6 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
             ]
         timings["diagnose"] = time.perf_counter() - t3
     return plan
-
-
-def _subset(problem: PlacementProblem, keep: np.ndarray) -> PlacementProblem:
-    idx = np.flatnonzero(keep)
-    return PlacementProblem(
-        workloads=[problem.workloads[i] for i in idx],
-        pools=problem.pools,
-        T=problem.T[idx],
-        demand=problem.demand[idx],
-        cap=problem.cap[idx],
-        cost=problem.cost,
-        mw=problem.mw,
-        capacity=problem.capacity,
-        pool_vendor=problem.pool_vendor,
-        vendors=problem.vendors,
-        power_cap_mw=problem.power_cap_mw,
-        share_measure=problem.share_measure,
-        shares=problem.shares,
-        weight=problem.weight[idx],
-    )
 
 
 def _expand(sol: Solution | None, problem: PlacementProblem, keep: np.ndarray) -> Solution:

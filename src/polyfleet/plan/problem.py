@@ -109,6 +109,19 @@ class PlacementProblem:
             kinds.append("share")
         return CouplingRows(np.vstack(rows), np.concatenate(b), names, kinds)
 
+    def subset(self, keep: NDArray[np.bool_]) -> PlacementProblem:
+        """The same fleet and limits with only the workload classes where `keep` is true."""
+        idx = np.flatnonzero(keep)
+        return replace(
+            self,
+            workloads=[self.workloads[i] for i in idx],
+            T=self.T[idx],
+            demand=self.demand[idx],
+            cap=self.cap[idx],
+            weight=self.weight[idx],
+            members=[self.members[i] for i in idx],
+        )
+
     def collapse(self) -> tuple[PlacementProblem, NDArray[np.intp]]:
         """Merge workloads identical in every coefficient into one class of summed demand.
 
