@@ -136,7 +136,13 @@ def _normalise(name: str) -> str:
 class Catalog(Mapping[str, Accelerator]):
     """Accelerators by id. `resolve` maps any alias or spelling to one id, or suggests the nearest."""
 
-    def __init__(self, accelerators: Iterable[Accelerator], origin: str = PACKAGED_FILE) -> None:
+    def __init__(
+        self,
+        accelerators: Iterable[Accelerator],
+        origin: str = PACKAGED_FILE,
+        references: Mapping[str, str] | None = None,
+    ) -> None:
+        self.references = dict(references or {})  # source keys cited by entries, spelled out
         self._by_id: dict[str, Accelerator] = {}
         for acc in accelerators:
             self._by_id[acc.id] = acc
@@ -201,7 +207,9 @@ class Catalog(Mapping[str, Accelerator]):
                     field=f"{field}[{i}].{loc}" if loc else f"{field}[{i}]",
                     value=err.get("input"),
                 ) from None
-        return Catalog(merged.values(), origin=f"{self.origin} + {file}")
+        return Catalog(
+            merged.values(), origin=f"{self.origin} + {file}", references=self.references
+        )
 
     def table_rows(self, vendor: str | None = None) -> list[Accelerator]:
         rows = [a for a in self._by_id.values() if vendor is None or a.vendor == vendor.lower()]
@@ -242,9 +250,7 @@ def _packaged() -> Catalog:
                 field=f"accelerators[{i}]." + ".".join(str(p) for p in err["loc"]),
                 value=err.get("input"),
             ) from None
-    catalog = Catalog(accs)
-    catalog.references = data.get("references", {})  # type: ignore[attr-defined]
-    return catalog
+    return Catalog(accs, references=data.get("references", {}))
 
 
 def load_catalog(extra: Iterable[Mapping[str, Any]] = (), *, file: str = "<scenario>") -> Catalog:
@@ -256,4 +262,4 @@ def load_catalog(extra: Iterable[Mapping[str, Any]] = (), *, file: str = "<scena
 
 def references() -> dict[str, str]:
     """The long form of the source keys the packaged catalog cites (ML-ENG, SKY-RUNPOD, ...)."""
-    return dict(getattr(_packaged(), "references", {}))
+    return dict(_packaged().references)
