@@ -53,3 +53,13 @@ def write(tmp_path: Path, data: dict[str, Any] | str, name: str = "s.yaml") -> P
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_profile() -> Any:
+    """The whole probe suite at the tiny preset on this machine's CPU, run once per session."""
+    from polyfleet.catalog import load_catalog
+    from polyfleet.probe.device import discover
+    from polyfleet.probe.suite import run_suite
+
+    return run_suite(discover(force_cpu=True), load_catalog(), preset="tiny")

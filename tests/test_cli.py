@@ -129,3 +129,43 @@ def test_real_process_prints_only_json(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "optimal"
+
+
+def test_probe_writes_a_profile_and_prints_the_table(tmp_path: Path):
+    out = tmp_path / "prof" / "cpu.json"
+    result = runner.invoke(app, ["probe", "--only", "gemm,copy", "--cpu", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["format"] == "polyfleet-profile" and data["preset"] == "tiny"
+    assert {r["workload"] for r in data["results"]} == {"gemm", "copy"}
+    assert "polyfleet probe (tiny preset)" in result.stdout and "TFLOP/s" in result.stdout
+    assert "skipped gemm fp8" in result.stdout and "[cpu, " in result.stdout
+
+
+def test_probe_json_goes_to_stdout_alone():
+    result = runner.invoke(app, ["probe", "--only", "copy", "--cpu", "--json", "--as", "mi300x"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["device"]["accelerator"] == "mi300x"
+    assert data["results"][0]["peak_bandwidth_fraction"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "gemm,warp-drive"], "unknown workload"),
+        (["--preset", "huge"], "unknown preset"),
+        (["--as", "h999"], "unknown accelerator"),
+    ],
+)
+def test_probe_bad_options_fail_before_writing(tmp_path: Path, args, message):
+    out = tmp_path / "p.json"
+    result = runner.invoke(app, ["probe", "--cpu", "--out", str(out), *args])
+    assert result.exit_code == 1
+    assert message in result.stderr and not out.exists()
+
+
+def test_probe_without_torch_says_what_to_install(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(__import__("sys").modules, "polyfleet.probe.device", None)
+    result = runner.invoke(app, ["probe"])
+    assert result.exit_code == 1 and "polyfleet[probe]" in result.stderr

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from polyfleet.errors import PolyfleetError
 
@@ -33,7 +34,7 @@ def _console() -> Console:
 
 
 def _fail(exc: PolyfleetError) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+    err_console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
     return typer.Exit(EXIT_INPUT)
 
 
@@ -85,6 +86,12 @@ def plan(
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
     method: Annotated[str, typer.Option(help="auto | decomposition | lp")] = "auto",
     matrix: Annotated[bool, typer.Option(help="Include every matrix cell in the JSON.")] = True,
+    profiles: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Probe profile file or folder of them (repeatable): calibrates the estimates."
+        ),
+    ] = None,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
     from polyfleet.plan.placement import make_plan
@@ -95,6 +102,8 @@ def plan(
     t0 = time.perf_counter()
     try:
         loaded = load_scenario(scenario)
+        if profiles:
+            loaded = loaded.with_profiles(profiles)
         result = make_plan(loaded, method=method, load_seconds=time.perf_counter() - t0)
     except PolyfleetError as exc:
         raise _fail(exc) from None
@@ -121,6 +130,97 @@ def plan(
             "which workloads and limits fail, and by how much."
         )
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+class _BarProgress:
+    """One rich progress bar per workload, on stderr so `--json` output stays clean."""
+
+    def __init__(self, progress: Any) -> None:
+        self._p = progress
+        self._task: Any = None
+
+    def begin(self, workload: str, steps: int) -> None:
+        self._task = self._p.add_task(workload, total=max(steps, 1))
+        self._total = steps
+
+    def add_steps(self, steps: int) -> None:
+        self._total += steps
+        self._p.update(self._task, total=self._total)
+
+    def advance(self) -> None:
+        self._p.advance(self._task)
+
+    def end(self) -> None:
+        self._p.update(self._task, completed=self._total, total=max(self._total, 1))
+
+
+@app.command()
+def probe(
+    preset: Annotated[
+        str, typer.Option(help="tiny (seconds, any CPU) | full (a data-centre GPU)")
+    ] = ("tiny"),
+    out: Annotated[Path | None, typer.Option(help="Write the profile JSON to this file.")] = None,
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated workloads (default: all of them).")
+    ] = None,
+    as_id: Annotated[
+        str | None,
+        typer.Option("--as", help="Catalog id of this device, when its name matches none."),
+    ] = None,
+    device: Annotated[int, typer.Option(help="Index of the accelerator to probe.")] = 0,
+    cpu: Annotated[bool, typer.Option("--cpu", help="Probe the CPU even if a GPU is present.")] = (
+        False
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the workload suite on this machine's accelerator and record a profile."""
+    try:
+        from polyfleet.probe.device import discover
+        from polyfleet.probe.suite import WORKLOADS, run_suite
+    except ImportError as exc:  # torch is in the `probe` extra
+        raise _fail(
+            PolyfleetError(f"the probe needs PyTorch ({exc}); install polyfleet[probe]")
+        ) from None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from polyfleet import __version__
+    from polyfleet.catalog import load_catalog
+
+    names = [n.strip() for n in only.split(",") if n.strip()] if only else list(WORKLOADS)
+    dev = discover(device, force_cpu=cpu)
+    columns = (
+        TextColumn("{task.description:<18}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns, console=err_console, transient=False) as bars:
+            profile = run_suite(
+                dev,
+                load_catalog(),
+                preset=preset,
+                only=names,
+                accelerator=as_id,
+                progress=_BarProgress(bars),
+                polyfleet_version=__version__,
+            )
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    text = profile.to_json()
+    if out is not None:
+        from polyfleet.report.files import write_atomic
+
+        write_atomic(out, text)
+    if as_json:
+        sys.stdout.write(text)
+        return
+    from polyfleet.report.probe_table import print_profile
+
+    console = _console()
+    print_profile(profile, console)
+    if out is not None:
+        console.print(f"profile written to {out}")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -40,12 +40,12 @@ class InputError(PolyfleetError):
         super().__init__(self.__str__())
 
     def __str__(self) -> str:
-        where = self.file or "<input>"
-        if self.line is not None:
-            where += f":{self.line}"
-        parts = [where]
+        parts = []
+        if self.file is not None or self.line is not None:
+            where = self.file or "<input>"
+            parts.append(where if self.line is None else f"{where}:{self.line}")
         if self.field:
-            parts.append(f"field '{self.field}'")
+            parts.append(f"field '{self.field}'" if not self.field.startswith("-") else self.field)
         text = ": ".join(parts) + f": {self.message}"
         if self.value is not None:
             shown = repr(self.value)

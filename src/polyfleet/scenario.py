@@ -24,6 +24,7 @@ from pydantic import (
 from polyfleet.catalog import Catalog, load_catalog
 from polyfleet.catalog._catalog import Precision
 from polyfleet.errors import CatalogError, InputError
+from polyfleet.probe.profile import Profile, load_profiles
 
 __all__ = [
     "Demand",
@@ -242,6 +243,12 @@ class LoadedScenario(BaseModel):
     scenario: Scenario
     catalog: Catalog
     file: str
+    profiles: tuple[tuple[str, Profile], ...] = ()
+
+    def with_profiles(self, paths: Sequence[str | Path]) -> LoadedScenario:
+        """This scenario with the probe profiles under `paths` (files or folders) added."""
+        extra = tuple(load_profiles(paths))
+        return self.model_copy(update={"profiles": self.profiles + extra})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,7 +361,29 @@ def parse_scenario(
             exc.line = _line_of(text, _parse_path(exc.field))
         raise
     _check_meaning(scenario, catalog, file, text, data)
-    return LoadedScenario(scenario=scenario, catalog=catalog, file=file)
+    profiles = _load_scenario_profiles(scenario.profiles, file, text)
+    return LoadedScenario(scenario=scenario, catalog=catalog, file=file, profiles=profiles)
+
+
+def _load_scenario_profiles(
+    entries: Sequence[str], file: str, text: str | None
+) -> tuple[tuple[str, Profile], ...]:
+    """The scenario's `profiles:` entries, files or folders relative to the scenario file."""
+    base = Path(file).parent if file and not file.startswith("<") else Path()
+    out: list[tuple[str, Profile]] = []
+    for i, entry in enumerate(entries):
+        path = base / entry
+        if not path.exists():
+            raise InputError(
+                "profile file or folder not found",
+                file=file,
+                field=f"profiles[{i}]",
+                value=entry,
+                line=_line_of(text, ["profiles", i]) if text is not None else None,
+                hint=f"Looked for {path}",
+            )
+        out.extend(load_profiles([path]))
+    return tuple(out)
 
 
 def _parse_path(path: str) -> list[str | int]:

@@ -102,3 +102,23 @@ def test_best_precision_falls_back_to_what_the_chip_has():
     assert cat["h100-sxm"].best_precision("fp4") == "fp8"
     assert cat["b200"].best_precision("fp4") == "fp4"
     assert cat["b200"].best_precision("bf16") == "bf16"
+
+
+@pytest.mark.parametrize(
+    ("reported", "expected"),
+    [
+        ("NVIDIA H200", "h200-sxm"),
+        ("NVIDIA H100 80GB HBM3", "h100-sxm"),
+        ("NVIDIA A100-SXM4-80GB", "a100-80gb"),
+        ("NVIDIA B200", "b200"),
+        ("AMD Instinct MI300X", "mi300x"),
+        ("AMD Instinct MI300X VF", "mi300x"),
+        ("AMD Instinct MI355X", "mi355x"),
+        # other form factors have other figures: no match rather than a wrong one
+        ("NVIDIA H100 PCIe", None),
+        ("NVIDIA H200 NVL", None),
+        ("AMD EPYC 9654 96-Core Processor", None),
+    ],
+)
+def test_device_names_match_catalog_ids(reported, expected):
+    assert load_catalog().match_device(reported) == expected

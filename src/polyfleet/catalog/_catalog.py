@@ -129,6 +129,10 @@ class Accelerator(_Strict):
         return node_w * pue
 
 
+#: Words runtimes put before a model name, removed (in this order) when matching device names.
+_BRAND_WORDS = ("nvidia", "amd", "radeon", "instinct", "intel", "datacenter", "gpu")
+
+
 def _normalise(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "", name.lower())
 
@@ -168,6 +172,21 @@ class Catalog(Mapping[str, Accelerator]):
     def find(self, name: str) -> str | None:
         """The id that `name` (an id, alias or marketing name) denotes, or None."""
         return self._names.get(_normalise(name))
+
+    def match_device(self, device_name: str) -> str | None:
+        """The id for a name a runtime reports ("NVIDIA H200", "AMD Instinct MI300X"), or None.
+
+        The name matches when it, or it without the vendor's brand words, is an id or alias: exact
+        matching keeps "NVIDIA H100 PCIe" from passing for the SXM part, whose figures differ.
+        """
+        found = self.find(device_name)
+        if found is not None:
+            return found
+        stripped = _normalise(device_name)
+        for brand in _BRAND_WORDS:
+            if stripped.startswith(brand):
+                stripped = stripped[len(brand) :]
+        return self._names.get(stripped)
 
     def resolve(self, name: str, *, file: str | None = None, field: str | None = None) -> str:
         """The id for `name`, or a CatalogError with "did you mean" suggestions."""

@@ -1,23 +1,29 @@
 """The throughput matrix: units/s that one accelerator of each kind delivers on each workload.
 
-A cell is `measured` when the scenario (or a probe profile) gives it, else `estimated` by the
-roofline model; a cell a workload may not use is `ineligible` with a reason code and a detail figure.
+A cell is `measured` when the scenario gives it, `calibrated` when a probe profile of that
+accelerator measured that kind of workload (the roofline estimate scaled by the measured
+efficiency), else `estimated` by the roofline model; a cell a workload may not use is `ineligible`
+with a reason code and a detail figure.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from polyfleet.catalog import Accelerator, Catalog
 from polyfleet.perfmodel import roofline
-from polyfleet.scenario import Scenario, Workload
+from polyfleet.scenario import Scenario, TierPolicy, Workload
 
-__all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix"]
+if TYPE_CHECKING:
+    from polyfleet.perfmodel.calibrate import Calibration, CalibrationSet
+
+__all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix", "estimate_one"]
 
 
 class Origin(enum.IntEnum):
@@ -66,6 +72,13 @@ class ThroughputMatrix:
     detail: NDArray[np.float64]
     gang: NDArray[np.float64]
     precision: NDArray[np.int8]  # index into roofline.BYTES order, -1 for none
+    source: NDArray[np.int16]  # index into `calibrations` for calibrated cells, else -1
+    calibrations: tuple[Calibration, ...] = ()
+
+    def profile_of(self, w: int, a: int) -> str | None:
+        """The profile file a calibrated cell came from."""
+        k = int(self.source[w, a])
+        return self.calibrations[k].file if k >= 0 else None
 
     @property
     def eligible(self) -> NDArray[np.bool_]:
@@ -91,6 +104,10 @@ class ThroughputMatrix:
                 if origin == Origin.INELIGIBLE:
                     cell["reason"] = self.reason_text(w, a)
                 else:
+                    if origin == Origin.CALIBRATED:
+                        cal = self.calibrations[int(self.source[w, a])]
+                        cell["profile"] = cal.file
+                        cell["factor"] = cal.factor
                     cell["gang"] = int(self.gang[w, a])
                     p = int(self.precision[w, a])
                     cell["precision"] = precisions[p] if p >= 0 else None
@@ -152,8 +169,12 @@ def _estimate(
     acc: Accelerator,
     prec_of: NDArray[np.int8],
     scope: NDArray[np.float64],
+    factor: float = 1.0,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int8], NDArray[np.float64]]:
-    """Estimate the cells of workloads `idx` (all of one kind) on `acc`: value, gang, reason, detail."""
+    """Estimate the cells of workloads `idx` (all of one kind) on `acc`: value, gang, reason, detail.
+
+    `factor` (from calibration) scales throughput and divides latency before the SLO is checked.
+    """
     n = len(idx)
     value = np.zeros(n)
     gang = np.ones(n)
@@ -185,6 +206,7 @@ def _estimate(
         chip_bytes = np.array([roofline.BYTES[precisions[p]] for p in prec_of[s]])
         if kind == "train":
             v, g, _ = roofline.train(c["active"][s], c["params"][s], float(p_val), acc.memory_gb)
+            v = v * factor
             too_big = g > c["max_gang"][s]
             r = np.where(too_big, Reason.GANG_TOO_LARGE, Reason.OK)
             d = np.where(too_big, g, 0.0)
@@ -206,6 +228,7 @@ def _estimate(
                 bw,
                 acc.memory_gb,
             )
+            v, lat = v * factor, lat / factor
             too_big = g > scope[s]
             slow = lat > c["lat_tok"][s]
             r = np.where(
@@ -215,6 +238,7 @@ def _estimate(
         elif kind == "recsys":
             gfl = np.where(c["gflops"][s] > 0, c["gflops"][s], 2.0 * c["params"][s])
             v = roofline.recsys(c["lookups"][s], c["emb_dim"][s], chip_bytes, gfl, float(p_val), bw)
+            v = v * factor
             need_gb = c["emb_gb"][s] + c["params"][s] * chip_bytes
             g = np.maximum(1.0, np.ceil(need_gb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
             too_big = g > scope[s]
@@ -224,6 +248,7 @@ def _estimate(
             gfl = np.where(c["gflops"][s] > 0, c["gflops"][s], 2.0 * c["active"][s] * c["seq"][s])
             wgb = c["params"][s] * chip_bytes
             v, lat = roofline.infer(gfl, wgb, c["batch"][s], float(p_val), bw)
+            v, lat = v * factor, lat / factor
             g = np.maximum(1.0, np.ceil(wgb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
             too_big = g > scope[s]
             slow = lat > c["lat"][s]
@@ -237,11 +262,33 @@ def _estimate(
 
 
 def build_matrix(
-    scenario: Scenario, catalog: Catalog, accelerators: Sequence[str] | None = None
+    scenario: Scenario,
+    catalog: Catalog,
+    accelerators: Sequence[str] | None = None,
+    calibration: CalibrationSet | None = None,
 ) -> ThroughputMatrix:
-    """Every workload of `scenario` on every accelerator in `accelerators` (default: the catalog)."""
+    """Every workload of `scenario` on every accelerator in `accelerators` (default: the catalog).
+
+    With `calibration`, estimated cells of a calibrated (accelerator, kind) are scaled by its
+    factor and marked `calibrated`; measured cells stay as the scenario gives them.
+    """
     acc_ids = list(accelerators) if accelerators is not None else list(catalog)
-    wls = scenario.workloads
+    return _build(scenario.workloads, scenario.tiers, catalog, acc_ids, calibration)
+
+
+def estimate_one(workload: Workload, catalog: Catalog, accelerator: str) -> float:
+    """The uncalibrated estimate of one workload on one accelerator (0 where ineligible)."""
+    return float(_build([workload], {}, catalog, [accelerator], None).value[0, 0])
+
+
+def _build(
+    wls: Sequence[Workload],
+    tier_rules: Mapping[int, TierPolicy],
+    catalog: Catalog,
+    acc_ids: list[str],
+    calibration: CalibrationSet | None,
+) -> ThroughputMatrix:
+    cal_index = calibration.lookup() if calibration else {}
     n_w, n_a = len(wls), len(acc_ids)
     c = _arrays(wls)
     kinds = np.array([w.kind for w in wls])
@@ -251,6 +298,7 @@ def build_matrix(
     detail = np.zeros((n_w, n_a))
     gang = np.ones((n_w, n_a))
     precision = np.full((n_w, n_a), -1, dtype=np.int8)
+    source = np.full((n_w, n_a), -1, dtype=np.int16)
     precisions = list(roofline.BYTES)
     allowed_prec = np.array([precisions.index(w.model.precision) for w in wls], dtype=np.int8)
     domain_ok = np.array([w.needs.scaleup_domain for w in wls])
@@ -271,7 +319,7 @@ def build_matrix(
         policy = np.zeros(n_w, dtype=np.int8)
         pdetail = np.zeros(n_w)
         tier_ok = np.ones(n_w, dtype=bool)
-        for t, rule in scenario.tiers.items():
+        for t, rule in tier_rules.items():
             allowed = (
                 (rule.vendors is None or acc.vendor in rule.vendors)
                 and (rule.accelerators is None or acc.id in rule.accelerators)
@@ -302,9 +350,13 @@ def build_matrix(
         for kind in ("train", "serve", "recsys", "infer"):
             idx = np.flatnonzero((kinds == kind) & ~has_m & (policy == 0))
             if len(idx):
-                v, g, r, d = _estimate(kind, idx, c, acc, prec_of, scope)
+                k = cal_index.get((acc_id, kind), -1)
+                factor = calibration.used[k].factor if calibration and k >= 0 else 1.0
+                v, g, r, d = _estimate(kind, idx, c, acc, prec_of, scope, factor)
                 col_v[idx], col_g[idx], col_r[idx], col_d[idx] = v, g, r, d
-                col_o[idx] = np.where(r == 0, Origin.ESTIMATED, Origin.INELIGIBLE)
+                done = Origin.CALIBRATED if k >= 0 else Origin.ESTIMATED
+                col_o[idx] = np.where(r == 0, done, Origin.INELIGIBLE)
+                source[idx, a] = np.where(r == 0, k, -1)
         custom_missing = (kinds == "custom") & ~has_m & (policy == 0)
         col_r[custom_missing] = Reason.NOT_MEASURED
         m_ok = has_m & (policy == 0)
@@ -324,4 +376,6 @@ def build_matrix(
         detail=detail,
         gang=gang,
         precision=precision,
+        source=source,
+        calibrations=calibration.used if calibration else (),
     )

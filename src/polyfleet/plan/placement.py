@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from polyfleet.economics import HOURS_PER_YEAR
-from polyfleet.perfmodel import ThroughputMatrix, build_matrix
+from polyfleet.perfmodel import Origin, ThroughputMatrix, build_matrix
+from polyfleet.perfmodel.calibrate import CalibrationSet, calibrate
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.lp import solve_lp
@@ -40,6 +41,7 @@ class Plan:
     workload_units: list[str]
     timings: dict[str, float] = field(default_factory=dict)
     diagnosis: dict[str, Any] | None = None
+    calibration: CalibrationSet | None = None
 
     # ---- derived figures -------------------------------------------------------------------
     @property
@@ -115,7 +117,7 @@ class Plan:
                         "vendor": p.vendors[int(p.pool_vendor[pool])],
                         "accelerators": share,
                         "served": share * float(T[c, pool]),
-                        "origin": _origin_name(self.matrix, m, self.pool_accelerators[pool]),
+                        **_origin(self.matrix, m, self.pool_accelerators[pool]),
                     }
                 )
         return out
@@ -211,15 +213,27 @@ class Plan:
             )
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis
+        if self.calibration:
+            out["calibration"] = {
+                "used": [c.to_dict() for c in self.calibration.used],
+                "notes": list(self.calibration.notes),
+            }
         if matrix_cells:
             out["matrix"] = self.matrix.cells()
         out["timings"] = dict(self.timings)
         return out
 
 
-def _origin_name(matrix: ThroughputMatrix, w: int, acc: str) -> str:
+def _origin(matrix: ThroughputMatrix, w: int, acc: str) -> dict[str, Any]:
+    """Where a cell's throughput came from: origin, and the source (scenario, roofline, profile)."""
     a = matrix.accelerators.index(acc)
-    return ["ineligible", "measured", "estimated", "calibrated"][int(matrix.origin[w, a])]
+    origin = Origin(int(matrix.origin[w, a]))
+    source = {
+        Origin.MEASURED: "scenario",
+        Origin.ESTIMATED: "roofline",
+        Origin.CALIBRATED: matrix.profile_of(w, a),
+    }.get(origin)
+    return {"origin": origin.name.lower(), "source": source}
 
 
 def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto") -> Solution:
@@ -235,7 +249,10 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
     timings = {"load": load_seconds}
     t0 = time.perf_counter()
     pool_accs = [p.accelerator for p in scn.pools]
-    matrix = build_matrix(scn, catalog, list(dict.fromkeys([*catalog, *pool_accs])))
+    calibration = calibrate(loaded.profiles, catalog) if loaded.profiles else None
+    matrix = build_matrix(
+        scn, catalog, list(dict.fromkeys([*catalog, *pool_accs])), calibration=calibration
+    )
     t1 = time.perf_counter()
     timings["matrix"] = t1 - t0
     full = problem_from_scenario(loaded, matrix)
@@ -286,6 +303,7 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         workload_units=units,
         timings=timings,
         diagnosis=diagnosis,
+        calibration=calibration,
     )
     if status == "infeasible":
         assert diagnosis is not None

@@ -56,16 +56,18 @@ def render_html(plan: dict[str, Any]) -> str:
     for i, (key, fig) in enumerate(_figures(plan)):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{key}"))
     parts.append(
-        "<h2>Assignments</h2><p class='est'>Throughputs marked * are roofline estimates, "
-        "not measurements.</p><table><tr><th>workload</th><th>pool</th><th>accelerator"
-        "</th><th>accelerators</th><th>served units/s</th><th>origin</th></tr>"
+        "<h2>Assignments</h2><p class='est'>Throughputs marked * are roofline estimates "
+        "(calibrated ones scaled by the probe profile named), not measurements.</p>"
+        "<table><tr><th>workload</th><th>pool</th><th>accelerator</th><th>accelerators</th>"
+        "<th>served units/s</th><th>origin</th><th>source</th></tr>"
     )
     for a in plan["assignments"][:500]:
         star = "" if a["origin"] == "measured" else "*"
         parts.append(
             f"<tr><td>{esc(a['workload'])}</td><td>{esc(a['pool'])}</td>"
             f"<td>{esc(a['accelerator'])}</td><td>{a['accelerators']:,.0f}</td>"
-            f"<td>{a['served']:,.4g}</td><td>{esc(a['origin'])}{star}</td></tr>"
+            f"<td>{a['served']:,.4g}</td><td>{esc(a['origin'])}{star}</td>"
+            f"<td>{esc(a.get('source') or '')}</td></tr>"
         )
     parts.append(
         "</table><h2>Binding constraints</h2><table><tr><th>constraint</th>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from polyfleet.catalog import Catalog
@@ -73,9 +74,11 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         f"({plan['solver']['method']}, {plan['solver']['iterations']} rounds)"
     )
     t = Table(
-        title="Assignments (throughput origin: (est) = roofline estimate, (cal) = calibrated)"
+        title="Assignments (throughput origin; * = not measured for this scenario: a roofline "
+        "estimate, or one calibrated by the probe profile named)"
     )
-    for col in ("workload", "pool", "accelerator", "accelerators", "served units/s", "origin"):
+    cols = ("workload", "pool", "accelerator", "accelerators", "served units/s", "origin", "source")
+    for col in cols:
         t.add_column(col, justify="right" if col in ("accelerators", "served units/s") else "left")
     for a in plan["assignments"][:200]:
         t.add_row(
@@ -85,6 +88,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
             _num(a["accelerators"]),
             _num(a["served"], ",.4g"),
             a["origin"] + ("" if a["origin"] == "measured" else "*"),
+            a.get("source") or "",
         )
     if len(plan["assignments"]) > 200:
         t.caption = f"first 200 of {len(plan['assignments'])} rows; --json for all"
@@ -142,6 +146,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         if len(plan["ineligible"]) > 60:
             t.caption = f"first 60 of {len(plan['ineligible'])}; --json for all"
         console.print(t)
+    print_calibration(plan.get("calibration"), console)
     if plan["binding"]:
         t = Table(title="Binding constraints: what relaxing each would save")
         for col in ("constraint", "slack", "saving $/h per unit", "unit"):
@@ -154,6 +159,28 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
                 b["unit"],
             )
         console.print(t)
+
+
+def print_calibration(calibration: dict[str, Any] | None, console: Console) -> None:
+    """Which probe profiles calibrated which (accelerator, kind), by what factor."""
+    if not calibration:
+        return
+    if calibration["used"]:
+        t = Table(title="Calibration from probe profiles (factor = measured / roofline estimate)")
+        for col in ("accelerator", "kind", "factor", "probe case", "preset", "profile"):
+            t.add_column(col, justify="right" if col == "factor" else "left")
+        for c in calibration["used"]:
+            t.add_row(
+                c["accelerator"],
+                c["kind"],
+                f"{c['factor']:.3f}",
+                c["probe_case"],
+                c["preset"],
+                c["profile"],
+            )
+        console.print(t)
+    for note in calibration["notes"]:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
 
 
 def print_diagnosis(diagnosis: dict[str, Any], console: Console) -> None:

@@ -1,0 +1,138 @@
+"""Calibration: probe measurements turned into per-(accelerator, kind) efficiency factors.
+
+A profile's headline case for a kind (say llm-decode at its largest batch, for `serve`) ran a model
+of known shape. The roofline estimates that same shape on the matched accelerator; the ratio
+measured / estimated is how far real software on that chip sits from the model's assumed
+efficiency. Estimates of scenario workloads of that kind on that accelerator are multiplied by it
+(and their latencies divided by it), and marked `calibrated` with the profile they came from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from polyfleet.catalog import Catalog
+from polyfleet.probe.profile import Profile
+from polyfleet.scenario import KIND_UNITS, Demand, ModelShape, Workload
+
+__all__ = ["CALIBRATED_KINDS", "Calibration", "CalibrationSet", "calibrate"]
+
+CALIBRATED_KINDS = ("train", "serve", "recsys", "infer")
+_PRESET_RANK = {"full": 1, "tiny": 0}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One factor: measured / estimated for `kind` on `accelerator`, and where it was measured."""
+
+    accelerator: str
+    kind: str
+    factor: float
+    measured: float  # units/s the probe case reached
+    estimated: float  # units/s the roofline gives the same shape on the catalog figures
+    file: str
+    workload: str
+    case: str
+    preset: str
+    device: str
+    created: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "accelerator": self.accelerator,
+            "kind": self.kind,
+            "factor": self.factor,
+            "measured_units_per_s": self.measured,
+            "estimated_units_per_s": self.estimated,
+            "profile": self.file,
+            "probe_case": f"{self.workload} {self.case}",
+            "preset": self.preset,
+            "device": self.device,
+            "created": self.created,
+        }
+
+
+@dataclass(frozen=True)
+class CalibrationSet:
+    """The factor in use for each (accelerator, kind), plus what was read and could not be used."""
+
+    used: tuple[Calibration, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def lookup(self) -> dict[tuple[str, str], int]:
+        """(accelerator, kind) -> index into `used`."""
+        return {(c.accelerator, c.kind): i for i, c in enumerate(self.used)}
+
+    def __bool__(self) -> bool:
+        return bool(self.used) or bool(self.notes)
+
+
+def _probe_workload(kind: str, shape: dict[str, float | int | str]) -> Workload:
+    return Workload(
+        name=f"probe-{kind}",
+        kind=kind,  # type: ignore[arg-type]
+        tier=2,
+        model=ModelShape.model_validate(shape),
+        demand=Demand(value=1.0, unit=KIND_UNITS[kind][0]),
+    )
+
+
+def calibrate(profiles: Sequence[tuple[str, Profile]], catalog: Catalog) -> CalibrationSet:
+    """Factors from `profiles` ((file, profile) pairs). Where several profiles measured the same
+    (accelerator, kind), a `full` preset wins over `tiny`, then the newest."""
+    from polyfleet.perfmodel.matrix import estimate_one  # matrix imports this module's types
+
+    best: dict[tuple[str, str], tuple[tuple[int, str], Calibration]] = {}
+    notes: list[str] = []
+    for file, profile in profiles:
+        dev = profile.device
+        if dev.accelerator is None:
+            notes.append(
+                f"{file}: device '{dev.name}' matches no catalog accelerator, so it calibrates "
+                "nothing (re-run `polyfleet probe --as ID`)"
+            )
+            continue
+        acc_id = catalog.find(dev.accelerator)
+        if acc_id is None:
+            notes.append(f"{file}: accelerator '{dev.accelerator}' is not in this catalog")
+            continue
+        rank = (_PRESET_RANK.get(profile.preset, 0), profile.created)
+        for kind in CALIBRATED_KINDS:
+            case = profile.headline(kind)
+            if case is None or case.shape is None:
+                continue
+            estimated = estimate_one(_probe_workload(kind, case.shape), catalog, acc_id)
+            if not (estimated > 0 and math.isfinite(estimated)):
+                notes.append(
+                    f"{file}: no roofline estimate of {kind} on {acc_id} to calibrate against"
+                )
+                continue
+            cal = Calibration(
+                accelerator=acc_id,
+                kind=kind,
+                factor=case.units_per_s / estimated,
+                measured=case.units_per_s,
+                estimated=estimated,
+                file=file,
+                workload=case.workload,
+                case=case.case,
+                preset=profile.preset,
+                device=dev.name,
+                created=profile.created,
+            )
+            key = (acc_id, kind)
+            if key not in best or rank > best[key][0]:
+                best[key] = (rank, cal)
+    used = tuple(
+        cal for _, cal in sorted(best.values(), key=lambda rc: (rc[1].accelerator, rc[1].kind))
+    )
+    return CalibrationSet(used=used, notes=tuple(notes))
+
+
+def calibrate_files(paths: Iterable[str], catalog: Catalog) -> CalibrationSet:
+    """Load every profile under `paths` (files or folders) and calibrate from them."""
+    from polyfleet.probe.profile import load_profiles
+
+    return calibrate(load_profiles(paths), catalog)

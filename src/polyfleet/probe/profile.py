@@ -1,0 +1,196 @@
+"""The probe profile: a versioned JSON record of what one accelerator measured on the suite.
+
+A profile is the contract between `polyfleet probe` (which writes it) and the planner (which reads
+it to calibrate the throughput matrix), so it is validated strictly on the way in: a file that is not
+a polyfleet profile, or is one of another schema version, is refused with the file and field named.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from polyfleet.errors import InputError
+
+__all__ = [
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "CaseResult",
+    "DeviceRecord",
+    "EnergyRecord",
+    "Profile",
+    "Skipped",
+    "load_profile",
+    "load_profiles",
+    "profile_files",
+]
+
+FORMAT = "polyfleet-profile"
+SCHEMA_VERSION = 1
+DeviceKind = Literal["cuda", "rocm", "xpu", "mps", "cpu", "other"]
+PresetName = Literal["tiny", "full"]
+#: Scenario workload kinds a probe case can calibrate.
+CalibratesKind = Literal["train", "serve", "recsys", "infer"]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeviceRecord(_Record):
+    """Which device ran the suite, as the runtime reports it, and the catalog id it matched."""
+
+    kind: DeviceKind
+    vendor: str
+    name: str
+    index: int = Field(default=0, ge=0)
+    count: int = Field(ge=0)
+    memory_gb: float | None = Field(default=None, gt=0)
+    driver: str | None = None
+    runtime: str | None = None  # "cuda 13.0", "hip 7.1", None on CPU
+    torch: str
+    accelerator: str | None = None  # catalog id, None when the name matched none
+    matched_by: Literal["name", "user", "none"] = "none"
+
+
+class EnergyRecord(_Record):
+    """Where energy figures come from (NVML, AMD SMI) or why there are none."""
+
+    source: Literal["nvml", "amdsmi"] | None = None
+    note: str = ""
+
+
+class Latency(_Record):
+    p50_ms: float = Field(gt=0)
+    p99_ms: float = Field(gt=0)
+
+
+class CaseResult(_Record):
+    """One measured case of a workload (one dtype of gemm, one batch size of decode, ...)."""
+
+    workload: str
+    case: str
+    unit: str  # what units_per_s counts: flop, byte, tokens, samples
+    units_per_s: float = Field(gt=0)
+    latency: Latency | None = None
+    repeats: int = Field(gt=0)
+    peak_memory_gb: float | None = Field(default=None, ge=0)
+    flop_per_unit: float | None = Field(default=None, ge=0)
+    bytes_per_unit: float | None = Field(default=None, ge=0)
+    tflops: float | None = Field(default=None, ge=0)
+    gbps: float | None = Field(default=None, ge=0)
+    peak_compute_fraction: float | None = Field(default=None, ge=0)
+    peak_bandwidth_fraction: float | None = Field(default=None, ge=0)
+    joules_per_unit: float | None = Field(default=None, gt=0)
+    #: Scenario kind this case calibrates, and the model shape it ran (ModelShape fields).
+    calibrates: CalibratesKind | None = None
+    shape: dict[str, float | int | str] | None = None
+
+    @field_validator("units_per_s", "tflops", "gbps", "flop_per_unit", "bytes_per_unit")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class Skipped(_Record):
+    workload: str
+    case: str
+    reason: str
+
+
+class Profile(_Record):
+    """Everything one `polyfleet probe` run measured on one device."""
+
+    format: Literal["polyfleet-profile"] = FORMAT
+    schema_version: Literal[1] = SCHEMA_VERSION
+    created: str
+    polyfleet: str
+    host: str
+    preset: PresetName
+    device: DeviceRecord
+    energy: EnergyRecord = EnergyRecord()
+    results: list[CaseResult]
+    skipped: list[Skipped] = Field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), indent=1, allow_nan=False) + "\n"
+
+    def headline(self, kind: str) -> CaseResult | None:
+        """The case that calibrates scenario workloads of `kind`, if this profile has one."""
+        for result in self.results:
+            if result.calibrates == kind:
+                return result
+        return None
+
+
+def load_profile(path: str | Path) -> Profile:
+    """Read and validate one profile file; anything else is an InputError naming what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise InputError("profile file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read profile: {exc}", file=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"not a profile: JSON syntax error: {exc.msg}", file=str(path), line=exc.lineno
+        ) from None
+    return parse_profile(data, file=str(path))
+
+
+def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        found = data.get("format") if isinstance(data, dict) else type(data).__name__
+        raise InputError(
+            "not a polyfleet profile",
+            file=file,
+            field="format",
+            value=found,
+            hint=f"A profile has format '{FORMAT}'; write one with `polyfleet probe --out`",
+        )
+    if data.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(
+            "unsupported profile schema version",
+            file=file,
+            field="schema_version",
+            value=data.get("schema_version"),
+            hint=f"This polyfleet reads version {SCHEMA_VERSION}; re-run `polyfleet probe`",
+        )
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
+        raise InputError(err["msg"], file=file, field=loc, value=err.get("input")) from None
+
+
+def profile_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, and every *.json directly inside folders named, in a stable order."""
+    out: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(path.glob("*.json"))
+            if not found:
+                raise InputError("no profile (*.json) in this folder", file=str(path))
+            out.extend(found)
+        elif path.exists():
+            out.append(path)
+        else:
+            raise InputError("profile file or folder not found", file=str(path))
+    return out
+
+
+def load_profiles(paths: Iterable[str | Path]) -> list[tuple[str, Profile]]:
+    """(file, profile) for every profile under `paths`."""
+    return [(str(p), load_profile(p)) for p in profile_files(paths)]

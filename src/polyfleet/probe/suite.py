@@ -1,0 +1,645 @@
+"""The workload suite: each workload builds a real model or kernel, times it, and reports rates.
+
+Workloads see the device only through `Device` (probe/device.py), so the same code runs on any
+backend PyTorch supports. A workload returns one `CaseResult` per measured case; the case marked
+with `calibrates` is the one the planner uses to calibrate estimates of that workload kind.
+Sizes come from a `Preset`: `tiny` runs in seconds on a laptop CPU (and in the tests), `full`
+fills a data-centre GPU.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
+
+from polyfleet.catalog import Accelerator, Catalog
+from polyfleet.errors import InputError
+from polyfleet.probe import models
+from polyfleet.probe.device import Device, EnergyMeter, hostname
+from polyfleet.probe.profile import CaseResult, Latency, Profile, Skipped
+from polyfleet.probe.timing import Timed, count_flops, time_calls
+
+__all__ = ["PRESETS", "WORKLOADS", "Preset", "Progress", "run_suite"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Problem sizes and repeat counts for one run of the suite."""
+
+    name: str
+    warmup: int
+    repeats: int
+    gemm_n: int
+    gemm_inner: int
+    copy_mib: int
+    copy_inner: int
+    # multimodal-train: a causal transformer over image patches then text tokens
+    vlm_dim: int
+    vlm_layers: int
+    vlm_heads: int
+    vlm_vocab: int
+    vlm_image: int
+    vlm_patch: int
+    vlm_text: int
+    vlm_batch: int
+    # llm-decode: GQA decoder, prompt then `decode_tokens` new tokens at each batch size
+    lm_dim: int
+    lm_layers: int
+    lm_heads: int
+    lm_kv_heads: int
+    lm_hidden: int
+    lm_vocab: int
+    lm_prompt: int
+    decode_tokens: int
+    decode_batches: tuple[int, ...]
+    # recsys: DLRM with `dlrm_tables` embedding bags of `dlrm_lookups` pooled rows each
+    dlrm_tables: int
+    dlrm_rows: int
+    dlrm_dim: int
+    dlrm_lookups: int
+    dlrm_bottom: tuple[int, ...]
+    dlrm_top: tuple[int, ...]
+    dlrm_batch: int
+    # small-infer: encoder at batch 1 (latency) and at a throughput batch
+    enc_dim: int
+    enc_layers: int
+    enc_heads: int
+    enc_seq: int
+    enc_batch: int
+    enc_latency_calls: int
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": Preset(
+        name="tiny",
+        warmup=1,
+        repeats=3,
+        gemm_n=256,
+        gemm_inner=2,
+        copy_mib=16,
+        copy_inner=2,
+        vlm_dim=64,
+        vlm_layers=2,
+        vlm_heads=4,
+        vlm_vocab=512,
+        vlm_image=32,
+        vlm_patch=8,
+        vlm_text=16,
+        vlm_batch=2,
+        lm_dim=64,
+        lm_layers=2,
+        lm_heads=4,
+        lm_kv_heads=2,
+        lm_hidden=172,
+        lm_vocab=512,
+        lm_prompt=16,
+        decode_tokens=6,
+        decode_batches=(1, 4),
+        dlrm_tables=4,
+        dlrm_rows=1000,
+        dlrm_dim=16,
+        dlrm_lookups=4,
+        dlrm_bottom=(32,),
+        dlrm_top=(64, 32),
+        dlrm_batch=32,
+        enc_dim=64,
+        enc_layers=2,
+        enc_heads=4,
+        enc_seq=32,
+        enc_batch=8,
+        enc_latency_calls=8,
+    ),
+    "full": Preset(
+        name="full",
+        warmup=3,
+        repeats=10,
+        gemm_n=8192,
+        gemm_inner=10,
+        copy_mib=4096,
+        copy_inner=10,
+        vlm_dim=1024,
+        vlm_layers=12,
+        vlm_heads=16,
+        vlm_vocab=32000,
+        vlm_image=224,
+        vlm_patch=14,
+        vlm_text=256,
+        vlm_batch=32,
+        lm_dim=2048,
+        lm_layers=16,
+        lm_heads=16,
+        lm_kv_heads=8,
+        lm_hidden=5632,
+        lm_vocab=32000,
+        lm_prompt=512,
+        decode_tokens=128,
+        decode_batches=(1, 16, 64),
+        dlrm_tables=26,
+        dlrm_rows=500_000,
+        dlrm_dim=128,
+        dlrm_lookups=20,
+        dlrm_bottom=(512, 256),
+        dlrm_top=(1024, 1024, 512, 256),
+        dlrm_batch=8192,
+        enc_dim=384,
+        enc_layers=6,
+        enc_heads=12,
+        enc_seq=128,
+        enc_batch=256,
+        enc_latency_calls=200,
+    ),
+}
+
+
+class Progress(Protocol):
+    """What the suite reports as it goes; the CLI draws it as one bar per workload."""
+
+    def begin(self, workload: str, steps: int) -> None: ...
+    def add_steps(self, steps: int) -> None: ...
+    def advance(self) -> None: ...
+    def end(self) -> None: ...
+
+
+class NoProgress:
+    def begin(self, workload: str, steps: int) -> None:
+        pass
+
+    def add_steps(self, steps: int) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
+
+
+@dataclass
+class Context:
+    device: Device
+    preset: Preset
+    accelerator: Accelerator | None  # catalog entry the device matched, for peak fractions
+    meter: EnergyMeter
+    progress: Progress
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def dev(self) -> torch.device:
+        return self.device.torch_device
+
+    @property
+    def half(self) -> torch.dtype:
+        """The 16-bit type models run in: bf16 where the device has it, else fp16."""
+        return torch.bfloat16 if self.device.supports_bf16() else torch.float16
+
+    def time(self, step: Callable[[], object], *, inner: int = 1, repeats: int = 0) -> Timed:
+        repeats = repeats or self.preset.repeats
+        self.progress.add_steps(self.preset.warmup + repeats)
+        energy = self.meter.joules if self.meter.source else None
+        return time_calls(
+            step,
+            self.device.synchronize,
+            warmup=self.preset.warmup,
+            repeats=repeats,
+            inner=inner,
+            energy=energy,
+            tick=self.progress.advance,
+        )
+
+    def peak_gb(self) -> float | None:
+        peak = self.device.peak_memory_bytes()
+        return peak / 1e9 if peak is not None else None
+
+
+def _result(
+    ctx: Context,
+    workload: str,
+    case: str,
+    *,
+    unit: str,
+    units_per_call: float,
+    timed: Timed,
+    flop_per_unit: float | None,
+    bytes_per_unit: float | None,
+    precision: str | None = "bf16",
+    latency: bool = False,
+    calibrates: str | None = None,
+    shape: dict[str, float | int | str] | None = None,
+) -> CaseResult:
+    rate = units_per_call / timed.median
+    tflops = rate * flop_per_unit / 1e12 if flop_per_unit else None
+    gbps = rate * bytes_per_unit / 1e9 if bytes_per_unit else None
+    acc = ctx.accelerator
+    peak = acc.tflops.at(precision) if acc is not None and precision else None  # type: ignore[arg-type]
+    joules = timed.energy_j / (timed.calls * units_per_call) if timed.energy_j else None
+    lat = None
+    if latency:
+        lat = Latency(p50_ms=timed.percentile_ms(50), p99_ms=timed.percentile_ms(99))
+    return CaseResult(
+        workload=workload,
+        case=case,
+        unit=unit,
+        units_per_s=rate,
+        latency=lat,
+        repeats=len(timed.per_call),
+        peak_memory_gb=ctx.peak_gb(),
+        flop_per_unit=flop_per_unit,
+        bytes_per_unit=bytes_per_unit,
+        tflops=tflops,
+        gbps=gbps,
+        peak_compute_fraction=tflops / peak if (tflops and peak) else None,
+        peak_bandwidth_fraction=(
+            gbps / (acc.bandwidth_tbps * 1e3) if (gbps and acc and acc.bandwidth_tbps) else None
+        ),
+        joules_per_unit=joules if joules and math.isfinite(joules) else None,
+        calibrates=calibrates,  # type: ignore[arg-type]
+        shape=shape,
+    )
+
+
+# -- workloads ------------------------------------------------------------------------------------
+
+
+def run_gemm(ctx: Context) -> list[CaseResult]:
+    """Square matrix products per dtype: the compute ceiling."""
+    n = ctx.preset.gemm_n
+    out = []
+    cases: list[tuple[str, torch.dtype, str | None]] = [
+        ("bf16", torch.bfloat16, "bf16"),
+        ("fp16", torch.float16, "bf16"),  # dense fp16 and bf16 rates are equal on these parts
+        ("fp32", torch.float32, None),  # the catalog lists no fp32 rate
+    ]
+    if not ctx.device.supports_bf16():
+        cases = cases[1:]
+        ctx.skipped.append(Skipped(workload="gemm", case="bf16", reason="no bf16 on this device"))
+    for case, dtype, peak_as in cases:
+        a = torch.randn(n, n, device=ctx.dev, dtype=dtype)
+        b = torch.randn(n, n, device=ctx.dev, dtype=dtype)
+        flops = count_flops(lambda a=a, b=b: torch.matmul(a, b))
+        ctx.device.reset_peak_memory()
+        timed = ctx.time(lambda a=a, b=b: torch.matmul(a, b), inner=ctx.preset.gemm_inner)
+        out.append(
+            _result(
+                ctx,
+                "gemm",
+                case,
+                unit="flop",
+                units_per_call=flops,
+                timed=timed,
+                flop_per_unit=1.0,
+                bytes_per_unit=None,
+                precision=peak_as,
+            )
+        )
+        del a, b
+    fp8 = ctx.device.fp8_dtype()
+    if fp8 is None:
+        reason = "no fp8 matrix product on this device"
+        ctx.skipped.append(Skipped(workload="gemm", case="fp8", reason=reason))
+        return out
+    a8 = torch.randn(n, n, device=ctx.dev).to(fp8)
+    b8 = torch.randn(n, n, device=ctx.dev).to(fp8).t().contiguous().t()  # column-major operand
+    one = torch.ones((), device=ctx.dev)
+
+    def mm8() -> torch.Tensor:
+        return torch._scaled_mm(a8, b8, scale_a=one, scale_b=one, out_dtype=torch.bfloat16)
+
+    # PyTorch's FLOP counter has no formula for scaled products; count them by hand
+    flops = count_flops(mm8) or 2 * n**3
+    ctx.device.reset_peak_memory()
+    timed = ctx.time(mm8, inner=ctx.preset.gemm_inner)
+    out.append(
+        _result(
+            ctx,
+            "gemm",
+            "fp8",
+            unit="flop",
+            units_per_call=flops,
+            timed=timed,
+            flop_per_unit=1.0,
+            bytes_per_unit=None,
+            precision="fp8",
+        )
+    )
+    return out
+
+
+def run_copy(ctx: Context) -> list[CaseResult]:
+    """Device-to-device copy of one buffer into another: the memory-bandwidth ceiling."""
+    n = ctx.preset.copy_mib * 2**20 // 4
+    src = torch.randn(n, device=ctx.dev)
+    dst = torch.empty_like(src)
+    moved = 2.0 * src.numel() * src.element_size()  # read once, written once
+    ctx.device.reset_peak_memory()
+    timed = ctx.time(lambda: dst.copy_(src), inner=ctx.preset.copy_inner)
+    result = _result(
+        ctx,
+        "copy",
+        f"{ctx.preset.copy_mib} MiB",
+        unit="byte",
+        units_per_call=moved,
+        timed=timed,
+        flop_per_unit=None,
+        bytes_per_unit=1.0,
+    )
+    return [result]
+
+
+#: Parameter traffic of one mixed-precision AdamW step, bytes per parameter: read fp32 weights to
+#: cast (4), read bf16 weights in forward and backward (2 + 2), write fp32 grads (4), AdamW reads
+#: weights, grads and both moments (16) and writes weights and moments (12). Activations excluded.
+TRAIN_BYTES_PER_PARAM = 40.0
+
+
+def run_multimodal_train(ctx: Context) -> list[CaseResult]:
+    p = ctx.preset
+    with ctx.dev:
+        model = models.VisionLanguageModel(
+            dim=p.vlm_dim,
+            layers=p.vlm_layers,
+            heads=p.vlm_heads,
+            vocab=p.vlm_vocab,
+            patch=p.vlm_patch,
+        )
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        images = torch.randn(p.vlm_batch, 3, p.vlm_image, p.vlm_image)
+        tokens = torch.randint(p.vlm_vocab, (p.vlm_batch, p.vlm_text + 1))
+    half = ctx.half
+
+    def forward_backward() -> None:
+        with torch.autocast(ctx.device.type, dtype=half):
+            loss = model(images, tokens)
+        loss.backward()
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        forward_backward()
+        opt.step()
+
+    patches = (p.vlm_image // p.vlm_patch) ** 2
+    seq = patches + p.vlm_text
+    tokens_per_step = p.vlm_batch * seq
+    flops = count_flops(forward_backward)
+    opt.zero_grad(set_to_none=True)
+    params = models.count_params(model)
+    ctx.device.reset_peak_memory()
+    timed = ctx.time(step)
+    shape = {
+        "params_b": params / 1e9,
+        "seq_len": seq,
+        "batch": p.vlm_batch,
+        "layers": p.vlm_layers,
+        "precision": "bf16",
+    }
+    return [
+        _result(
+            ctx,
+            "multimodal-train",
+            f"batch {p.vlm_batch} x {patches} patches + {p.vlm_text} text",
+            unit="tokens",
+            units_per_call=tokens_per_step,
+            timed=timed,
+            flop_per_unit=flops / tokens_per_step,
+            bytes_per_unit=TRAIN_BYTES_PER_PARAM * params / tokens_per_step,
+            calibrates="train",
+            shape=shape,
+        )
+    ]
+
+
+#: Attention kernels for decoding. cuDNN's builds a plan per shape, and the key length grows by
+#: one every step, so it would plan at every token (43 ms a step on an H200, against 1.1 ms
+#: with these); these kernels take any length as it comes.
+DECODE_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+
+
+def _time_decode(
+    ctx: Context, model: models.DecoderLM, batch: int, max_len: int
+) -> tuple[Timed, int]:
+    """Prefill a random prompt, then time one decode step per repeat (a token per sequence)."""
+    p = ctx.preset
+    with ctx.dev:
+        cache = model.new_cache(batch, max_len)
+        prompt = torch.randint(p.lm_vocab, (batch, p.lm_prompt))
+    pos = p.lm_prompt
+    with torch.inference_mode(), sdpa_kernel(DECODE_ATTENTION):
+        nxt = model.step(prompt, cache, 0).argmax(-1, keepdim=True)  # prefill, untimed
+
+        def decode_one() -> None:
+            nonlocal pos
+            nxt.copy_(model.step(nxt, cache, pos).argmax(-1, keepdim=True))
+            pos += 1
+
+        flops = count_flops(lambda: model.step(nxt, cache, p.lm_prompt))
+        ctx.device.reset_peak_memory()
+        timed = ctx.time(decode_one, repeats=p.decode_tokens)
+    return timed, flops
+
+
+def run_llm_decode(ctx: Context) -> list[CaseResult]:
+    p = ctx.preset
+    half = ctx.half
+    with ctx.dev:
+        model = models.DecoderLM(
+            dim=p.lm_dim,
+            layers=p.lm_layers,
+            heads=p.lm_heads,
+            kv_heads=p.lm_kv_heads,
+            hidden=p.lm_hidden,
+            vocab=p.lm_vocab,
+        )
+    model = model.to(dtype=half).eval()
+    elem = torch.tensor([], dtype=half).element_size()
+    params = models.count_params(model)
+    embed_params = model.embed.weight.numel()
+    head_dim = p.lm_dim // p.lm_heads
+    steps = p.warmup + p.decode_tokens
+    max_len = p.lm_prompt + steps + 1
+    out = []
+    for batch in p.decode_batches:
+        timed, flops = _time_decode(ctx, model, batch, max_len)
+        mean_ctx = p.lm_prompt + steps / 2.0
+        kv_read = 2.0 * p.lm_layers * batch * p.lm_kv_heads * head_dim * mean_ctx * elem
+        weights = (params - embed_params) * elem + batch * p.lm_dim * elem
+        per_step_bytes = weights + kv_read
+        headline = batch == max(p.decode_batches)
+        shape = {
+            "params_b": params / 1e9,
+            "seq_len": round(2 * mean_ctx),  # the estimate reads half of seq_len on average
+            "batch": batch,
+            "layers": p.lm_layers,
+            "kv_dim": p.lm_kv_heads * head_dim,
+            "precision": "bf16",
+        }
+        out.append(
+            _result(
+                ctx,
+                "llm-decode",
+                f"batch {batch}",
+                unit="tokens",
+                units_per_call=batch,
+                timed=timed,
+                flop_per_unit=flops / batch,
+                bytes_per_unit=per_step_bytes / batch,
+                latency=True,
+                calibrates="serve" if headline else None,
+                shape=shape,
+            )
+        )
+    return out
+
+
+def run_recsys(ctx: Context) -> list[CaseResult]:
+    p = ctx.preset
+    half = ctx.half
+    with ctx.dev:
+        model = models.DLRM(
+            tables=p.dlrm_tables,
+            rows=p.dlrm_rows,
+            dim=p.dlrm_dim,
+            dense=13,
+            bottom=list(p.dlrm_bottom),
+            top=list(p.dlrm_top),
+        )
+        dense = torch.randn(p.dlrm_batch, 13)
+        sparse = torch.randint(p.dlrm_rows, (p.dlrm_tables, p.dlrm_batch, p.dlrm_lookups))
+    model = model.to(dtype=half).eval()
+    dense = dense.to(half)
+    elem = torch.tensor([], dtype=half).element_size()
+    emb_params = sum(e.weight.numel() for e in model.embeddings)
+    mlp_params = models.count_params(model) - emb_params
+    with torch.inference_mode():
+        flops = count_flops(lambda: model(dense, sparse))
+        ctx.device.reset_peak_memory()
+        timed = ctx.time(lambda: model(dense, sparse))
+    lookups = p.dlrm_tables * p.dlrm_lookups
+    per_sample_bytes = lookups * p.dlrm_dim * elem + mlp_params * elem / p.dlrm_batch
+    shape = {
+        "params_b": mlp_params / 1e9,
+        "batch": p.dlrm_batch,
+        "lookups_per_sample": lookups,
+        "embedding_dim": p.dlrm_dim,
+        "embedding_gb": emb_params * elem / 1e9,
+        "gflops_per_sample": flops / p.dlrm_batch / 1e9,
+        "precision": "bf16",
+    }
+    return [
+        _result(
+            ctx,
+            "recsys",
+            f"batch {p.dlrm_batch}, {p.dlrm_tables} tables x {p.dlrm_lookups} lookups",
+            unit="samples",
+            units_per_call=p.dlrm_batch,
+            timed=timed,
+            flop_per_unit=flops / p.dlrm_batch,
+            bytes_per_unit=per_sample_bytes,
+            calibrates="recsys",
+            shape=shape,
+        )
+    ]
+
+
+def run_small_infer(ctx: Context) -> list[CaseResult]:
+    p = ctx.preset
+    half = ctx.half
+    with ctx.dev:
+        model = models.Encoder(dim=p.enc_dim, layers=p.enc_layers, heads=p.enc_heads, vocab=30522)
+    model = model.to(dtype=half).eval()
+    elem = torch.tensor([], dtype=half).element_size()
+    params = models.count_params(model)
+    weight_bytes = (params - model.embed.weight.numel()) * elem
+    out = []
+    for batch, calls, is_latency in ((1, p.enc_latency_calls, True), (p.enc_batch, 0, False)):
+        with ctx.dev:
+            tokens = torch.randint(30522, (batch, p.enc_seq))
+        with torch.inference_mode():
+            flops = count_flops(lambda tokens=tokens: model(tokens))
+            ctx.device.reset_peak_memory()
+            timed = ctx.time(lambda tokens=tokens: model(tokens), repeats=calls)
+        shape = {
+            "params_b": params / 1e9,
+            "seq_len": p.enc_seq,
+            "batch": batch,
+            "gflops_per_sample": flops / batch / 1e9,
+            "precision": "bf16",
+        }
+        out.append(
+            _result(
+                ctx,
+                "small-infer",
+                f"batch {batch}" + (" (latency)" if is_latency else " (throughput)"),
+                unit="samples",
+                units_per_call=batch,
+                timed=timed,
+                flop_per_unit=flops / batch,
+                bytes_per_unit=weight_bytes / batch + p.enc_seq * p.enc_dim * elem,
+                latency=is_latency,
+                calibrates=None if is_latency else "infer",
+                shape=shape,
+            )
+        )
+    return out
+
+
+WORKLOADS: dict[str, Callable[[Context], list[CaseResult]]] = {
+    "gemm": run_gemm,
+    "copy": run_copy,
+    "multimodal-train": run_multimodal_train,
+    "llm-decode": run_llm_decode,
+    "recsys": run_recsys,
+    "small-infer": run_small_infer,
+}
+
+
+def run_suite(
+    device: Device,
+    catalog: Catalog,
+    *,
+    preset: str = "tiny",
+    only: Iterable[str] | None = None,
+    accelerator: str | None = None,
+    progress: Progress | None = None,
+    polyfleet_version: str = "",
+) -> Profile:
+    """Run the chosen workloads (default: all) on `device` and return the profile."""
+    if preset not in PRESETS:
+        raise InputError(
+            "unknown preset", field="--preset", value=preset, hint=f"Choose {' or '.join(PRESETS)}"
+        )
+    names = list(only) if only is not None else list(WORKLOADS)
+    for name in names:
+        if name not in WORKLOADS:
+            raise InputError(
+                "unknown workload",
+                field="--only",
+                value=name,
+                hint=f"Choose from {', '.join(WORKLOADS)}",
+            )
+    record = device.record(catalog, accelerator)
+    acc = catalog[record.accelerator] if record.accelerator else None
+    meter = device.energy_meter()
+    ctx = Context(device, PRESETS[preset], acc, meter, progress or NoProgress())
+    results: list[CaseResult] = []
+    for name in names:
+        ctx.progress.begin(name, 0)
+        try:
+            results.extend(WORKLOADS[name](ctx))
+        finally:
+            ctx.progress.end()
+            device.empty_cache()
+    return Profile(
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        polyfleet=polyfleet_version,
+        host=hostname(),
+        preset=preset,  # type: ignore[arg-type]
+        device=record,
+        energy=meter.record(),
+        results=results,
+        skipped=ctx.skipped,
+    )
