@@ -132,6 +132,133 @@ def plan(
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
+@app.command()
+def tco(
+    accelerator: Annotated[
+        str, typer.Argument(help="Catalog id or alias (mi355x, 'NVIDIA H200').")
+    ],
+    capex: Annotated[
+        float | None, typer.Option(help="GPU price, USD (default: the catalog's purchase price).")
+    ] = None,
+    power_price: Annotated[float, typer.Option(help="Electricity, USD per MWh.")] = 70.0,
+    pue: Annotated[float, typer.Option(help="Power usage effectiveness of the facility.")] = 1.3,
+    years: Annotated[float, typer.Option(help="Amortisation of GPU, node and network.")] = 4.0,
+    rate: Annotated[float, typer.Option(help="Cost of capital per year (0.08 = 8 %).")] = 0.08,
+    maintenance: Annotated[
+        float, typer.Option(help="Maintenance, fraction of capex a year.")
+    ] = 0.0,
+    utilisation: Annotated[float, typer.Option(help="Average fraction of full power drawn.")] = 1.0,
+    node: Annotated[float | None, typer.Option(help="Server share per GPU, USD.")] = None,
+    network: Annotated[float | None, typer.Option(help="Fabric share per GPU, USD.")] = None,
+    facility_per_mw: Annotated[
+        float | None, typer.Option(help="Data-centre build cost per MW of IT load, USD.")
+    ] = None,
+    facility_years: Annotated[float, typer.Option(help="Facility financing years.")] = 15.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cost of one owned accelerator-hour, component by component, and GPUs per gigawatt."""
+    from polyfleet.catalog import load_catalog
+    from polyfleet.economics.cost import OwnedTerms, owned_cost
+
+    cat = load_catalog()
+    try:
+        acc = cat[cat.resolve(accelerator, field="ACCELERATOR")]
+        price = capex if capex is not None else acc.price.purchase
+        if price is None:
+            raise PolyfleetError(
+                f"the catalog has no purchase price for {acc.id}: give --capex (USD per GPU)"
+            )
+        checks = {"--pue": (pue, 1.0, 3.0), "--utilisation": (utilisation, 1e-9, 1.0)}
+        for name, (value, low, high) in checks.items():
+            if not low <= value <= high:
+                raise PolyfleetError(f"{name} must be between {low:g} and {high:g} (got {value})")
+        if years <= 0 or facility_years <= 0 or price <= 0 or rate < 0 or maintenance < 0:
+            raise PolyfleetError("--capex, --years, --facility-years must be > 0; --rate >= 0")
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    breakdown = owned_cost(
+        acc,
+        OwnedTerms(
+            gpu_price=price,
+            amortize_years=years,
+            cost_of_capital=rate,
+            power_price_per_mwh=power_price,
+            pue=pue,
+            utilisation=utilisation,
+            maintenance_frac_per_year=maintenance,
+            node_per_gpu=node,
+            network_per_gpu=network,
+            facility_per_mw=facility_per_mw,
+            facility_years=facility_years,
+        ),
+    )
+    data = breakdown.to_dict()
+    data["gpu_price_source"] = (
+        "--capex" if capex is not None else f"catalog: {acc.source_of('price.purchase')}"
+    )
+    data["gpu_price_unconfirmed"] = capex is None and acc.is_unconfirmed("price.purchase")
+    data["catalog_rent_per_gpu_hour"] = acc.price.per_gpu_hour
+    if as_json:
+        typer.echo(_dump(data))
+        return
+    from polyfleet.report.terminal import tco_table
+
+    console = _console()
+    console.print(tco_table(data, f"Owned cost of one {acc.display_name} hour"))
+    note = "" if capex is not None else " (catalog purchase price"
+    if note:
+        note += ", unconfirmed)" if data["gpu_price_unconfirmed"] else ")"
+    console.print(f"GPU price ${price:,.0f}{note}; {years:g} years at {rate:.1%}")
+    if acc.price.per_gpu_hour:
+        console.print(f"catalog rental price: ${acc.price.per_gpu_hour:.2f} per GPU-hour")
+
+
+@app.command()
+def deal(
+    file: Annotated[Path, typer.Argument(help="Deal file (.yaml or .json).")],
+    paths: Annotated[
+        int | None, typer.Option(help="Monte Carlo paths (default: the file's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's).")] = None,
+    sensitivity: Annotated[
+        bool, typer.Option(help="Revalue at volatility +-10 points and spot +-20 %.")
+    ] = True,
+    html: Annotated[
+        Path | None, typer.Option(help="Write an HTML page with the fan chart.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Value a supply deal's warrant and net it against the hardware cost."""
+    from polyfleet.economics.deal import load_deal, value_deal
+
+    try:
+        if paths is not None and paths < 2:
+            raise PolyfleetError(f"--paths must be at least 2 (got {paths})")
+        valuation = value_deal(
+            load_deal(file), paths=paths, seed=seed, fan_points=60, sensitivity=sensitivity
+        )
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    data = valuation.to_dict()
+    if html is not None:
+        from polyfleet.report.files import write_atomic
+        from polyfleet.report.html import render_deal_html
+
+        write_atomic(html, render_deal_html(data))
+    if as_json:
+        typer.echo(_dump(data))
+        return
+    from polyfleet.report.terminal import deal_table, sensitivity_table, tco_table
+
+    console = _console()
+    console.print(deal_table(data))
+    if data.get("warrant", {}).get("sensitivity"):
+        console.print(sensitivity_table(data["warrant"]["sensitivity"]))
+    console.print(tco_table(data["cost"], f"Cost of one {data['accelerator']} hour under the deal"))
+    if data["assumptions"]:
+        console.print("assumptions (not public terms): " + escape("; ".join(data["assumptions"])))
+
+
 class _BarProgress:
     """One rich progress bar per workload, on stderr so `--json` output stays clean."""
 

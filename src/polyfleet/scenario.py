@@ -6,12 +6,10 @@ the field path, the line where the YAML parser knows it, and the value.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,7 +21,9 @@ from pydantic import (
 
 from polyfleet.catalog import Catalog, load_catalog
 from polyfleet.catalog._catalog import Precision
+from polyfleet.economics.deal import Deal, load_deal
 from polyfleet.errors import CatalogError, InputError
+from polyfleet.inputs import clean_loc, dotted, line_of, read_document
 from polyfleet.probe.profile import Profile, load_profiles
 
 __all__ = [
@@ -111,6 +111,11 @@ class PoolCost(_Model):
     cost_of_capital: float = Field(default=0.0, ge=0, le=1)
     power_price_per_mwh: float | None = Field(default=None, ge=0)
     maintenance_frac_per_year: float = Field(default=0.0, ge=0, le=1)
+    utilisation: float = Field(default=1.0, gt=0, le=1)  # average fraction of full power drawn
+    node_per_gpu: float | None = Field(default=None, ge=0)  # None: economics.NODE_FRACTION x capex
+    network_per_gpu: float | None = Field(default=None, ge=0)  # None: NETWORK_FRACTION x capex
+    facility_per_mw: float | None = Field(default=None, ge=0)  # USD per MW of IT load
+    facility_years: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _one_model(self) -> PoolCost:
@@ -129,6 +134,7 @@ class Pool(_Model):
     availability: float = Field(default=1.0, gt=0, le=1.0)
     site: str | None = None
     cost: PoolCost | None = None
+    deal: str | None = None  # name of a deal in the scenario's `deals:`; its warrants are netted
 
 
 class ModelShape(_Model):
@@ -223,6 +229,7 @@ class Scenario(_Model):
     pools: list[Pool] = Field(min_length=1)
     workloads: list[Workload] = Field(min_length=1)
     profiles: list[str] = Field(default_factory=list)
+    deals: list[str] = Field(default_factory=list)  # deal files, relative to the scenario file
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:
@@ -244,6 +251,7 @@ class LoadedScenario(BaseModel):
     catalog: Catalog
     file: str
     profiles: tuple[tuple[str, Profile], ...] = ()
+    deals: dict[str, Deal] = Field(default_factory=dict)
 
     def with_profiles(self, paths: Sequence[str | Path]) -> LoadedScenario:
         """This scenario with the probe profiles under `paths` (files or folders) added."""
@@ -255,71 +263,9 @@ class LoadedScenario(BaseModel):
 # loading
 
 
-def _read(path: Path) -> tuple[Any, str]:
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read file: {exc}", file=str(path)) from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text), text
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"JSON syntax error: {exc.msg}", file=str(path), line=exc.lineno
-            ) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader), text
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(
-            f"YAML syntax error: {problem}",
-            file=str(path),
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-
-
-def _line_of(text: str, loc: Sequence[str | int]) -> int | None:
-    """The 1-based line of the node at `loc`, walking the YAML node tree (JSON is YAML too)."""
-    try:
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = None
-            for k, v in node.value:
-                if str(k.value) == str(key):
-                    nxt = v
-                    line = k.start_mark.line
-                    break
-            if nxt is None:
-                break
-            node = nxt
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            if key >= len(node.value):
-                break
-            node = node.value[key]
-            line = node.start_mark.line
-        else:
-            break
-    return None if line is None else line + 1
-
-
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def _named(loc: Sequence[str | int], data: Any) -> str:
     """A field path where list indices of pools/workloads are followed by the item's name."""
-    path = _dotted(loc)
+    path = dotted(loc)
     if len(loc) >= 2 and loc[0] in ("pools", "workloads") and isinstance(loc[1], int):
         try:
             name = data[loc[0]][loc[1]].get("name")
@@ -328,11 +274,6 @@ def _named(loc: Sequence[str | int], data: Any) -> str:
         if name:
             path += f" ({name})"
     return path
-
-
-def _clean_loc(loc: Sequence[Any]) -> list[str | int]:
-    # pydantic inserts union/function tags into the path; drop what is not a key of the data
-    return [p for p in loc if isinstance(p, int) or not str(p).startswith("function-")]
 
 
 def parse_scenario(
@@ -345,8 +286,8 @@ def parse_scenario(
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = _clean_loc(err["loc"])
-        line = _line_of(text, loc) if text is not None else None
+        loc = clean_loc(err["loc"])
+        line = line_of(text, loc) if text is not None else None
         msg = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
         if isinstance(value, dict | list):
@@ -358,28 +299,66 @@ def parse_scenario(
         catalog = load_catalog(scenario.catalog, file=file)
     except CatalogError as exc:
         if text is not None and exc.field:
-            exc.line = _line_of(text, _parse_path(exc.field))
+            exc.line = line_of(text, _parse_path(exc.field))
         raise
     _check_meaning(scenario, catalog, file, text, data)
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
-    return LoadedScenario(scenario=scenario, catalog=catalog, file=file, profiles=profiles)
+    deals = _load_scenario_deals(scenario, catalog, file, text, data)
+    return LoadedScenario(
+        scenario=scenario, catalog=catalog, file=file, profiles=profiles, deals=deals
+    )
+
+
+def _relative(file: str, entry: str) -> Path:
+    base = Path(file).parent if file and not file.startswith("<") else Path()
+    return base / entry
+
+
+def _load_scenario_deals(
+    scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any
+) -> dict[str, Deal]:
+    """The scenario's deal files by deal name; every pool's `deal:` must name one of them."""
+    deals: dict[str, Deal] = {}
+    for i, entry in enumerate(scn.deals):
+        path = _relative(file, entry)
+        if not path.exists():
+            raise InputError(
+                "deal file not found",
+                file=file,
+                field=f"deals[{i}]",
+                value=entry,
+                line=line_of(text, ["deals", i]) if text is not None else None,
+                hint=f"Looked for {path}",
+            )
+        deal = load_deal(path, catalog)
+        deals[deal.name] = deal
+    for i, pool in enumerate(scn.pools):
+        if pool.deal is not None and pool.deal not in deals:
+            known = ", ".join(deals) or "none: add the deal file under `deals:`"
+            raise InputError(
+                f"unknown deal; deals in this scenario: {known}",
+                file=file,
+                field=_named(["pools", i, "deal"], data),
+                value=pool.deal,
+                line=line_of(text, ["pools", i, "deal"]) if text is not None else None,
+            )
+    return deals
 
 
 def _load_scenario_profiles(
     entries: Sequence[str], file: str, text: str | None
 ) -> tuple[tuple[str, Profile], ...]:
     """The scenario's `profiles:` entries, files or folders relative to the scenario file."""
-    base = Path(file).parent if file and not file.startswith("<") else Path()
     out: list[tuple[str, Profile]] = []
     for i, entry in enumerate(entries):
-        path = base / entry
+        path = _relative(file, entry)
         if not path.exists():
             raise InputError(
                 "profile file or folder not found",
                 file=file,
                 field=f"profiles[{i}]",
                 value=entry,
-                line=_line_of(text, ["profiles", i]) if text is not None else None,
+                line=line_of(text, ["profiles", i]) if text is not None else None,
                 hint=f"Looked for {path}",
             )
         out.extend(load_profiles([path]))
@@ -399,14 +378,14 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
     """Checks that need the catalog: ids resolve, vendors exist, share bounds can hold together."""
 
     def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> None:
-        line = _line_of(text, loc) if text is not None else None
+        line = line_of(text, loc) if text is not None else None
         raise InputError(msg, file=file, field=_named(loc, data), value=value, line=line, hint=hint)
 
     def resolve(name: str, loc: list[str | int]) -> str:
         try:
             return catalog.resolve(name, file=file, field=_named(loc, data))
         except CatalogError as exc:
-            exc.line = _line_of(text, loc) if text is not None else None
+            exc.line = line_of(text, loc) if text is not None else None
             raise
 
     vendors = set(catalog.vendors)
@@ -484,5 +463,5 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
 def load_scenario(path: str | Path) -> LoadedScenario:
     """Read and validate a scenario file (`.json` with json, else YAML with the C loader)."""
     path = Path(path)
-    data, text = _read(path)
+    data, text = read_document(path)
     return parse_scenario(data, file=str(path), text=text)

@@ -1,17 +1,27 @@
-"""Economics: what an accelerator-hour costs, and the power it draws."""
+"""Economics: what an accelerator-hour costs, the power it draws, and what supply deals return."""
 
 from polyfleet.economics.cost import (
     DEFAULT_NODE_OVERHEAD,
     HOURS_PER_YEAR,
+    CostBreakdown,
+    OwnedTerms,
     annuity_factor,
     facility_kw,
+    gpus_per_gw,
+    owned_cost,
+    pool_breakdown,
     pool_cost_per_hour,
 )
 
 __all__ = [
     "DEFAULT_NODE_OVERHEAD",
     "HOURS_PER_YEAR",
+    "CostBreakdown",
+    "OwnedTerms",
     "annuity_factor",
     "facility_kw",
+    "gpus_per_gw",
+    "owned_cost",
+    "pool_breakdown",
     "pool_cost_per_hour",
 ]

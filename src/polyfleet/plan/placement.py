@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 
 from polyfleet.economics import HOURS_PER_YEAR
+from polyfleet.economics.cost import CostBreakdown
+from polyfleet.economics.deal import DealValuation, priced_pools, value_deal
 from polyfleet.perfmodel import Origin, ThroughputMatrix, build_matrix
 from polyfleet.perfmodel.calibrate import CalibrationSet, calibrate
 from polyfleet.plan import diagnose
@@ -42,6 +44,8 @@ class Plan:
     timings: dict[str, float] = field(default_factory=dict)
     diagnosis: dict[str, Any] | None = None
     calibration: CalibrationSet | None = None
+    costs: list[CostBreakdown] = field(default_factory=list)  # per pool, deal credits netted
+    deals: dict[str, DealValuation] = field(default_factory=dict)
 
     # ---- derived figures -------------------------------------------------------------------
     @property
@@ -64,6 +68,21 @@ class Plan:
                 for m, v in measures.items()
             }
         return out
+
+    def power(self) -> dict[str, Any]:
+        """Power drawn in MW and GW, the cap, and the cap's shadow price ($/h per extra MW)."""
+        p, sol = self.problem, self.solution
+        price = 0.0
+        if p.power_cap_mw is not None and sol.duals.size:
+            rows = p.coupling()
+            k = rows.kinds.index("power")
+            price = float(sol.duals[k])
+        return {
+            "mw": self.power_mw,
+            "gw": self.power_mw / 1000.0,
+            "cap_mw": p.power_cap_mw,
+            "cap_shadow_price_per_mw_hour": price,
+        }
 
     def binding(self) -> list[dict[str, Any]]:
         """Coupling rows at their limit, with what one more unit of each would save per hour."""
@@ -163,6 +182,10 @@ class Plan:
                 "idle_held": float(sol.idle[j]) if sol.idle.size else 0.0,
                 "utilisation": float(sol.usage[j] / p.capacity[j]) if p.capacity[j] > 0 else 0.0,
                 "cost_per_gpu_hour": float(p.cost[j]),
+                "gross_cost_per_gpu_hour": self.costs[j].gross if self.costs else float(p.cost[j]),
+                "deal": self.costs[j].deal if self.costs else None,
+                "deal_credit_per_gpu_hour": self.costs[j].credit_per_hour if self.costs else 0.0,
+                "cost_breakdown": self.costs[j].per_hour if self.costs else None,
                 "mw_per_gpu": float(p.mw[j]),
             }
             for j, name in enumerate(p.pools)
@@ -208,11 +231,14 @@ class Plan:
                 workloads=self.workloads(),
                 pools=self.pools(),
                 vendor_shares=self.vendor_shares(),
+                power=self.power(),
                 binding=self.binding(),
                 ineligible=self.ineligible(),
             )
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis
+        if self.deals:
+            out["deals"] = [v.to_dict() for v in self.deals.values()]
         if self.calibration:
             out["calibration"] = {
                 "used": [c.to_dict() for c in self.calibration.used],
@@ -243,6 +269,10 @@ def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto
     return solve_lp(problem, objective)
 
 
+#: Dates at which the fan chart of a deal's stock price is drawn.
+FAN_POINTS = 60
+
+
 def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: float = 0.0) -> Plan:
     """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis."""
     scn, catalog = loaded.scenario, loaded.catalog
@@ -255,10 +285,19 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
     )
     t1 = time.perf_counter()
     timings["matrix"] = t1 - t0
-    full = problem_from_scenario(loaded, matrix)
+    used_deals = {p.deal for p in scn.pools if p.deal is not None}
+    valuations = {
+        name: value_deal(deal, catalog, fan_points=FAN_POINTS)
+        for name, deal in loaded.deals.items()
+        if name in used_deals
+    }
+    costs = priced_pools(scn.pools, catalog, valuations)
+    t_deals = time.perf_counter()
+    timings["deals"] = t_deals - t1
+    full = problem_from_scenario(loaded, matrix, costs)
     problem, classes = full.collapse()
     t2 = time.perf_counter()
-    timings["build"] = t2 - t1
+    timings["build"] = t2 - t_deals
     units = [w.demand.unit for w in scn.workloads]
 
     bad, why = diagnose.unservable(problem)
@@ -304,6 +343,8 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         timings=timings,
         diagnosis=diagnosis,
         calibration=calibration,
+        costs=costs,
+        deals=valuations,
     )
     if status == "infeasible":
         assert diagnosis is not None

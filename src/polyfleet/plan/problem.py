@@ -13,12 +13,13 @@ Notation (w: workload class, p: pool, k: coupling row)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from polyfleet.economics import facility_kw, pool_cost_per_hour
+from polyfleet.economics import CostBreakdown, facility_kw, pool_cost_per_hour
 from polyfleet.perfmodel import ThroughputMatrix
 from polyfleet.scenario import LoadedScenario
 
@@ -156,8 +157,11 @@ class PlacementProblem:
         return collapsed, cls
 
 
-def problem_from_scenario(loaded: LoadedScenario, matrix: ThroughputMatrix) -> PlacementProblem:
-    """Arrays for the plan: pool columns of the throughput matrix, costs, power and limits."""
+def problem_from_scenario(
+    loaded: LoadedScenario, matrix: ThroughputMatrix, costs: Sequence[CostBreakdown] | None = None
+) -> PlacementProblem:
+    """Arrays for the plan: pool columns of the throughput matrix, costs, power and limits.
+    `costs` (one breakdown per pool, deal credits netted) default to each pool's own terms."""
     scn, catalog = loaded.scenario, loaded.catalog
     acc_col = {a: i for i, a in enumerate(matrix.accelerators)}
     pool_cols = np.array([acc_col[p.accelerator] for p in scn.pools], dtype=np.intp)
@@ -176,7 +180,11 @@ def problem_from_scenario(loaded: LoadedScenario, matrix: ThroughputMatrix) -> P
         T=matrix.value[:, pool_cols],
         demand=np.array([w.demand.value for w in scn.workloads], dtype=float),
         cap=np.array([w.max_accelerators or np.inf for w in scn.workloads], dtype=float),
-        cost=np.array([pool_cost_per_hour(p, a) for p, a in zip(scn.pools, accs, strict=True)]),
+        cost=np.array(
+            [c.total for c in costs]
+            if costs is not None
+            else [pool_cost_per_hour(p, a) for p, a in zip(scn.pools, accs, strict=True)]
+        ),
         mw=np.array([facility_kw(a, p.pue) / 1000.0 for p, a in zip(scn.pools, accs, strict=True)]),
         capacity=np.array([p.count * p.availability for p in scn.pools], dtype=float),
         pool_vendor=np.array([vendors.index(a.vendor) for a in accs], dtype=np.intp),

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from typing import Any
 
 import plotly.graph_objects as go
+
+_STYLE = (
+    "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
+    "text-align:right}td:first-child{text-align:left}.est{color:#a60}</style>"
+)
 
 
 def _figures(plan: dict[str, Any]) -> list[tuple[str, go.Figure]]:
@@ -31,15 +38,91 @@ def _figures(plan: dict[str, Any]) -> list[tuple[str, go.Figure]]:
     return [("shares", fig_s), ("cost", fig_c), ("pools", fig_u)]
 
 
+def fan_figure(deal: dict[str, Any]) -> go.Figure:
+    """Quantiles of the simulated share price over time, with the tranche hurdles and the dates
+    deployment reaches each milestone."""
+    w = deal["warrant"]
+    fan = w["fan"]
+    t0 = dt.date.fromisoformat(deal["valuation_date"])
+    dates = [t0 + dt.timedelta(days=y * 365.25) for y in fan["years"]]
+    q = fan["price"]  # rows: 5, 25, 50, 75, 95 %
+    fig = go.Figure()
+    for lo, hi, name, alpha in ((0, 4, "5-95 %", 0.15), (1, 3, "25-75 %", 0.3)):
+        fig.add_scatter(x=dates, y=q[hi], mode="lines", line={"width": 0}, showlegend=False)
+        fig.add_scatter(
+            x=dates,
+            y=q[lo],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=f"rgba(31,119,180,{alpha})",
+            name=name,
+        )
+    fig.add_scatter(x=dates, y=q[2], mode="lines", name="median", line={"color": "#1f77b4"})
+    for i, tr in enumerate(w["tranches"], start=1):
+        if tr["price_hurdle"]:
+            fig.add_hline(
+                y=tr["price_hurdle"],
+                line={"dash": "dot", "color": "#a60"},
+                annotation_text=f"tranche {i} hurdle ${tr['price_hurdle']:,.0f}",
+            )
+        if tr["milestone_date"]:
+            fig.add_vline(
+                x=tr["milestone_date"],
+                line={"dash": "dash", "color": "#888"},
+            )
+    fig.update_layout(
+        title=f"{deal['deal']}: simulated share price (GBM, {w['paths']:,} paths), hurdles and "
+        "deployment milestones",
+        yaxis_title="USD per share",
+    )
+    return fig
+
+
+def _deal_section(deal: dict[str, Any], index: int, include_js: bool) -> str:
+    esc = html.escape
+    parts = [f"<h2>Deal {esc(deal['deal'])}</h2>"]
+    parts.append(
+        f"<p class='deal'>{deal['deployed_gw']:g} GW of {esc(deal['accelerator'])} = "
+        f"{deal['gpus_delivered']:,.0f} GPUs. Price ${deal['price_per_gpu']:,.0f} per GPU; warrant "
+        f"${deal['warrant_value'] / 1e9:,.2f}B = ${deal['warrant_per_gpu']:,.0f} per GPU; net "
+        f"${deal['net_price_per_gpu']:,.0f} per GPU, ${deal['gross_per_gpu_hour']:.2f} gross and "
+        f"${deal['net_per_gpu_hour']:.2f} net per GPU-hour.</p>"
+    )
+    if deal.get("assumptions"):
+        parts.append(
+            "<p class='est'>Assumptions (not public terms): "
+            + esc("; ".join(deal["assumptions"]))
+            + "</p>"
+        )
+    w = deal.get("warrant")
+    if w and "fan" in w:
+        parts.append(
+            fan_figure(deal).to_html(
+                full_html=False, include_plotlyjs=include_js, div_id=f"fan-{index}"
+            )
+        )
+    return "".join(parts)
+
+
+def render_deal_html(deal: dict[str, Any]) -> str:
+    """A page for one valued deal (`DealValuation.to_dict()`)."""
+    esc = html.escape
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>polyfleet deal: {esc(deal['deal'])}</title>{_STYLE}</head><body>"
+        + _deal_section(deal, 0, True)
+        + "</body></html>"
+    )
+
+
 def render_html(plan: dict[str, Any]) -> str:
     """The report page for a plan dict (`Plan.to_dict()`)."""
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>polyfleet plan: {esc(plan['scenario'])}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
-        "text-align:right}td:first-child{text-align:left}.est{color:#a60}</style></head><body>",
+        _STYLE + "</head><body>",
         f"<h1>Plan: {esc(plan['scenario'])}</h1>",
         f"<p>Objective <b>{esc(plan['objective'])}</b>, status <b id='status'>"
         f"{esc(plan['status'])}</b>.</p>",
@@ -78,5 +161,8 @@ def render_html(plan: dict[str, Any]) -> str:
             f"<tr><td>{esc(b['constraint'])}</td><td>{b['saving_per_hour']:,.2f}</td>"
             f"<td>{esc(b['unit'])}</td></tr>"
         )
-    parts.append("</table></body></html>")
+    parts.append("</table>")
+    for i, deal in enumerate(plan.get("deals", [])):
+        parts.append(_deal_section(deal, i, include_js=False))
+    parts.append("</body></html>")
     return "".join(parts)

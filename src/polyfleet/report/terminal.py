@@ -68,9 +68,16 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     if status != "optimal":
         print_diagnosis(plan.get("diagnosis") or {}, console)
         return
+    power = plan["power"]
+    cap = ""
+    if power["cap_mw"] is not None:
+        cap = f" of {power['cap_mw']:,.0f} MW cap"
+        if power["cap_shadow_price_per_mw_hour"] > 0:
+            cap += f" (binding: ${power['cap_shadow_price_per_mw_hour']:,.0f}/h per extra MW)"
     console.print(
         f"cost ${plan['cost_per_hour']:,.0f}/h  (${plan['cost_per_year'] / 1e9:,.2f}B/yr)   "
-        f"power {plan['power_mw']:,.1f} MW   optimality gap {plan['optimality_gap']:.1e} "
+        f"power {power['mw']:,.1f} MW = {power['gw']:,.3f} GW{cap}   "
+        f"optimality gap {plan['optimality_gap']:.1e} "
         f"({plan['solver']['method']}, {plan['solver']['iterations']} rounds)"
     )
     t = Table(
@@ -115,11 +122,14 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         "used",
         "capacity",
         "utilisation",
-        "$/GPU-h",
+        "gross $/GPU-h",
+        "deal credit",
+        "net $/GPU-h",
         "MW",
     ):
         t.add_column(col, justify="left" if col in ("pool", "accelerator", "vendor") else "right")
     for p in plan["pools"]:
+        credit = p.get("deal_credit_per_gpu_hour") or 0.0
         t.add_row(
             p["pool"],
             p["accelerator"],
@@ -127,6 +137,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
             _num(p["used"]),
             _num(p["capacity"]),
             f"{p['utilisation']:.0%}",
+            f"{p.get('gross_cost_per_gpu_hour', p['cost_per_gpu_hour']):.2f}",
+            f"-{credit:.2f} ({p['deal']})" if p.get("deal") else "-",
             f"{p['cost_per_gpu_hour']:.2f}",
             _num(p["used"] * p["mw_per_gpu"], ",.1f"),
         )
@@ -146,6 +158,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         if len(plan["ineligible"]) > 60:
             t.caption = f"first 60 of {len(plan['ineligible'])}; --json for all"
         console.print(t)
+    for deal in plan.get("deals", []):
+        console.print(deal_table(deal))
     print_calibration(plan.get("calibration"), console)
     if plan["binding"]:
         t = Table(title="Binding constraints: what relaxing each would save")
@@ -159,6 +173,91 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
                 b["unit"],
             )
         console.print(t)
+
+
+def tco_table(cost: dict[str, Any], title: str) -> Table:
+    """A cost breakdown per accelerator-hour and per year; assumed defaults are marked *."""
+    t = Table(title=title)
+    for col in ("component", "capital $/GPU", "$/GPU-hour", "$/GPU-year", "share"):
+        t.add_column(col, justify="left" if col == "component" else "right")
+    gross = cost["gross_per_gpu_hour"]
+    assumed = {a.removesuffix("_per_gpu").removesuffix("_per_mw") for a in cost["assumed_defaults"]}
+    for name, per_hour in cost["per_gpu_hour"].items():
+        capital = cost["capital_per_gpu"].get(name)
+        t.add_row(
+            name + ("*" if name in assumed else ""),
+            _num(capital),
+            f"{per_hour:,.3f}",
+            _num(per_hour * 8760),
+            f"{per_hour / gross:.0%}" if gross else "-",
+        )
+    t.add_row("gross", "", f"{gross:,.3f}", _num(gross * 8760), "100%", style="bold")
+    if cost.get("deal"):
+        credit = cost["deal_credit_per_gpu_hour"]
+        t.add_row(f"deal credit ({cost['deal']})", "", f"-{credit:,.3f}", _num(-credit * 8760), "")
+        net = cost["net_per_gpu_hour"]
+        t.add_row("net", "", f"{net:,.3f}", _num(net * 8760), "", style="bold")
+    t.caption = (
+        f"{cost['it_kw_per_gpu']:.2f} kW IT, {cost['facility_kw_per_gpu']:.2f} kW at the meter per "
+        f"GPU; {cost['gpus_per_gw']:,.0f} GPUs per GW"
+        + ("; * = documented default (assumption)" if assumed else "")
+    )
+    return t
+
+
+def deal_table(deal: dict[str, Any]) -> Table:
+    """A deal's warrant, tranche by tranche, and what it is worth per GPU."""
+    w = deal.get("warrant")
+    t = Table(title=f"Deal {deal['deal']} ({deal['vendor']}, {deal['accelerator']})")
+    for col in (
+        "tranche",
+        "shares",
+        "vests at GW",
+        "milestone",
+        "hurdle $",
+        "P(hurdle)",
+        "value $B",
+    ):
+        t.add_column(col, justify="left" if col in ("tranche", "milestone") else "right")
+    if w:
+        for i, tr in enumerate(w["tranches"], start=1):
+            t.add_row(
+                str(i),
+                _num(tr["shares"]),
+                f"{tr['vests_at_gw']:g}",
+                (tr["milestone_date"] or "never") + ("" if tr["milestone_met"] else " (late)"),
+                _num(tr["price_hurdle"], ",.0f") if tr["price_hurdle"] else "-",
+                f"{tr['hurdle_probability']:.1%}",
+                f"{tr['value'] / 1e9:,.2f}",
+            )
+        lo, hi = w["ci95"]
+        value_line = (
+            f"warrant ${w['value'] / 1e9:,.2f}B (95% CI {lo / 1e9:,.2f}-{hi / 1e9:,.2f}; "
+            f"{w['paths']:,} paths, {w['monitoring_steps']} monitoring dates)"
+        )
+    else:
+        value_line = "no warrant"
+    t.caption = (
+        f"{value_line}; {deal['deployed_gw']:g} GW = {deal['gpus_delivered']:,.0f} GPUs; "
+        f"price ${deal['price_per_gpu']:,.0f}/GPU - warrant ${deal['warrant_per_gpu']:,.0f}/GPU = "
+        f"net ${deal['net_price_per_gpu']:,.0f}/GPU; ${deal['gross_per_gpu_hour']:.2f} -> "
+        f"${deal['net_per_gpu_hour']:.2f} per GPU-hour"
+    )
+    return t
+
+
+def sensitivity_table(grid: list[dict[str, float]]) -> Table:
+    """Warrant value ($B) on a volatility x spot grid (common random numbers)."""
+    vols = sorted({g["volatility"] for g in grid})
+    spots = sorted({g["spot"] for g in grid})
+    t = Table(title="Warrant value, $B, by volatility (rows) and spot (columns)")
+    t.add_column("volatility")
+    for spot in spots:
+        t.add_column(f"spot ${spot:,.0f}", justify="right")
+    value = {(g["volatility"], g["spot"]): g["value"] for g in grid}
+    for vol in vols:
+        t.add_row(f"{vol:.0%}", *[f"{value[vol, spot] / 1e9:,.2f}" for spot in spots])
+    return t
 
 
 def print_calibration(calibration: dict[str, Any] | None, console: Console) -> None:

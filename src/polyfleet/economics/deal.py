@@ -1,0 +1,470 @@
+"""Supply deals: the deal file, its checks, and what the deal is worth per GPU and per GPU-hour.
+
+A deal commits gigawatts of a vendor's accelerators at a price and may grant warrants on the
+vendor's stock that vest, tranche by tranche, as deployed gigawatts reach milestones and the share
+price reaches hurdles. `value_deal` prices the warrant (economics/warrant.py) and spreads it over the
+gigawatts the deal delivers: a credit per MW, so a pool of any accelerator that names the deal
+gets credit in proportion to the power its accelerators draw.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from polyfleet.catalog import Catalog, load_catalog
+from polyfleet.economics.cost import (
+    HOURS_PER_YEAR,
+    CostBreakdown,
+    OwnedTerms,
+    annuity_factor,
+    facility_kw,
+    owned_cost,
+    pool_breakdown,
+)
+from polyfleet.economics.warrant import (
+    FAN_QUANTILES,
+    WarrantResult,
+    simulate_warrant,
+)
+from polyfleet.errors import CatalogError, InputError
+from polyfleet.inputs import clean_loc, dotted, line_of, read_document
+
+if TYPE_CHECKING:  # the scenario loads deal files, so this module must not import it at run time
+    from polyfleet.scenario import Pool
+
+__all__ = ["Deal", "DealValuation", "load_deal", "parse_deal", "priced_pools", "value_deal"]
+
+DAYS_PER_YEAR = 365.25
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CapacityPeriod(_Model):
+    """Gigawatts committed for one period ("2026-H2", "2027", ...)."""
+
+    period: str
+    gw: float = Field(gt=0)
+    binding: bool = False
+
+
+class DeploymentStep(_Model):
+    """By `date`, `gw` gigawatts (cumulative) of the deal are deployed."""
+
+    date: dt.date
+    gw: float = Field(ge=0)
+
+
+class PriceTerms(_Model):
+    """The gross price: per GPU, or per gigawatt (turned into per GPU by the GPUs a GW powers)."""
+
+    per_gpu: float | None = Field(default=None, gt=0)
+    per_gw: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> PriceTerms:
+        if (self.per_gpu is None) == (self.per_gw is None):
+            raise ValueError("give exactly one of per_gpu and per_gw")
+        return self
+
+
+class Tranche(_Model):
+    shares: float = Field(gt=0)
+    vests_at_gw: float = Field(ge=0)
+    price_hurdle: float | None = Field(default=None, gt=0)
+
+
+class Warrant(_Model):
+    shares: float = Field(gt=0)
+    strike: float = Field(ge=0)
+    expiry: dt.date
+    tranches: list[Tranche] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Warrant:
+        total = sum(t.shares for t in self.tranches)
+        if not math.isclose(total, self.shares, rel_tol=1e-9):
+            raise ValueError(
+                f"tranche shares sum to {total:,.0f}, not the warrant's {self.shares:,.0f} shares"
+            )
+        for i in range(1, len(self.tranches)):
+            prev, cur = self.tranches[i - 1], self.tranches[i]
+            if cur.vests_at_gw < prev.vests_at_gw:
+                raise ValueError(
+                    f"milestones out of order: tranche {i + 1} vests at {cur.vests_at_gw:g} GW, "
+                    f"before tranche {i} at {prev.vests_at_gw:g} GW"
+                )
+        return self
+
+
+class StockModel(_Model):
+    """Geometric Brownian motion under the risk-neutral measure."""
+
+    spot: float = Field(gt=0)
+    volatility: float = Field(gt=0, le=5)
+    risk_free: float = Field(ge=-0.1, le=1)
+    dividend_yield: float = Field(default=0.0, ge=0, le=1)
+
+
+class MonteCarlo(_Model):
+    paths: int = Field(default=200_000, ge=2)
+    steps_per_year: int = Field(default=52, ge=1, le=10_000)
+    seed: int = 0
+    sensitivity_paths: int = Field(default=100_000, ge=2)
+
+
+class OwnedTermsModel(_Model):
+    """How the deal's GPUs are costed per hour (for the gross and net per GPU-hour)."""
+
+    amortize_years: float = Field(default=5.0, gt=0)
+    cost_of_capital: float = Field(default=0.08, ge=0, le=1)
+    power_price_per_mwh: float = Field(default=70.0, ge=0)
+    utilisation: float = Field(default=1.0, gt=0, le=1)
+
+
+class Deal(_Model):
+    name: str = Field(min_length=1)
+    vendor: str
+    accelerator: str
+    valuation_date: dt.date
+    pue: float = Field(default=1.2, ge=1.0, le=3.0)
+    capacity: list[CapacityPeriod] = Field(min_length=1)
+    price: PriceTerms
+    warrant: Warrant | None = None
+    stock: StockModel | None = None
+    deployment: list[DeploymentStep] = Field(min_length=1)
+    monte_carlo: MonteCarlo = MonteCarlo()
+    costing: OwnedTermsModel = OwnedTermsModel()
+    sources: dict[str, str] = Field(default_factory=dict)
+    assumptions: list[str] = Field(default_factory=list)
+
+    @property
+    def committed_gw(self) -> float:
+        return sum(p.gw for p in self.capacity)
+
+    @property
+    def deployed_gw(self) -> float:
+        return max(s.gw for s in self.deployment)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Deal:
+        for i in range(1, len(self.deployment)):
+            a, b = self.deployment[i - 1], self.deployment[i]
+            if b.date <= a.date:
+                raise ValueError(
+                    f"deployment dates must increase: step {i + 1} ({b.date}) is not after "
+                    f"step {i} ({a.date})"
+                )
+            if b.gw < a.gw:
+                raise ValueError(
+                    f"deployment is cumulative: step {i + 1} has {b.gw:g} GW, less than "
+                    f"step {i}'s {a.gw:g} GW"
+                )
+        if self.deployed_gw > self.committed_gw + 1e-9:
+            raise ValueError(
+                f"deployment reaches {self.deployed_gw:g} GW, more than the "
+                f"{self.committed_gw:g} GW committed under capacity"
+            )
+        if self.warrant is not None:
+            if self.stock is None:
+                raise ValueError("a warrant needs a stock model (spot, volatility, risk_free)")
+            if self.warrant.expiry <= self.valuation_date:
+                raise ValueError(
+                    f"warrant expiry {self.warrant.expiry} is not after the valuation date "
+                    f"{self.valuation_date}"
+                )
+            last = self.warrant.tranches[-1].vests_at_gw
+            if last > self.committed_gw + 1e-9:
+                raise ValueError(
+                    f"the last tranche vests at {last:g} GW, more than the "
+                    f"{self.committed_gw:g} GW committed: it could never vest"
+                )
+        return self
+
+
+def parse_deal(
+    data: Any, *, file: str = "<deal>", text: str | None = None, catalog: Catalog | None = None
+) -> Deal:
+    """Validate deal data (and its accelerator against the catalog); errors name the file, line,
+    field and value."""
+    if not isinstance(data, dict):
+        raise InputError("a deal must be a mapping at the top level", file=file, value=data)
+    try:
+        deal = Deal.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = clean_loc(err["loc"])
+        value = err.get("input")
+        if isinstance(value, dict | list):
+            value = None if len(repr(value)) > 80 else value
+        raise InputError(
+            err["msg"].removeprefix("Value error, "),
+            file=file,
+            field=dotted(loc) or None,
+            value=value,
+            line=line_of(text, loc) if text is not None else None,
+        ) from None
+    try:
+        deal.accelerator = (catalog or load_catalog()).resolve(
+            deal.accelerator, file=file, field="accelerator"
+        )
+    except CatalogError as exc:
+        exc.line = line_of(text, ["accelerator"]) if text is not None else None
+        raise
+    return deal
+
+
+def load_deal(path: str | Path, catalog: Catalog | None = None) -> Deal:
+    path = Path(path)
+    data, text = read_document(path)
+    return parse_deal(data, file=str(path), text=text, catalog=catalog)
+
+
+def _years(a: dt.date, b: dt.date) -> float:
+    return (b - a).days / DAYS_PER_YEAR
+
+
+def milestone_dates(deal: Deal) -> list[dt.date | None]:
+    """When deployment first reaches each tranche's gigawatts (None: never, on this schedule)."""
+    assert deal.warrant is not None
+    out: list[dt.date | None] = []
+    for tranche in deal.warrant.tranches:
+        reached = next((s.date for s in deal.deployment if s.gw >= tranche.vests_at_gw), None)
+        out.append(reached)
+    return out
+
+
+@dataclass(frozen=True)
+class DealValuation:
+    """What a deal is worth: the warrant, spread per MW, per GPU and per GPU-hour."""
+
+    deal: Deal
+    accelerator: str
+    gpus_per_gw: float
+    gpus: float
+    price_per_gpu: float
+    cost: CostBreakdown  # gross owned cost per GPU-hour at the deal price
+    warrant: WarrantResult | None
+    milestones: list[dt.date | None] = field(default_factory=list)
+    sensitivity: list[dict[str, float]] = field(default_factory=list)
+
+    @property
+    def warrant_value(self) -> float:
+        return self.warrant.value if self.warrant is not None else 0.0
+
+    @property
+    def credit_per_mw(self) -> float:
+        """Warrant value per MW (facility) of the capacity the deal delivers."""
+        return self.warrant_value / (self.deal.deployed_gw * 1000.0)
+
+    @property
+    def warrant_per_gpu(self) -> float:
+        return self.warrant_value / self.gpus if self.gpus else 0.0
+
+    def credit_per_gpu_hour(self, mw_per_gpu: float, rate: float, years: float) -> float:
+        """Credit per accelerator-hour for an accelerator drawing `mw_per_gpu`, spread like capital
+        over `years` at `rate` (an annuity)."""
+        return self.credit_per_mw * mw_per_gpu * annuity_factor(rate, years) / HOURS_PER_YEAR
+
+    @property
+    def net_cost(self) -> CostBreakdown:
+        c = self.deal.costing
+        credit = self.credit_per_gpu_hour(
+            self.cost.facility_kw / 1000.0, c.cost_of_capital, c.amortize_years
+        )
+        return self.cost.with_credit(credit, self.deal.name)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = self.deal
+        out: dict[str, Any] = {
+            "deal": d.name,
+            "vendor": d.vendor,
+            "accelerator": self.accelerator,
+            "valuation_date": d.valuation_date.isoformat(),
+            "committed_gw": d.committed_gw,
+            "deployed_gw": d.deployed_gw,
+            "gpus_per_gw": self.gpus_per_gw,
+            "gpus_delivered": self.gpus,
+            "price_per_gpu": self.price_per_gpu,
+            "warrant_value": self.warrant_value,
+            "warrant_per_gpu": self.warrant_per_gpu,
+            "warrant_credit_per_mw": self.credit_per_mw,
+            "net_price_per_gpu": self.price_per_gpu - self.warrant_per_gpu,
+            "gross_per_gpu_hour": self.cost.gross,
+            "net_per_gpu_hour": self.net_cost.total,
+            "cost": self.net_cost.to_dict(),
+            "assumptions": list(d.assumptions),
+            "sources": dict(d.sources),
+        }
+        w = self.warrant
+        if w is not None and d.warrant is not None:
+            lo, hi = w.ci95
+            out["warrant"] = {
+                "value": w.value,
+                "ci95": [lo, hi],
+                "stderr": w.stderr,
+                "paths": w.paths,
+                "monitoring_steps": w.steps,
+                "steps_per_year": d.monte_carlo.steps_per_year,
+                "seed": d.monte_carlo.seed,
+                "seconds": w.seconds,
+                "rule": "European at expiry: shares x max(S_T - strike, 0) if the tranche's "
+                "milestone date is on or before expiry and the price touched its hurdle on a "
+                "monitoring date (S_0 included) by expiry",
+                "tranches": [
+                    {
+                        "shares": t.shares,
+                        "vests_at_gw": t.vests_at_gw,
+                        "price_hurdle": t.price_hurdle,
+                        "milestone_date": m.isoformat() if m else None,
+                        "milestone_met": m is not None and m <= d.warrant.expiry,
+                        "hurdle_probability": float(p),
+                        "value": float(v),
+                    }
+                    for t, m, p, v in zip(
+                        d.warrant.tranches,
+                        self.milestones,
+                        w.tranche_hit_probability,
+                        w.tranche_values,
+                        strict=True,
+                    )
+                ],
+                "sensitivity": self.sensitivity,
+            }
+            if w.fan.size:
+                out["warrant"]["fan"] = {
+                    "years": w.fan_times.tolist(),
+                    "quantiles": list(FAN_QUANTILES),
+                    "price": w.fan.tolist(),
+                }
+        return out
+
+
+def value_deal(
+    deal: Deal,
+    catalog: Catalog | None = None,
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    fan_points: int = 0,
+    sensitivity: bool = False,
+) -> DealValuation:
+    """Price the deal's warrant and spread it over the capacity the deal delivers."""
+    catalog = catalog or load_catalog()
+    acc_id = catalog.resolve(deal.accelerator, field="accelerator")
+    acc = catalog[acc_id]
+    per_gw = 1e6 / facility_kw(acc, deal.pue)
+    gpus = deal.deployed_gw * per_gw
+    price = deal.price.per_gpu or (deal.price.per_gw or 0.0) / per_gw
+    c = deal.costing
+    cost = owned_cost(
+        acc,
+        OwnedTerms(
+            gpu_price=price,
+            amortize_years=c.amortize_years,
+            cost_of_capital=c.cost_of_capital,
+            power_price_per_mwh=c.power_price_per_mwh,
+            pue=deal.pue,
+            utilisation=c.utilisation,
+        ),
+    )
+    if deal.warrant is None:
+        return DealValuation(deal, acc_id, per_gw, gpus, price, cost, None)
+    assert deal.stock is not None
+    mc = deal.monte_carlo
+    milestones = milestone_dates(deal)
+    result = _simulate(
+        deal, milestones, paths or mc.paths, mc.seed if seed is None else seed, fan_points
+    )
+    grid: list[dict[str, float]] = []
+    if sensitivity:
+        base_seed = mc.seed if seed is None else seed
+        for dvol in (-0.1, 0.0, 0.1):
+            for spot_mult in (0.8, 1.0, 1.2):
+                r = _simulate(
+                    deal,
+                    milestones,
+                    mc.sensitivity_paths,
+                    base_seed,
+                    0,
+                    volatility=max(deal.stock.volatility + dvol, 0.01),
+                    spot=deal.stock.spot * spot_mult,
+                )
+                grid.append(
+                    {
+                        "volatility": max(deal.stock.volatility + dvol, 0.01),
+                        "spot": deal.stock.spot * spot_mult,
+                        "value": r.value,
+                    }
+                )
+    return DealValuation(deal, acc_id, per_gw, gpus, price, cost, result, milestones, grid)
+
+
+def _simulate(
+    deal: Deal,
+    milestones: Sequence[dt.date | None],
+    paths: int,
+    seed: int,
+    fan_points: int,
+    *,
+    volatility: float | None = None,
+    spot: float | None = None,
+) -> WarrantResult:
+    w, s = deal.warrant, deal.stock
+    assert w is not None
+    assert s is not None
+    years = _years(deal.valuation_date, w.expiry)
+    steps = max(1, round(years * deal.monte_carlo.steps_per_year))
+    return simulate_warrant(
+        spot=spot if spot is not None else s.spot,
+        strike=w.strike,
+        expiry_years=years,
+        rate=s.risk_free,
+        dividend_yield=s.dividend_yield,
+        volatility=volatility if volatility is not None else s.volatility,
+        shares=[t.shares for t in w.tranches],
+        hurdles=[t.price_hurdle for t in w.tranches],
+        milestone_met=[m is not None and m <= w.expiry for m in milestones],
+        paths=paths,
+        steps=steps,
+        seed=seed,
+        fan_points=fan_points,
+    )
+
+
+def sensitivity_table(valuation: DealValuation) -> np.ndarray:
+    """Values on the (volatility, spot) grid as a 3 x 3 array (rows: vol, cols: spot)."""
+    return np.array([g["value"] for g in valuation.sensitivity]).reshape(3, 3)
+
+
+def priced_pools(
+    pools: Sequence[Pool], catalog: Catalog, valuations: Mapping[str, DealValuation]
+) -> list[CostBreakdown]:
+    """Each pool's cost per accelerator-hour, with the warrant credit of the deal it names.
+
+    The credit is the deal's value per MW times the MW one of the pool's accelerators draws, spread
+    like capital: over an owned pool's amortisation at its cost of capital, or, for a rented pool,
+    over the deal's own costing terms.
+    """
+    out = []
+    for pool in pools:
+        breakdown = pool_breakdown(pool, catalog[pool.accelerator])
+        if pool.deal is not None:
+            val = valuations[pool.deal]
+            if pool.cost is not None and pool.cost.capex_per_gpu is not None:
+                rate, years = pool.cost.cost_of_capital, pool.cost.amortize_years
+            else:
+                rate, years = val.deal.costing.cost_of_capital, val.deal.costing.amortize_years
+            credit = val.credit_per_gpu_hour(breakdown.facility_kw / 1000.0, rate, years)
+            breakdown = breakdown.with_credit(credit, pool.deal)
+        out.append(breakdown)
+    return out
