@@ -127,3 +127,11 @@ def test_fan_quantiles_start_at_spot_and_are_ordered():
 def test_too_few_paths_is_refused():
     with pytest.raises(ValueError, match="at least 2 paths"):
         mc(100, 100, 1.0, 0.04, 0.0, 0.3, [None], paths=1)
+
+
+def test_result_depends_on_the_seed_not_on_the_threads():
+    one = mc(100, 100, 1.0, 0.04, 0.0, 0.3, [120.0], paths=40_000, chunk=4_000, workers=1)
+    two = mc(100, 100, 1.0, 0.04, 0.0, 0.3, [120.0], paths=40_000, chunk=4_000, workers=2)
+    other = mc(100, 100, 1.0, 0.04, 0.0, 0.3, [120.0], paths=40_000, chunk=4_000, seed=9)
+    assert one.value == two.value and one.stderr == two.stderr
+    assert other.value != one.value

@@ -12,16 +12,20 @@ an up-and-in barrier on the simulated price, monitored on `steps` equally spaced
 continuous monitoring that is the closed-form up-and-in call; discrete monitoring touches the
 barrier less often, which the Broadie–Glasserman–Kou shift H·exp(0.5826·σ·√Δt) corrects.
 
-Paths are simulated in chunks (the whole path matrix is never held), with antithetic pairs: each
-chunk draws Z once and uses Z and −Z, and the confidence interval comes from the pair averages.
+Paths are simulated in chunks (the whole path matrix is never held), on a few threads, with
+antithetic pairs: each chunk draws Z once and uses Z and −Z (one cumulative sum serves both), and
+the confidence interval comes from the pair averages.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -116,63 +120,76 @@ def simulate_warrant(
     seed: int = 0,
     chunk: int = 1 << 15,
     fan_points: int = 0,
+    workers: int | None = None,
 ) -> WarrantResult:
     """Value the tranches by Monte Carlo (antithetic GBM, `steps` monitoring dates to expiry).
 
-    `paths` counts simulated paths (an antithetic pair is two). `fan_points` > 0 also returns
-    price quantiles (5/25/50/75/95 %) at that many dates, from the first chunk's paths.
+    `paths` counts simulated paths (an antithetic pair is two). Chunks of `chunk` paths run on
+    `workers` threads (default: the CPU count, at most 8); each chunk draws from its own stream
+    spawned from `seed`, so the result depends on the seed and chunk size, not on scheduling.
+    `fan_points` > 0 also returns price quantiles (5/25/50/75/95 %) at that many dates, from the
+    first chunk's paths.
     """
     if paths < 2 or steps < 1:
         raise ValueError("need at least 2 paths and 1 monitoring step")
     t0 = time.perf_counter()
-    rng = np.random.default_rng(seed)
     dt = expiry_years / steps
-    drift = np.float32((rate - dividend_yield - 0.5 * volatility**2) * dt)
+    # log(S_t/S_0) on date k is drift·k + vol·(Z_1 + ... + Z_k); the antithetic path flips the sum
+    drift_k = ((rate - dividend_yield - 0.5 * volatility**2) * dt * np.arange(1, steps + 1)).astype(
+        np.float32
+    )
     vol = np.float32(volatility * math.sqrt(dt))
-    n_tr = len(shares)
     weight = np.asarray(shares, float) * np.asarray(milestone_met, bool)
     log_h = np.array(
         [-np.inf if h is None else math.log(h / spot) for h in hurdles], dtype=np.float32
     )
     pairs_total = paths // 2
     chunk_pairs = max(1, min(chunk // 2, pairs_total))
-    total_sum = total_sq = 0.0
-    tranche_sum = np.zeros(n_tr)
-    hit_count = np.zeros(n_tr)
-    fan_times = np.zeros(0)
-    fan = np.zeros((0, 0))
-    z = np.empty((chunk_pairs, steps), dtype=np.float32)
-    x = np.empty_like(z)
-    done = 0
-    while done < pairs_total:
-        m = min(chunk_pairs, pairs_total - done)
-        zc, xc = z[:m], x[:m]
-        rng.standard_normal(out=zc, dtype=np.float32)
-        pair_payoff = np.zeros((m, n_tr))
+    sizes = [min(chunk_pairs, pairs_total - s) for s in range(0, pairs_total, chunk_pairs)]
+    streams = np.random.SeedSequence(seed).spawn(len(sizes))
+
+    def run(i: int) -> tuple[NDArray[np.float64], float, float, NDArray[np.float64], Any]:
+        m = sizes[i]
+        rng = np.random.Generator(np.random.PCG64(streams[i]))
+        cz = rng.standard_normal((m, steps), dtype=np.float32)
+        np.cumsum(cz, axis=1, out=cz)
+        x = np.empty_like(cz)
+        pair_payoff = np.zeros((m, len(weight)))
+        hits = np.zeros(len(weight))
+        fan_part = None
         for sign in (1.0, -1.0):
-            np.multiply(zc, np.float32(sign) * vol, out=xc)
-            xc += drift
-            np.cumsum(xc, axis=1, out=xc)  # log(S_t / S_0) on the monitoring dates
-            running_max = np.maximum(xc.max(axis=1), 0.0)  # S_0 itself counts as touched
+            np.multiply(cz, np.float32(sign) * vol, out=x)
+            x += drift_k
+            running_max = np.maximum(x.max(axis=1), 0.0)  # S_0 itself counts as touched
             hit = running_max[:, None] >= log_h[None, :]
-            intrinsic = np.maximum(spot * np.exp(xc[:, -1].astype(np.float64)) - strike, 0.0)
+            intrinsic = np.maximum(spot * np.exp(x[:, -1].astype(np.float64)) - strike, 0.0)
             pair_payoff += 0.5 * intrinsic[:, None] * hit
-            hit_count += hit.sum(axis=0)
-            if fan_points and done == 0 and sign > 0:
+            hits += hit.sum(axis=0)
+            if fan_points and i == 0 and sign > 0:
                 cols = np.unique(np.linspace(0, steps - 1, min(fan_points, steps)).astype(int))
-                fan = spot * np.exp(np.quantile(xc[:, cols], FAN_QUANTILES, axis=0))
-                fan_times = (cols + 1) * dt
+                fan_part = (cols, spot * np.exp(np.quantile(x[:, cols], FAN_QUANTILES, axis=0)))
         per_pair = pair_payoff @ weight
-        total_sum += float(per_pair.sum())
-        total_sq += float(np.dot(per_pair, per_pair))
-        tranche_sum += pair_payoff.sum(axis=0) * weight
-        done += m
+        tranche = pair_payoff.sum(axis=0) * weight
+        return tranche, float(per_pair.sum()), float(np.dot(per_pair, per_pair)), hits, fan_part
+
+    n_workers = workers or min(os.cpu_count() or 1, 8)
+    if n_workers > 1 and len(sizes) > 1:
+        with ThreadPoolExecutor(n_workers) as pool:  # numpy's RNG and ufuncs release the GIL
+            parts = list(pool.map(run, range(len(sizes))))
+    else:
+        parts = [run(i) for i in range(len(sizes))]
+    tranche_sum = np.sum([p[0] for p in parts], axis=0)
+    total_sum = sum(p[1] for p in parts)
+    total_sq = sum(p[2] for p in parts)
+    hit_count = np.sum([p[3] for p in parts], axis=0)
     disc = math.exp(-rate * expiry_years)
     mean = total_sum / pairs_total
     var = max(total_sq / pairs_total - mean * mean, 0.0) * pairs_total / max(pairs_total - 1, 1)
-    if fan_points:
-        fan = np.concatenate([np.full((len(FAN_QUANTILES), 1), spot), fan], axis=1)
-        fan_times = np.concatenate([[0.0], fan_times])
+    fan_times, fan = np.zeros(0), np.zeros((0, 0))
+    if parts[0][4] is not None:
+        cols, quantiles = parts[0][4]
+        fan = np.concatenate([np.full((len(FAN_QUANTILES), 1), spot), quantiles], axis=1)
+        fan_times = np.concatenate([[0.0], (cols + 1) * dt])
     return WarrantResult(
         value=disc * mean,
         stderr=disc * math.sqrt(var / pairs_total),
