@@ -48,6 +48,9 @@ def test_power_cap_binds(base, method):
     binding = {b["constraint"]: b for b in plan.binding()}
     # dual of power: moving 1 kW from amd to nv work: (2 - 1.6) / (2*1.35 - 1.275) $/h per kW
     assert binding["power_cap"]["saving_per_hour"] == pytest.approx(0.4 / 1.425 * 1000, rel=1e-5)
+    power = plan.power()
+    assert power["gw"] == pytest.approx(0.15e-3, rel=1e-6) and power["cap_mw"] == 0.15
+    assert power["cap_shadow_price_per_mw_hour"] == pytest.approx(0.4 / 1.425 * 1000, rel=1e-5)
 
 
 @pytest.mark.parametrize("method", ["decomposition", "lp"])
