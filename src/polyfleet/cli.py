@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -257,6 +258,83 @@ def deal(
     console.print(tco_table(data["cost"], f"Cost of one {data['accelerator']} hour under the deal"))
     if data["assumptions"]:
         console.print("assumptions (not public terms): " + escape("; ".join(data["assumptions"])))
+
+
+def _solvable(scenario: Path) -> Any:
+    """The scenario's merged placement problem, or an error if some workload cannot be served."""
+    from polyfleet.plan import diagnose
+    from polyfleet.plan.placement import prepare
+    from polyfleet.scenario import load_scenario
+
+    prep = prepare(load_scenario(scenario))
+    problem = prep.problem
+    bad, why = diagnose.unservable(problem)
+    if bad.any():
+        first = problem.workloads[int(np.flatnonzero(bad)[0])]
+        raise PolyfleetError(
+            f"{scenario}: workload {first} cannot be served ({why[0]}); run `polyfleet plan` "
+            "for the diagnosis"
+        )
+    return problem.subset(problem.demand > 0)
+
+
+@app.command()
+def leverage(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (.yaml or .json).")],
+    precision: Annotated[
+        float, typer.Option(help="Relative precision of the multipliers.")
+    ] = 0.005,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per vendor: the price rise that moves work away, the one that drops it, the lock-in premium."""
+    from polyfleet.plan.leverage import leverage as run_leverage
+
+    try:
+        if not 0 < precision < 0.5:
+            raise PolyfleetError(f"--precision must be in (0, 0.5) (got {precision})")
+        report = run_leverage(_solvable(scenario), precision=precision)
+    except (PolyfleetError, ValueError) as exc:
+        raise _fail(exc if isinstance(exc, PolyfleetError) else PolyfleetError(str(exc))) from None
+    data = report.to_dict()
+    if as_json:
+        typer.echo(_dump(data))
+        return
+    from polyfleet.report.terminal import leverage_table
+
+    console = _console()
+    console.print(leverage_table(data))
+
+
+@app.command()
+def frontier(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (.yaml or .json).")],
+    points: Annotated[int, typer.Option(help="Points on the sweep (at least 20).")] = 21,
+    html: Annotated[Path | None, typer.Option(help="Write the chart as a self-contained page.")] = (
+        None
+    ),
+    as_json: JsonOpt = False,
+) -> None:
+    """Least cost as the largest vendor's maximum share falls from 100 % to the lowest feasible."""
+    from polyfleet.plan.leverage import share_frontier
+
+    try:
+        if points < 20:
+            raise PolyfleetError(f"--points must be at least 20 (got {points})")
+        result = share_frontier(_solvable(scenario), points=points)
+    except (PolyfleetError, ValueError) as exc:
+        raise _fail(exc if isinstance(exc, PolyfleetError) else PolyfleetError(str(exc))) from None
+    data = result.to_dict()
+    if html is not None:
+        from polyfleet.report.files import write_atomic
+        from polyfleet.report.html import render_frontier_html
+
+        write_atomic(html, render_frontier_html(data, str(scenario)))
+    if as_json:
+        typer.echo(_dump(data))
+        return
+    from polyfleet.report.terminal import frontier_table
+
+    _console().print(frontier_table(data))
 
 
 class _BarProgress:

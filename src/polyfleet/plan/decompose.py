@@ -26,6 +26,7 @@ number of rounds several-fold on large instances.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
@@ -58,6 +59,19 @@ class _Proposal:
         self.x1_mix = x1_mix
         self.usage = usage
         self.cost = cost
+
+    @classmethod
+    def recosted(cls, prop: _Proposal, cost: float) -> _Proposal:
+        """The same assignment at another cost (the cost vector changed, the usage did not)."""
+        out = cls.__new__(cls)
+        out.p1, out.mix, out.x1_mix, out.usage, out.cost = (
+            prop.p1,
+            prop.mix,
+            prop.x1_mix,
+            prop.usage,
+            cost,
+        )
+        return out
 
 
 class _Pricer:
@@ -154,6 +168,19 @@ class _Pricer:
         )
 
 
+@dataclass
+class WarmStart:
+    """What a solve leaves for the next one on a similar problem (same workloads and pools, other
+    costs or limits): its proposals, still valid columns whatever the costs, and its prices."""
+
+    proposals: list[_Proposal]
+    duals: F  # per coupling row, USD per unit (as Solution.duals)
+    rows: list[str]  # coupling row names the duals belong to
+
+
+MAX_WARM_COLUMNS = 400
+
+
 def solve_decomposed(
     problem: PlacementProblem,
     *,
@@ -161,8 +188,13 @@ def solve_decomposed(
     max_rounds: int = 2000,
     smoothing: float = 0.9,
     time_limit: float = 600.0,
+    warm: WarmStart | None = None,
 ) -> Solution:
-    """Min-cost placement by decomposition; every workload must have an eligible pool within cap."""
+    """Min-cost placement by decomposition; every workload must have an eligible pool within cap.
+
+    With `warm` (from `Solution.warm_start` of a solve of the same workloads and pools), the
+    master starts with that solve's proposals, re-costed, and pricing starts from its prices.
+    """
     started = time.perf_counter()
     n_w, n_p = problem.shape
     pricer = _Pricer(problem)
@@ -207,6 +239,19 @@ def solve_decomposed(
     add(first)
     best_lb = val0  # the Lagrangian bound at π = 0
     best_pi = np.zeros(n_k)
+    if warm is not None and warm.proposals and warm.proposals[0].p1.shape[0] == n_w:
+        for prop in warm.proposals[-MAX_WARM_COLUMNS:]:
+            add(_Proposal.recosted(prop, float(cost @ prop.usage)))
+        # the previous prices, on the rows both problems have, as the first stability centre
+        prev = dict(zip(warm.rows, warm.duals, strict=True))
+        pi0 = np.array([prev.get(name, 0.0) for name in coupling.names]) * scale / unit
+        r0 = cost + pi0 @ Gs
+        if r0.min() >= 0:
+            prop0, val = pricer.price(np.maximum(r0, 1e-12 * cost.max()))
+            add(prop0)
+            lb0 = val - float(pi0 @ bs)
+            if lb0 > best_lb:
+                best_lb, best_pi = lb0, pi0
     ub = np.inf
     rounds = 0
     for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
@@ -272,7 +317,9 @@ def solve_decomposed(
     violated = artificial > 1e-7 * np.maximum(scale, 1.0)
     y = np.asarray(sol.row_dual)
     duals = np.maximum(-y[:n_k], 0.0) * unit / scale
+    keep = [proposals[j] for j in np.argsort(-lam, kind="stable")[:MAX_WARM_COLUMNS]]
     return Solution(
+        warm_start=WarmStart(keep, duals, list(coupling.names)),
         x=x,
         status="infeasible" if violated.any() else "optimal",
         objective=total,

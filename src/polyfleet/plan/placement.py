@@ -273,10 +273,24 @@ def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto
 FAN_POINTS = 60
 
 
-def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: float = 0.0) -> Plan:
-    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis."""
+@dataclass
+class Prepared:
+    """A scenario turned into solver input: the matrix, priced pools, deals and the problem."""
+
+    matrix: ThroughputMatrix
+    costs: list[CostBreakdown]
+    valuations: dict[str, DealValuation]
+    calibration: CalibrationSet | None
+    problem: PlacementProblem  # identical workloads merged
+    classes: np.ndarray
+    pool_accelerators: list[str]
+    timings: dict[str, float]
+
+
+def prepare(loaded: LoadedScenario) -> Prepared:
+    """Matrix (calibrated by the scenario's profiles), pool costs net of deals, merged problem."""
     scn, catalog = loaded.scenario, loaded.catalog
-    timings = {"load": load_seconds}
+    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     pool_accs = [p.accelerator for p in scn.pools]
     calibration = calibrate(loaded.profiles, catalog) if loaded.profiles else None
@@ -292,12 +306,26 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         if name in used_deals
     }
     costs = priced_pools(scn.pools, catalog, valuations)
-    t_deals = time.perf_counter()
-    timings["deals"] = t_deals - t1
-    full = problem_from_scenario(loaded, matrix, costs)
-    problem, classes = full.collapse()
     t2 = time.perf_counter()
-    timings["build"] = t2 - t_deals
+    timings["deals"] = t2 - t1
+    problem, classes = problem_from_scenario(loaded, matrix, costs).collapse()
+    timings["build"] = time.perf_counter() - t2
+    return Prepared(matrix, costs, valuations, calibration, problem, classes, pool_accs, timings)
+
+
+def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: float = 0.0) -> Plan:
+    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis."""
+    scn = loaded.scenario
+    prep = prepare(loaded)
+    timings = {"load": load_seconds, **prep.timings}
+    matrix, problem, classes, pool_accs = (
+        prep.matrix,
+        prep.problem,
+        prep.classes,
+        prep.pool_accelerators,
+    )
+    calibration, costs, valuations = prep.calibration, prep.costs, prep.valuations
+    t2 = time.perf_counter()
     units = [w.demand.unit for w in scn.workloads]
 
     bad, why = diagnose.unservable(problem)

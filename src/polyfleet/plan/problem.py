@@ -123,6 +123,19 @@ class PlacementProblem:
             members=[self.members[i] for i in idx],
         )
 
+    def pool_subset(self, keep: NDArray[np.bool_]) -> PlacementProblem:
+        """The same workloads and limits with only the pools where `keep` is true."""
+        idx = np.flatnonzero(keep)
+        return replace(
+            self,
+            pools=[self.pools[i] for i in idx],
+            T=self.T[:, idx],
+            cost=self.cost[idx],
+            mw=self.mw[idx],
+            capacity=self.capacity[idx],
+            pool_vendor=self.pool_vendor[idx],
+        )
+
     def collapse(self) -> tuple[PlacementProblem, NDArray[np.intp]]:
         """Merge workloads identical in every coefficient into one class of summed demand.
 

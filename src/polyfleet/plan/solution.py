@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,3 +34,4 @@ class Solution:
     iterations: int = 0
     violation: F = field(default_factory=lambda: np.zeros(0))  # per coupling row, ≥ 0
     seconds: float = 0.0
+    warm_start: Any = None  # what the decomposition can restart from (decompose.WarmStart)

@@ -166,3 +166,43 @@ def render_html(plan: dict[str, Any]) -> str:
         parts.append(_deal_section(deal, i, include_js=False))
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def frontier_figure(data: dict[str, Any]) -> go.Figure:
+    pts = [p for p in data["points"] if p["cost_per_hour"] is not None]
+    fig = go.Figure()
+    fig.add_scatter(
+        x=[p["max_share"] for p in pts],
+        y=[p["cost_per_hour"] for p in pts],
+        mode="lines+markers",
+        name="least cost",
+    )
+    if data["knee"]:
+        fig.add_scatter(
+            x=[data["knee"]["max_share"]],
+            y=[data["knee"]["cost_per_hour"]],
+            mode="markers+text",
+            marker={"size": 14, "symbol": "star", "color": "#d62728"},
+            text=["knee"],
+            textposition="top center",
+            name="knee",
+        )
+    fig.update_layout(
+        title=f"Least cost vs. maximum {data['measure']} share of {data['vendor']}",
+        xaxis_title=f"maximum share of {data['vendor']}",
+        xaxis_tickformat=".0%",
+        xaxis_autorange="reversed",
+        yaxis_title="USD per hour",
+    )
+    return fig
+
+
+def render_frontier_html(data: dict[str, Any], scenario: str) -> str:
+    esc = html.escape
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>polyfleet frontier: {esc(scenario)}</title>{_STYLE}</head><body>"
+        f"<h1>Share frontier: {esc(scenario)}</h1>"
+        + frontier_figure(data).to_html(full_html=False, include_plotlyjs=True, div_id="frontier")
+        + "</body></html>"
+    )

@@ -294,3 +294,67 @@ def print_diagnosis(diagnosis: dict[str, Any], console: Console) -> None:
             f"[red]workload {s['workload']}[/red] can be served only {s['served_fraction']:.1%}: "
             f"short by {s['short_by']:,.4g} {s['unit']}"
         )
+
+
+def _mult(x: float | None, below: float) -> str:
+    return f"x{x:.3f}" if x is not None else f"never (> x{below:g})"
+
+
+def leverage_table(data: dict[str, Any]) -> Table:
+    """Per vendor: switching and drop multipliers, lock-in premium, share-limit duals."""
+    t = Table(title="Vendor leverage (multiplier on that vendor's prices; premium in $/h)")
+    for col in (
+        "vendor",
+        "work share",
+        "moves work at",
+        "dropped at",
+        "single-vendor $/h",
+        "lock-in premium $/h",
+        "share-limit $/h per point",
+    ):
+        t.add_column(col, justify="left" if col == "vendor" else "right")
+    notes = []
+    for v in data["vendors"]:
+        duals = ", ".join(f"{k}: {d:,.0f}" for k, d in v["share_duals_per_point"].items()) or "-"
+        t.add_row(
+            v["vendor"],
+            f"{v['base_work_share']:.1%}",
+            _mult(v["switch_multiplier"], v["switch_multiplier_below"]),
+            _mult(v["drop_multiplier"], v["drop_multiplier_below"]),
+            _num(v["single_vendor_cost_per_hour"])
+            if v["single_vendor_cost_per_hour"]
+            else "infeasible",
+            _num(v["lock_in_premium_per_hour"]),
+            duals,
+        )
+        for key in ("switch_reason", "drop_reason"):
+            if v[key] and v[key] not in notes:
+                notes.append(f"{v['vendor']}: {v[key]}")
+        for why in v["single_vendor_why"]:
+            notes.append(f"{v['vendor']} alone is infeasible: {why}")
+    share_cost = data["share_limits_cost_per_hour"]
+    notes.append(
+        f"least cost ${data['cost_per_hour']:,.0f}/h; the vendor-share limits cost "
+        f"${share_cost:,.0f}/h; {data['solves']} solves in {data['seconds']:.2f} s, multipliers to "
+        f"{data['precision']:.1%}"
+    )
+    t.caption = escape("\n".join(notes))
+    return t
+
+
+def frontier_table(data: dict[str, Any]) -> Table:
+    knee = data["knee"]["max_share"] if data["knee"] else None
+    t = Table(
+        title=f"Least cost vs. the maximum {data['measure']} share of {data['vendor']} "
+        f"(lowest feasible {data['lowest_feasible_share']:.1%})"
+    )
+    for col in ("max share", "share", "$/h", ""):
+        t.add_column(col, justify="right")
+    for p in data["points"]:
+        t.add_row(
+            f"{p['max_share']:.1%}",
+            f"{p['share']:.1%}" if p["share"] is not None else "-",
+            _num(p["cost_per_hour"]) if p["cost_per_hour"] is not None else p["status"],
+            "knee" if p["max_share"] == knee else "",
+        )
+    return t
