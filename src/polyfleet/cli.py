@@ -337,6 +337,43 @@ def frontier(
     _console().print(frontier_table(data))
 
 
+@app.command()
+def procure(
+    file: Annotated[Path, typer.Argument(help="Procurement file (.yaml or .json).")],
+    limit_costs: Annotated[
+        bool, typer.Option(help="Re-solve with each binding limit lifted, to price it.")
+    ] = True,
+    as_json: JsonOpt = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the result JSON here.")] = None,
+) -> None:
+    """What to buy, year by year, under budgets, power, shares and deal commitments (MILP)."""
+    from polyfleet.plan.procure import procure as run_procure
+    from polyfleet.procurement import load_procurement
+
+    try:
+        result = run_procure(load_procurement(file), limit_costs=limit_costs)
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    data = result.to_dict()
+    text = _dump(data)
+    if out is not None:
+        from polyfleet.report.files import write_atomic
+
+        write_atomic(out, text)
+    if as_json:
+        sys.stdout.write(text + "\n")
+    else:
+        from polyfleet.report.terminal import print_procurement
+
+        print_procurement(data, _console())
+    if data["status"] == "infeasible":
+        err_console.print(
+            "[red]infeasible:[/red] the limits cannot all hold; the shortfalls and violations "
+            "above say which and by how much."
+        )
+        raise typer.Exit(EXIT_INFEASIBLE)
+
+
 class _BarProgress:
     """One rich progress bar per workload, on stderr so `--json` output stays clean."""
 

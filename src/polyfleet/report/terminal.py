@@ -358,3 +358,71 @@ def frontier_table(data: dict[str, Any]) -> Table:
             "knee" if p["max_share"] == knee else "",
         )
     return t
+
+
+def print_procurement(data: dict[str, Any], console: Console) -> None:
+    """The buying schedule, cost and GW by year, tranches, and what each binding limit costs."""
+    console.print(
+        f"[bold]polyfleet procure[/bold] {escape(data['name'])} — status {data['status']} "
+        f"(MIP gap {data['mip_gap']:.2%}, {data['seconds']:.2f} s); discounted cost "
+        f"${data['objective'] / 1e9:,.2f}B net of warrant tranches"
+    )
+    years = data["years"]
+    t = Table(title="What to buy (GPUs; nodes in brackets)")
+    t.add_column("accelerator")
+    for y in years:
+        t.add_column(str(y), justify="right")
+    rows: dict[str, dict[int, str]] = {}
+    for s in data["schedule"]:
+        label = s["accelerator"] + (f" ({s['deal']})" if s["deal"] else "")
+        rows.setdefault(label, {})[s["year"]] = f"{s['gpus']:,} ({s['nodes']:,})"
+    for label, by_year in rows.items():
+        t.add_row(label, *[by_year.get(y, "-") for y in years])
+    console.print(t)
+    t = Table(title="Cost and power by year")
+    for col in (
+        "year",
+        "capex $B",
+        "opex $B",
+        "total $B",
+        *[f"GW {v}" for v in data["gw_by_vendor"]],
+    ):
+        t.add_column(col, justify="right")
+    for i, c in enumerate(data["cost_by_year"]):
+        t.add_row(
+            str(c["year"]),
+            f"{c['capex'] / 1e9:,.2f}",
+            f"{c['opex'] / 1e9:,.2f}",
+            f"{c['total'] / 1e9:,.2f}",
+            *[f"{gw[i]:,.2f}" for gw in data["gw_by_vendor"].values()],
+        )
+    console.print(t)
+    if data["tranches"]:
+        t = Table(title="Warrant tranches (value with the milestone met)")
+        for col in ("deal", "tranche", "vests at GW", "value $B", "vested"):
+            t.add_column(col, justify="left" if col == "deal" else "right")
+        for tr in data["tranches"]:
+            t.add_row(
+                tr["deal"],
+                str(tr["tranche"]),
+                f"{tr['vests_at_gw']:g}",
+                f"{tr['value'] / 1e9:,.2f}",
+                "yes" if tr["vested"] else "no",
+            )
+        console.print(t)
+    if data["binding_limits"]:
+        t = Table(title="Binding limits: discounted saving if each were lifted")
+        for col in ("limit", "saving $B"):
+            t.add_column(col, justify="left" if col == "limit" else "right")
+        for b in data["binding_limits"]:
+            t.add_row(b["limit"], f"{b['saving_if_lifted'] / 1e9:,.3f}")
+        console.print(t)
+    for sh in data["shortfalls"]:
+        console.print(
+            f"[red]short:[/red] {escape(sh['workload'])} in {sh['year']} by "
+            f"{sh['short_fraction']:.1%} of demand ({sh['short_units']:,.4g} units/s)"
+        )
+    for v in data["violations"]:
+        console.print(
+            f"[red]limit cannot hold:[/red] {escape(v['limit'])} by {v['by']:,.4g} {v['unit']}"
+        )
