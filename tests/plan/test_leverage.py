@@ -69,7 +69,10 @@ def test_share_floor_keeps_a_vendor_and_the_cap_has_a_cost(base):
     assert report.cost == pytest.approx(140.0, rel=1e-5)
     assert report.share_cap_cost == pytest.approx(10.0, rel=1e-4)
     amd = _vendor(report, "amd")
-    assert amd.drop.multiplier is None and "minimum share of amd" in amd.drop_reason
+    assert (
+        amd.drop.multiplier is None
+        and "amd share floor must give by 30.00 points" in amd.drop_reason
+    )
     assert amd.share_duals["share_max"] > 0
 
 

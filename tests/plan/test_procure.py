@@ -297,3 +297,24 @@ def test_procure_cli_infeasible_exits_2(tmp_path):
     path.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(app, ["procure", str(path)])
     assert result.exit_code == 2 and "short:" in result.stdout
+
+
+def test_pattern_enumeration_matches_the_plain_milp(tmp_path):
+    from polyfleet.plan.procure import _solve, _solve_best
+
+    data = copy.deepcopy(BASE)
+    data["years"] = [2027, 2028]
+    data["deals"] = ["deal.yaml"]
+    data["offers"].append({"accelerator": "mi300x", "life_years": 2, "deal": "test-deal"})
+    deal = copy.deepcopy(DEAL)
+    deal["warrant"]["shares"] = 3_000_000
+    deal["warrant"]["tranches"] = [
+        {"shares": 1_000_000, "vests_at_gw": 0.005},
+        {"shares": 1_000_000, "vests_at_gw": 0.01},
+        {"shares": 1_000_000, "vests_at_gw": 0.03},
+    ]
+    model = build_model(_load(data, tmp_path, deal))
+    plain, best = _solve(model, 1e-6, 60), _solve_best(model, 1e-6, 60)
+    assert best["objective"] == pytest.approx(plain["objective"], rel=1e-5)
+    z_best = best["x"][model.cols["z"]]
+    assert list(z_best) == sorted(z_best, reverse=True)  # monotone: lower milestones first

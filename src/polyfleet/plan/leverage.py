@@ -182,6 +182,25 @@ def _never_reason(problem: PlacementProblem, mask: np.ndarray, vendor: str, what
     return f"{what} at no price up to x{MAX_MULTIPLIER:g}: " + "; ".join(reasons)
 
 
+def _without(
+    solver: Solver, problem: PlacementProblem, mask: np.ndarray, vendor: str
+) -> str | None:
+    """Why the fleet has no plan without the vendor's pools (None: it has one). Dropping the vendor
+    at some price is possible exactly when such a plan exists, so this settles "never" in one
+    solve instead of a search up to MAX_MULTIPLIER."""
+    rest = problem.pool_subset(~mask)
+    bad, _ = diagnose.unservable(rest)
+    if bad.any():
+        names = ", ".join(rest.workloads[i] for i in np.flatnonzero(bad)[:3])
+        more = f" and {int(bad.sum()) - 3} more" if bad.sum() > 3 else ""
+        return f"never dropped: only {vendor} can serve {names}{more}"
+    sol = solver.solve(rest, chain=f"without:{vendor}")
+    if sol.status == "optimal":
+        return None
+    limits = "; ".join(v["message"] for v in diagnose.violated_limits(rest, sol))
+    return f"never dropped: without {vendor}, {limits}"
+
+
 def _single_vendor(
     solver: Solver, free: PlacementProblem, mask: np.ndarray, vendor: str
 ) -> tuple[float | None, str, list[str]]:
@@ -240,8 +259,11 @@ def leverage(
                 if switch.multiplier is None
                 else None
             )
+            lacking = _without(solver, problem, mask, vendor)
             if switch.multiplier is None:
                 drop, drop_reason = Search(None, switch.below, 0), switch_reason
+            elif lacking is not None:  # no plan without it: no price drops it
+                drop, drop_reason = Search(None, MAX_MULTIPLIER, 0), lacking
             else:
                 drop = (
                     Search(switch.multiplier, switch.below, 0)

@@ -80,6 +80,7 @@ class Model:
     workloads: list[str]
     cells: np.ndarray  # (n_cells, 2): w, j of x columns per year
     tranches: list[tuple[str, int, float, float]]  # deal, index, milestone GW, value
+    # (solved by enumerating vesting patterns when few: see _patterns)
     constant_opex: np.ndarray  # per year, opex of the installed base (not in the objective)
     existing: np.ndarray  # E[j, t]
     discount: np.ndarray  # δ^t
@@ -492,6 +493,71 @@ def _solve(
     }
 
 
+MAX_PATTERNS = 64
+
+
+def _patterns(model: Model) -> list[np.ndarray] | None:
+    """Every monotone vesting pattern: per deal, its first k tranches (by milestone) vest.
+
+    With positive tranche values an optimum always vests every tranche whose milestone the
+    purchases reach, so it is one of these; fixing z to each leaves a MILP whose relaxation is
+    tight, where the free binaries' relaxation (z fractional in proportion to GW) is very weak.
+    """
+    by_deal: dict[str, list[int]] = {}
+    for k, (deal, _i, _gw, _v) in enumerate(model.tranches):
+        by_deal.setdefault(deal, []).append(k)
+    count = int(np.prod([len(v) + 1 for v in by_deal.values()])) if by_deal else 1
+    if count > MAX_PATTERNS:
+        return None
+    orders = [sorted(ks, key=lambda k: model.tranches[k][2]) for ks in by_deal.values()]
+    patterns = [np.zeros(len(model.tranches))]
+    for order in orders:
+        grown = []
+        for base in patterns:
+            for upto in range(len(order) + 1):
+                z = base.copy()
+                z[order[:upto]] = 1.0
+                grown.append(z)
+        patterns = grown
+    return patterns
+
+
+def _solve_best(
+    model: Model, gap: float, time_limit: float, drop_row: int | None = None
+) -> dict[str, Any]:
+    """The MILP, solved once per vesting pattern when there are few (see `_patterns`)."""
+    patterns = _patterns(model)
+    if not model.tranches or patterns is None:
+        return _solve(model, gap, time_limit, drop_row)
+    t0 = time.perf_counter()
+    z = model.cols["z"]
+    best: dict[str, Any] | None = None
+    bound = np.inf
+    for pattern in patterns:
+        lo, hi = model.lo.copy(), model.hi.copy()
+        lo[z] = hi[z] = pattern
+        fixed = Model(**{**model.__dict__, "lo": lo, "hi": hi})
+        left = max(time_limit - (time.perf_counter() - t0), 1.0)
+        try:
+            res = _solve(fixed, gap, left, drop_row)
+        except SolverError:
+            continue  # this pattern has no solution (cannot happen with the slacks, but be safe)
+        bound = min(bound, res["bound"])
+        if best is None or res["objective"] < best["objective"]:
+            best = res
+    if best is None:
+        raise SolverError(
+            "procurement MIP found no solution",
+            status="infeasible",
+            seconds=time.perf_counter() - t0,
+        )
+    best = dict(best)
+    best["bound"] = bound
+    best["gap"] = max(0.0, (best["objective"] - bound) / max(abs(best["objective"]), 1e-9))
+    best["seconds"] = time.perf_counter() - t0
+    return best
+
+
 @dataclass
 class ProcurementResult:
     name: str
@@ -630,7 +696,7 @@ def procure(loaded: LoadedProcurement, *, limit_costs: bool = True) -> Procureme
     proc = loaded.procurement
     t0 = time.perf_counter()
     model = build_model(loaded)
-    res = _solve(model, proc.mip_gap, proc.time_limit_s)
+    res = _solve_best(model, proc.mip_gap, proc.time_limit_s)
     result = ProcurementResult(
         name=proc.name,
         status=res["status"],
@@ -652,7 +718,7 @@ def procure(loaded: LoadedProcurement, *, limit_costs: bool = True) -> Procureme
             )
             if not tight:
                 continue
-            lifted = _solve(model, proc.mip_gap, proc.time_limit_s, drop_row=r)
+            lifted = _solve_best(model, proc.mip_gap, proc.time_limit_s, drop_row=r)
             result.limit_costs.append(
                 {
                     "limit": model.row_names[r],
