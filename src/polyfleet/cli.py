@@ -374,6 +374,175 @@ def procure(
         raise typer.Exit(EXIT_INFEASIBLE)
 
 
+cluster_app = typer.Typer(help="Start, stop or inspect the Ray cluster jobs run on.")
+app.add_typer(cluster_app, name="cluster")
+StateDirOpt = Annotated[
+    Path, typer.Option(help="Where the local cluster's address and the ledger live.")
+]
+
+
+@cluster_app.command("up")
+def cluster_up(
+    scenario: Annotated[Path, typer.Argument(help="Scenario whose pools become nodes.")],
+    local: Annotated[
+        bool, typer.Option("--local", help="Start a local multi-node cluster.")
+    ] = False,
+    address: Annotated[str | None, typer.Option(help="Join this cluster instead.")] = None,
+    slots: Annotated[int, typer.Option(help="Job slots over all local nodes.")] = 32,
+    state_dir: StateDirOpt = Path(".polyfleet"),
+) -> None:
+    """One Ray node per pool, each advertising its pool, accelerator and vendor as resources."""
+    from polyfleet.dispatch.cluster import local_spec, start_local
+    from polyfleet.scenario import load_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+        if local == (address is not None):
+            raise PolyfleetError("give --local (start a local cluster) or --address (join one)")
+        if address is not None:
+            _show_pools(address, state_dir, [p.name for p in loaded.scenario.pools])
+            return
+        state = start_local(local_spec(loaded, slots), state_dir)
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    console = _console()
+    console.print(f"local Ray cluster up at {state['address']} (pid {state['pid']}):")
+    for node in state["pools"]:
+        console.print(
+            f"  pool {node['pool']}: {node['accelerator']} ({node['vendor']}), {node['slots']} slots"
+        )
+
+
+def _show_pools(address: str | None, state_dir: Path, expected: list[str] | None = None) -> None:
+    from polyfleet.dispatch.cluster import cluster_pools, connect
+
+    connect(address, state_dir)
+    pools = cluster_pools()
+    console = _console()
+    for name, p in sorted(pools.items()):
+        console.print(
+            f"pool {name}: {p['accelerator']} ({p['vendor']}), {p['free']:g} of {p['slots']:g} "
+            f"slots free, {p['alive_nodes']} live node(s)"
+        )
+    missing = [p for p in expected or [] if p not in pools]
+    if missing:
+        raise PolyfleetError(f"the cluster has no node for pool(s): {', '.join(missing)}")
+
+
+@cluster_app.command("down")
+def cluster_down(state_dir: StateDirOpt = Path(".polyfleet")) -> None:
+    """Stop the local cluster `cluster up --local` started."""
+    from polyfleet.dispatch.cluster import stop_local
+
+    if stop_local(state_dir):
+        _console().print("local Ray cluster stopped")
+    else:
+        _console().print("no local cluster was running")
+
+
+@app.command()
+def run(
+    jobs: Annotated[Path, typer.Argument(help="Job file (.yaml or .json).")],
+    plan: Annotated[Path, typer.Option(help="Plan JSON from `polyfleet plan --out`.")],
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: the local one).")
+    ] = None,
+    retries: Annotated[int, typer.Option(help="Re-routes per job after a node failure.")] = 3,
+    profiles_out: Annotated[
+        Path, typer.Option(help="Where probe jobs write their profiles.")
+    ] = Path("profiles"),
+    state_dir: StateDirOpt = Path(".polyfleet"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Dispatch jobs to the pools the plan chose; re-route when a pool is lost."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from polyfleet.dispatch.cluster import connect
+    from polyfleet.dispatch.jobs import load_jobs
+    from polyfleet.dispatch.ledger import Ledger
+    from polyfleet.dispatch.runner import run_jobs
+
+    try:
+        job_list = load_jobs(jobs)
+        try:
+            plan_data = json.loads(plan.read_text("utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise PolyfleetError(f"{plan}: not a plan JSON ({exc})") from None
+        connect(address, state_dir)
+        ledger = Ledger(state_dir / "ledger.sqlite")
+        columns = (
+            TextColumn("{task.description:<10}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err_console) as bars:
+            tasks = {
+                s: bars.add_task(s, total=len(job_list))
+                for s in ("succeeded", "failed", "rerouted")
+            }
+
+            def show(counts: dict[str, int]) -> None:
+                for s, t in tasks.items():
+                    bars.update(t, completed=counts.get(s, 0))
+
+            report = run_jobs(
+                job_list,
+                plan_data,
+                ledger,
+                retries=retries,
+                profiles_dir=profiles_out,
+                on_change=show,
+            )
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(_dump(report.to_dict()))
+    else:
+        c = report.counts
+        _console().print(
+            f"{c['succeeded']} succeeded, {c['failed']} failed, {report.rerouted} re-routed, in "
+            f"{report.seconds:.1f} s; ledger {state_dir / 'ledger.sqlite'}"
+            + (f"; {len(report.profiles)} profile(s) in {profiles_out}" if report.profiles else "")
+        )
+    if report.counts["failed"]:
+        raise typer.Exit(EXIT_INPUT)
+
+
+@app.command()
+def status(
+    state_dir: StateDirOpt = Path(".polyfleet"),
+    address: Annotated[str | None, typer.Option(help="Also show this cluster's pools.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Jobs by state and pool (from the ledger), and the cluster's pools when one is reachable."""
+    from polyfleet.dispatch.cluster import cluster_pools, connect, read_state
+    from polyfleet.dispatch.ledger import Ledger
+
+    ledger_path = state_dir / "ledger.sqlite"
+    data: dict[str, Any] = {"ledger": str(ledger_path), "jobs": {}, "pools": {}, "failed": []}
+    if ledger_path.exists():
+        ledger = Ledger(ledger_path)
+        data["jobs"] = ledger.counts()
+        data["by_pool"] = ledger.by_pool()
+        data["failed"] = [
+            {"id": j["id"], "error": j["error"], "path": j["path"]} for j in ledger.jobs("failed")
+        ][:50]
+    if address is not None or read_state(state_dir) is not None:
+        try:
+            connect(address, state_dir)
+            data["pools"] = cluster_pools()
+        except Exception as exc:  # a cluster that is down is reported, not fatal
+            data["cluster_error"] = str(exc)
+    if as_json:
+        typer.echo(_dump(data))
+        return
+    from polyfleet.report.terminal import status_tables
+
+    for table in status_tables(data):
+        _console().print(table)
+
+
 class _BarProgress:
     """One rich progress bar per workload, on stderr so `--json` output stays clean."""
 

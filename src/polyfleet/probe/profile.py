@@ -30,6 +30,10 @@ __all__ = [
     "profile_files",
 ]
 
+#: The suite's workloads and presets, named here so that readers of profiles and job files need no
+#: PyTorch (probe/suite.py checks that it implements exactly these).
+WORKLOAD_NAMES = ("gemm", "copy", "multimodal-train", "llm-decode", "recsys", "small-infer")
+PRESET_NAMES = ("tiny", "full")
 FORMAT = "polyfleet-profile"
 SCHEMA_VERSION = 1
 DeviceKind = Literal["cuda", "rocm", "xpu", "mps", "cpu", "other"]

@@ -22,7 +22,14 @@ from polyfleet.catalog import Accelerator, Catalog
 from polyfleet.errors import InputError
 from polyfleet.probe import models
 from polyfleet.probe.device import Device, EnergyMeter, hostname
-from polyfleet.probe.profile import CaseResult, Latency, Profile, Skipped
+from polyfleet.probe.profile import (
+    PRESET_NAMES,
+    WORKLOAD_NAMES,
+    CaseResult,
+    Latency,
+    Profile,
+    Skipped,
+)
 from polyfleet.probe.timing import Timed, count_flops, time_calls
 
 __all__ = ["PRESETS", "WORKLOADS", "Preset", "Progress", "run_suite"]
@@ -595,6 +602,10 @@ WORKLOADS: dict[str, Callable[[Context], list[CaseResult]]] = {
     "recsys": run_recsys,
     "small-infer": run_small_infer,
 }
+
+
+if tuple(WORKLOADS) != WORKLOAD_NAMES or tuple(PRESETS) != PRESET_NAMES:  # pragma: no cover
+    raise ImportError("probe.profile names other workloads or presets than the suite runs")
 
 
 def run_suite(

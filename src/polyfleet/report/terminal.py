@@ -426,3 +426,56 @@ def print_procurement(data: dict[str, Any], console: Console) -> None:
         console.print(
             f"[red]limit cannot hold:[/red] {escape(v['limit'])} by {v['by']:,.4g} {v['unit']}"
         )
+
+
+def status_tables(data: dict[str, Any]) -> list[Table]:
+    """Jobs by state and pool, and the cluster's pools with their free slots."""
+    out = []
+    t = Table(title=f"Jobs ({data['ledger']})")
+    for col in ("pool", "queued", "running", "succeeded", "failed", "rerouted"):
+        t.add_column(col, justify="left" if col == "pool" else "right")
+    for pool, counts in sorted(data.get("by_pool", {}).items()):
+        t.add_row(
+            pool,
+            *[
+                str(counts.get(s, 0))
+                for s in ("queued", "running", "succeeded", "failed", "rerouted")
+            ],
+        )
+    jobs = data.get("jobs", {})
+    if jobs:
+        t.add_row(
+            "all",
+            *[
+                str(jobs.get(s, 0))
+                for s in ("queued", "running", "succeeded", "failed", "rerouted")
+            ],
+            style="bold",
+        )
+    out.append(t)
+    if data.get("pools"):
+        t = Table(title="Cluster pools")
+        for col in ("pool", "accelerator", "vendor", "slots", "free", "utilisation", "live nodes"):
+            t.add_column(
+                col, justify="left" if col in ("pool", "accelerator", "vendor") else "right"
+            )
+        for name, p in sorted(data["pools"].items()):
+            used = 1 - p["free"] / p["slots"] if p["slots"] else 0.0
+            t.add_row(
+                name,
+                str(p["accelerator"]),
+                str(p["vendor"]),
+                f"{p['slots']:g}",
+                f"{p['free']:g}",
+                f"{used:.0%}",
+                str(p["alive_nodes"]),
+            )
+        out.append(t)
+    if data.get("failed"):
+        t = Table(title="Failed jobs")
+        for col in ("job", "error", "path"):
+            t.add_column(col)
+        for f in data["failed"]:
+            t.add_row(f["id"], escape(str(f["error"])), " -> ".join(f["path"]))
+        out.append(t)
+    return out

@@ -1,0 +1,213 @@
+"""Pools as Ray node resources, and a local multi-node Ray cluster to run them on.
+
+Every node of a pool advertises `pool:<name>`, `accelerator:<catalog id>` and `vendor:<vendor>`
+resources (one unit per job slot) and the same as node labels; a task asks for `pool:<name>` and
+can only land there. `polyfleet cluster up --local` runs a background process that holds a
+`ray.cluster_utils.Cluster` (head plus one node per pool, slots scaled down to fit one machine) and
+writes its address to `.polyfleet/cluster.json`; `cluster down` stops it. An existing cluster is
+joined by address, and its pools are read from its nodes' resources.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from polyfleet.errors import PolyfleetError
+
+__all__ = ["cluster_pools", "connect", "local_spec", "start_local", "stop_local"]
+
+STATE_FILE = "cluster.json"
+START_TIMEOUT_S = 180.0
+
+
+def local_spec(loaded: Any, total_slots: int = 32) -> list[dict[str, Any]]:
+    """One node per pool of a scenario, with job slots in proportion to the pool's size."""
+    pools = loaded.scenario.pools
+    total = sum(p.count for p in pools) or 1
+    return [
+        {
+            "pool": p.name,
+            "accelerator": p.accelerator,
+            "vendor": loaded.catalog[p.accelerator].vendor,
+            "slots": max(1, round(total_slots * p.count / total)),
+        }
+        for p in pools
+    ]
+
+
+def node_resources(node: dict[str, Any]) -> dict[str, float]:
+    n = float(node["slots"])
+    return {
+        f"pool:{node['pool']}": n,
+        f"accelerator:{node['accelerator']}": n,
+        f"vendor:{node['vendor']}": n,
+    }
+
+
+def node_labels(node: dict[str, Any]) -> dict[str, str]:
+    return {
+        "polyfleet.pool": node["pool"],
+        "polyfleet.accelerator": node["accelerator"],
+        "polyfleet.vendor": node["vendor"],
+    }
+
+
+def _state_path(state_dir: str | Path) -> Path:
+    return Path(state_dir) / STATE_FILE
+
+
+def read_state(state_dir: str | Path) -> dict[str, Any] | None:
+    path = _state_path(state_dir)
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text())
+    try:
+        os.kill(state["pid"], 0)
+    except (ProcessLookupError, PermissionError):
+        path.unlink(missing_ok=True)  # the process that held the cluster is gone
+        return None
+    return state
+
+
+def start_local(spec: Sequence[dict[str, Any]], state_dir: str | Path) -> dict[str, Any]:
+    """Start the background process holding a local cluster; return its state once it is up."""
+    state_dir = Path(state_dir)
+    if (existing := read_state(state_dir)) is not None:
+        raise PolyfleetError(
+            f"a local cluster is already running (pid {existing['pid']}, {existing['address']}); "
+            "`polyfleet cluster down` first"
+        )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    spec_file = state_dir / "cluster-spec.json"
+    spec_file.write_text(json.dumps(list(spec)))
+    log = open(state_dir / "cluster.log", "w")  # noqa: SIM115 - handed to the child process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polyfleet.dispatch.cluster", "serve", str(state_dir)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # outlives this command
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise PolyfleetError(
+                f"the local cluster failed to start; see {state_dir / 'cluster.log'}"
+            )
+        state = read_state(state_dir)
+        if state is not None:
+            return state
+        time.sleep(0.2)
+    proc.terminate()
+    raise PolyfleetError(f"the local cluster did not start in {START_TIMEOUT_S:.0f} s")
+
+
+def stop_local(state_dir: str | Path, timeout: float = 60.0) -> bool:
+    """Stop the local cluster; False when none was running."""
+    state = read_state(state_dir)
+    if state is None:
+        return False
+    os.kill(state["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(state["pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    _state_path(state_dir).unlink(missing_ok=True)
+    return True
+
+
+def _serve(state_dir: Path) -> None:  # pragma: no cover - runs in the background process
+    from ray.cluster_utils import Cluster
+
+    spec = json.loads((state_dir / "cluster-spec.json").read_text())
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
+    )
+    for node in spec:
+        cluster.add_node(num_cpus=1, resources=node_resources(node), labels=node_labels(node))
+    cluster.wait_for_nodes()
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    tmp = _state_path(state_dir).with_suffix(".tmp")
+    tmp.write_text(json.dumps({"address": cluster.address, "pid": os.getpid(), "pools": spec}))
+    tmp.replace(_state_path(state_dir))
+    while not stopping:
+        time.sleep(0.5)
+    cluster.shutdown()
+
+
+def connect(address: str | None, state_dir: str | Path) -> str:
+    """ray.init to `address`, or to the local cluster `cluster up --local` started."""
+    import ray
+
+    if address is None:
+        state = read_state(state_dir)
+        if state is None:
+            raise PolyfleetError(
+                "no cluster: run `polyfleet cluster up SCENARIO --local`, or give --address"
+            )
+        address = state["address"]
+    if not ray.is_initialized():
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+    return address
+
+
+def cluster_pools() -> dict[str, dict[str, Any]]:
+    """Pools of the connected cluster: slots, free slots, live nodes, accelerator and vendor."""
+    import ray
+
+    pools: dict[str, dict[str, Any]] = {}
+    for node in ray.nodes():
+        res = node.get("Resources", {})
+        labels = node.get("Labels", {}) or {}
+        for key, amount in res.items():
+            if not key.startswith("pool:"):
+                continue
+            name = key.split(":", 1)[1]
+            entry = pools.setdefault(
+                name,
+                {
+                    "slots": 0.0,
+                    "alive_nodes": 0,
+                    "dead_nodes": 0,
+                    "accelerator": labels.get("polyfleet.accelerator")
+                    or next(
+                        (k.split(":", 1)[1] for k in res if k.startswith("accelerator:")), None
+                    ),
+                    "vendor": labels.get("polyfleet.vendor")
+                    or next((k.split(":", 1)[1] for k in res if k.startswith("vendor:")), None),
+                },
+            )
+            if node.get("Alive"):
+                entry["slots"] += amount
+                entry["alive_nodes"] += 1
+            else:
+                entry["dead_nodes"] += 1
+    free = ray.available_resources()
+    for name, entry in pools.items():
+        entry["free"] = float(free.get(f"pool:{name}", 0.0))
+        entry["alive"] = entry["alive_nodes"] > 0
+    return pools
+
+
+if __name__ == "__main__":  # pragma: no cover
+    if len(sys.argv) == 3 and sys.argv[1] == "serve":
+        _serve(Path(sys.argv[2]))
+    else:
+        sys.exit("usage: python -m polyfleet.dispatch.cluster serve STATE_DIR")

@@ -1,0 +1,182 @@
+"""Dispatch on a real local Ray cluster (one node per pool): routing, pinning, node loss, profiles,
+and refusal of bad input before anything is submitted."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+import yaml
+
+ray = pytest.importorskip("ray")
+from ray.cluster_utils import Cluster  # noqa: E402
+
+from polyfleet.dispatch.cluster import cluster_pools, node_labels, node_resources  # noqa: E402
+from polyfleet.dispatch.jobs import Job, load_jobs  # noqa: E402
+from polyfleet.dispatch.ledger import Ledger  # noqa: E402
+from polyfleet.dispatch.runner import run_jobs, validate  # noqa: E402
+from polyfleet.errors import InputError, PolyfleetError  # noqa: E402
+from polyfleet.plan.placement import make_plan  # noqa: E402
+
+from ..conftest import load  # noqa: E402
+
+SCENARIO: dict[str, Any] = {
+    "name": "three-pools",
+    "pools": [
+        {
+            "name": "nv",
+            "accelerator": "h100-sxm",
+            "count": 100,
+            "pue": 1.0,
+            "cost": {"per_gpu_hour": 2.0},
+        },
+        {
+            "name": "amd",
+            "accelerator": "mi300x",
+            "count": 100,
+            "pue": 1.0,
+            "cost": {"per_gpu_hour": 1.2},
+        },
+        {
+            "name": "spare",
+            "accelerator": "mi325x",
+            "count": 10,
+            "pue": 1.0,
+            "cost": {"per_gpu_hour": 9.0},
+        },
+    ],
+    "workloads": [
+        {
+            "name": "job",
+            "kind": "custom",
+            "demand": {"value": 250.0, "unit": "jobs/s"},
+            "throughput": {"h100-sxm": 2.0, "mi300x": 1.0},
+        },
+        {
+            "name": "other",
+            "kind": "custom",
+            "demand": {"value": 5.0, "unit": "jobs/s"},
+            "throughput": {"mi325x": 1.0},
+        },
+    ],
+}
+
+
+def plan_for_tests() -> dict[str, Any]:
+    """The planner's plan for SCENARIO (it splits `job` over nv and amd, `other` onto spare)."""
+    return make_plan(load(copy.deepcopy(SCENARIO))).to_dict(matrix_cells=False)
+
+
+def start_cluster(pools: dict[str, int]) -> tuple[Cluster, dict[str, Any]]:
+    """A local cluster with one node per pool; returns it and each pool's node."""
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
+    )
+    handles = {}
+    accs = {p["name"]: p["accelerator"] for p in SCENARIO["pools"]}
+    vendors = {"h100-sxm": "nvidia", "mi300x": "amd", "mi325x": "amd"}
+    for name, slots in pools.items():
+        node = {
+            "pool": name,
+            "accelerator": accs[name],
+            "vendor": vendors[accs[name]],
+            "slots": slots,
+        }
+        handles[name] = cluster.add_node(
+            num_cpus=1, resources=node_resources(node), labels=node_labels(node)
+        )
+    cluster.wait_for_nodes()
+    return cluster, handles
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c, _ = start_cluster({"nv": 4, "amd": 4, "spare": 2})
+    ray.init(address=c.address, logging_level="ERROR", log_to_driver=False)
+    yield c
+    ray.shutdown()
+    c.shutdown()
+
+
+def make_jobs(n: int, workload: str = "job", **run: Any) -> list[Job]:
+    spec = run or {"entry": "polyfleet.dispatch.demo:noop", "args": {}}
+    return [Job(id=f"{workload}-{i}", workload=workload, run=spec) for i in range(n)]
+
+
+def test_pools_are_read_from_the_nodes(cluster):
+    pools = cluster_pools()
+    assert set(pools) == {"nv", "amd", "spare"}
+    assert pools["nv"]["accelerator"] == "h100-sxm" and pools["amd"]["vendor"] == "amd"
+    assert pools["nv"]["slots"] == 4 and pools["nv"]["alive"]
+
+
+def test_routing_follows_the_plan_and_tasks_see_their_pool(cluster, tmp_path):
+    plan = plan_for_tests()
+    split = {a["pool"]: a["accelerators"] for a in plan["assignments"] if a["workload"] == "job"}
+    ledger = Ledger(tmp_path / "l.sqlite")
+    report = run_jobs(make_jobs(200), plan, ledger)
+    assert report.counts["succeeded"] == 200 and report.submitted == 200
+    done = ledger.jobs("succeeded")
+    share = {p: sum(j["pool"] == p for j in done) / 200 for p in split}
+    total = sum(split.values())
+    for pool, acc in split.items():
+        assert share[pool] == pytest.approx(acc / total, abs=0.05)
+    for job in done:  # pinned: the scheduler gave each task its pool's resource
+        assert job["result"]["assigned"].get(f"pool:{job['pool']}") == 1.0
+
+
+def test_user_error_fails_without_retry_and_probe_results_become_profiles(cluster, tmp_path):
+    plan = plan_for_tests()
+    ledger = Ledger(tmp_path / "l.sqlite")
+    jobs = [
+        Job(
+            id="boom",
+            workload="job",
+            run={"entry": "polyfleet.dispatch.demo:fail", "args": {"message": "bad input"}},
+        ),
+        Job(
+            id="probe",
+            workload="job",
+            run={"probe": "small-infer", "preset": "tiny", "as": "h100-sxm"},
+        ),
+    ]
+    report = run_jobs(jobs, plan, ledger, profiles_dir=tmp_path / "profiles")
+    boom = ledger.job("boom")
+    assert boom["state"] == "failed" and "RuntimeError: bad input" in boom["error"]
+    assert len(boom["path"]) == 1 and report.rerouted == 0
+    (profile_file,) = report.profiles
+    from polyfleet.catalog import load_catalog
+    from polyfleet.perfmodel.calibrate import calibrate
+    from polyfleet.probe.profile import load_profile
+
+    profile = load_profile(profile_file)
+    assert profile.device.accelerator == "h100-sxm"
+    cal = calibrate([(profile_file, profile)], load_catalog())
+    assert [(c.accelerator, c.kind) for c in cal.used] == [("h100-sxm", "infer")]
+
+
+def test_bad_input_is_refused_before_anything_is_submitted(cluster, tmp_path):
+    plan = plan_for_tests()
+    ledger = Ledger(tmp_path / "l.sqlite")
+    with pytest.raises(PolyfleetError, match="unknown workload 'nope'"):
+        run_jobs(make_jobs(3, workload="nope"), plan, ledger)
+    ghost = copy.deepcopy(plan)
+    ghost["assignments"].append({**ghost["assignments"][0], "pool": "ghost"})
+    with pytest.raises(PolyfleetError, match=r"pool 'ghost'.*not in the cluster"):
+        run_jobs(make_jobs(3), ghost, ledger)
+    assert sum(ledger.counts().values()) == 0  # nothing recorded, nothing submitted
+    bad = tmp_path / "jobs.yaml"
+    bad.write_text(yaml.safe_dump({"jobs": [{"workload": "job", "run": {"entry": "no-colon"}}]}))
+    with pytest.raises(InputError, match="module:function") as err:
+        load_jobs(bad)
+    assert err.value.field == "jobs[0].run"
+    bad.write_text(yaml.safe_dump({"jobs": [{"workload": "job", "run": {"probe": "warp"}}]}))
+    with pytest.raises(InputError, match="unknown probe workload") as err:
+        load_jobs(bad)
+    assert err.value.field == "jobs[0].run.probe" and err.value.line == 3  # "probe: warp"
+
+
+def test_validate_needs_an_optimalplan_for_tests():
+    with pytest.raises(PolyfleetError, match="optimal"):
+        validate(make_jobs(1), {"status": "infeasible"}, {})

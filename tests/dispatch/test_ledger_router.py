@@ -1,0 +1,99 @@
+"""The ledger's state machine and the router's arithmetic, without a cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polyfleet.dispatch.ledger import Ledger
+from polyfleet.dispatch.router import Router, plan_split
+
+
+def test_ledger_transitions_and_stale_attempts(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite")
+    assert ledger.add([("j1", "w", {"entry": "m:f"}), ("j2", "w", {"entry": "m:f"})]) == 2
+    assert ledger.add([("j1", "w", {"entry": "m:f"})]) == 0  # already known: not queued twice
+    ledger.start([("j1", "a", 1), ("j2", "a", 1)])
+    assert ledger.counts()["running"] == 2
+    # j1's node died: rerouted, then running on b as attempt 2
+    assert ledger.finish([("j1", 1, "rerouted", "NodeDiedError on a")]) == 1
+    ledger.start([("j1", "b", 2)])
+    # a late answer from attempt 1 is ignored; attempt 2's is recorded once
+    assert ledger.finish([("j1", 1, "succeeded", {"v": 1})]) == 0
+    assert ledger.finish([("j1", 2, "succeeded", {"v": 2})]) == 1
+    assert ledger.finish([("j1", 2, "succeeded", {"v": 3})]) == 0
+    job = ledger.job("j1")
+    assert job["state"] == "succeeded" and job["path"] == ["a", "b"] and job["result"] == {"v": 2}
+    assert [s for s, _ in ledger.events("j1")] == [
+        "queued",
+        "running",
+        "rerouted",
+        "running",
+        "succeeded",
+    ]
+    assert ledger.finish([("j2", 1, "failed", "RuntimeError: boom")]) == 1
+    assert ledger.counts() == {
+        "queued": 0,
+        "running": 0,
+        "succeeded": 1,
+        "failed": 1,
+        "rerouted": 0,
+    }
+    with pytest.raises(RuntimeError, match="not waiting"):
+        ledger.start([("j2", "a", 2)])  # a failed job is not run again
+
+
+def test_a_restart_sees_the_same_truth(tmp_path):
+    path = tmp_path / "l.sqlite"
+    first = Ledger(path)
+    first.add([("j1", "w", {}), ("j2", "w", {})])
+    first.start([("j1", "a", 1)])
+    first.finish([("j1", 1, "succeeded", {})])
+    first.start([("j2", "a", 1)])
+    first.close()  # the run stops with j2 running
+    again = Ledger(path)
+    assert again.counts()["succeeded"] == 1 and again.counts()["running"] == 1
+    assert again.requeue_orphans() == 1
+    assert again.job("j2")["state"] == "rerouted" and again.job("j1")["state"] == "succeeded"
+
+
+PLAN = {
+    "assignments": [
+        {"workload": "w", "pool": "a", "accelerators": 300.0},
+        {"workload": "w", "pool": "b", "accelerators": 100.0},
+        {"workload": "v", "pool": "b", "accelerators": 5.0},
+    ]
+}
+
+
+def test_route_follows_the_plan_and_every_prefix_does_too():
+    router = Router(plan_split(PLAN), ["a", "b", "c"])
+    picks = router.route_names("w", 200)
+    assert picks.count("a") == 150 and picks.count("b") == 50 and "c" not in picks
+    for n in (4, 20, 63):
+        assert abs(picks[:n].count("a") - 0.75 * n) <= 1
+    assert router.route_names("v", 3) == ["b", "b", "b"]
+    with pytest.raises(KeyError):
+        router.route("unknown", 1)
+
+
+def test_free_capacity_shifts_the_split():
+    router = Router(plan_split(PLAN), ["a", "b"])
+    router.set_free({"a": 0.25, "b": 1.0})  # a's slots mostly busy
+    picks = router.route_names("w", 100)
+    assert picks.count("a") == 43  # 300 x 0.25 : 100 x 1 -> 75 : 100 of 100 jobs
+    router.set_free({"a": 0.0, "b": 0.0})  # all busy: queue by the plan alone
+    assert router.route_names("w", 4).count("a") == 3
+
+
+def test_next_pool_skips_tried_and_dead_pools():
+    router = Router(plan_split(PLAN), ["a", "b", "c"])
+    assert router.next_pool("w", tried=["a"], alive=["a", "b", "c"]) == "b"
+    assert router.next_pool("w", tried=[], alive=["b"]) == "b"
+    assert router.next_pool("w", tried=["a", "b"], alive=["a", "b", "c"]) is None
+
+
+def test_route_is_vectorised():
+    router = Router({"w": {f"p{i}": float(i + 1) for i in range(10)}}, [f"p{i}" for i in range(10)])
+    pools = router.route("w", 55_000)
+    assert np.bincount(pools).tolist() == [1000 * (i + 1) for i in range(10)]
