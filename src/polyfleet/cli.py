@@ -414,10 +414,13 @@ def cluster_up(
 
 
 def _show_pools(address: str | None, state_dir: Path, expected: list[str] | None = None) -> None:
-    from polyfleet.dispatch.cluster import cluster_pools, connect
+    from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect
 
     connect(address, state_dir)
-    pools = cluster_pools()
+    try:
+        pools = cluster_pools()
+    finally:
+        disconnect()
     console = _console()
     for name, p in sorted(pools.items()):
         console.print(
@@ -457,7 +460,7 @@ def run(
     """Dispatch jobs to the pools the plan chose; re-route when a pool is lost."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from polyfleet.dispatch.cluster import connect
+    from polyfleet.dispatch.cluster import connect, disconnect
     from polyfleet.dispatch.jobs import load_jobs
     from polyfleet.dispatch.ledger import Ledger
     from polyfleet.dispatch.runner import run_jobs
@@ -496,6 +499,8 @@ def run(
             )
     except PolyfleetError as exc:
         raise _fail(exc) from None
+    finally:
+        disconnect()
     if as_json:
         typer.echo(_dump(report.to_dict()))
     else:
@@ -516,7 +521,7 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs by state and pool (from the ledger), and the cluster's pools when one is reachable."""
-    from polyfleet.dispatch.cluster import cluster_pools, connect, read_state
+    from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect, read_state
     from polyfleet.dispatch.ledger import Ledger
 
     ledger_path = state_dir / "ledger.sqlite"
@@ -534,6 +539,8 @@ def status(
             data["pools"] = cluster_pools()
         except Exception as exc:  # a cluster that is down is reported, not fatal
             data["cluster_error"] = str(exc)
+        finally:
+            disconnect()
     if as_json:
         typer.echo(_dump(data))
         return

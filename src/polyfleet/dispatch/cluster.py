@@ -88,24 +88,25 @@ def start_local(spec: Sequence[dict[str, Any]], state_dir: str | Path) -> dict[s
     state_dir.mkdir(parents=True, exist_ok=True)
     spec_file = state_dir / "cluster-spec.json"
     spec_file.write_text(json.dumps(list(spec)))
-    log = open(state_dir / "cluster.log", "w")  # noqa: SIM115 - handed to the child process
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "polyfleet.dispatch.cluster", "serve", str(state_dir)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # outlives this command
+    # a short-lived launcher starts the server in its own session and exits, so the server is
+    # nobody's child here (it must outlive this command)
+    subprocess.run(
+        [sys.executable, "-m", "polyfleet.dispatch.cluster", "spawn", str(state_dir)], check=True
     )
+    server_pid = int((state_dir / "cluster.pid").read_text())
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise PolyfleetError(
-                f"the local cluster failed to start; see {state_dir / 'cluster.log'}"
-            )
         state = read_state(state_dir)
         if state is not None:
             return state
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            raise PolyfleetError(
+                f"the local cluster failed to start; see {state_dir / 'cluster.log'}"
+            ) from None
         time.sleep(0.2)
-    proc.terminate()
+    os.kill(server_pid, signal.SIGTERM)
     raise PolyfleetError(f"the local cluster did not start in {START_TIMEOUT_S:.0f} s")
 
 
@@ -114,6 +115,8 @@ def stop_local(state_dir: str | Path, timeout: float = 60.0) -> bool:
     state = read_state(state_dir)
     if state is None:
         return False
+    if "ray" in sys.modules:
+        disconnect()
     os.kill(state["pid"], signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -150,6 +153,14 @@ def _serve(state_dir: Path) -> None:  # pragma: no cover - runs in the backgroun
     while not stopping:
         time.sleep(0.5)
     cluster.shutdown()
+
+
+def disconnect() -> None:
+    """Leave the cluster (a driver left connected to a cluster that stops is aborted by Ray)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
 
 
 def connect(address: str | None, state_dir: str | Path) -> str:
@@ -206,8 +217,21 @@ def cluster_pools() -> dict[str, dict[str, Any]]:
     return pools
 
 
+def _spawn(state_dir: Path) -> None:  # pragma: no cover - the launcher process
+    with open(state_dir / "cluster.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "polyfleet.dispatch.cluster", "serve", str(state_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    (state_dir / "cluster.pid").write_text(str(proc.pid))
+    os._exit(0)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    if len(sys.argv) == 3 and sys.argv[1] == "serve":
-        _serve(Path(sys.argv[2]))
+    if len(sys.argv) == 3 and sys.argv[1] in ("serve", "spawn"):
+        (_serve if sys.argv[1] == "serve" else _spawn)(Path(sys.argv[2]))
     else:
-        sys.exit("usage: python -m polyfleet.dispatch.cluster serve STATE_DIR")
+        sys.exit("usage: python -m polyfleet.dispatch.cluster serve|spawn STATE_DIR")
