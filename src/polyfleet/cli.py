@@ -402,7 +402,7 @@ def cluster_up(
         if address is not None:
             _show_pools(address, state_dir, [p.name for p in loaded.scenario.pools])
             return
-        state = start_local(local_spec(loaded, slots), state_dir)
+        state = start_local(local_spec(loaded, slots, host_gpus=_host_gpus()), state_dir)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     console = _console()
@@ -411,6 +411,16 @@ def cluster_up(
         console.print(
             f"  pool {node['pool']}: {node['accelerator']} ({node['vendor']}), {node['slots']} slots"
         )
+
+
+def _host_gpus() -> tuple[str, int] | None:
+    """(device name, count) of this machine's accelerators, when PyTorch sees any."""
+    try:
+        from polyfleet.probe.device import discover
+    except ImportError:
+        return None
+    dev = discover()
+    return None if dev.type == "cpu" else (dev.name(), dev.count())
 
 
 def _show_pools(address: str | None, state_dir: Path, expected: list[str] | None = None) -> None:
@@ -546,8 +556,11 @@ def status(
         return
     from polyfleet.report.terminal import status_tables
 
+    console = _console()
+    if not ledger_path.exists():
+        console.print(f"no jobs yet: `polyfleet run` records them in {ledger_path}")
     for table in status_tables(data):
-        _console().print(table)
+        console.print(table)
 
 
 class _BarProgress:

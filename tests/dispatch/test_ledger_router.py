@@ -97,3 +97,20 @@ def test_route_is_vectorised():
     router = Router({"w": {f"p{i}": float(i + 1) for i in range(10)}}, [f"p{i}" for i in range(10)])
     pools = router.route("w", 55_000)
     assert np.bincount(pools).tolist() == [1000 * (i + 1) for i in range(10)]
+
+
+def test_local_spec_scales_slots_and_gives_real_gpus_to_their_pool():
+    from pathlib import Path
+
+    from polyfleet.dispatch.cluster import local_spec
+    from polyfleet.scenario import load_scenario
+
+    loaded = load_scenario(Path(__file__).parents[2] / "examples" / "hyperscaler-2026.yaml")
+    spec = local_spec(loaded, 32)
+    assert [n["pool"] for n in spec] == [p.name for p in loaded.scenario.pools]
+    assert all(n["slots"] >= 1 and n["num_gpus"] == 0 for n in spec)
+    biggest = max(loaded.scenario.pools, key=lambda p: p.count).name
+    assert max(spec, key=lambda n: n["slots"])["pool"] == biggest
+    with_gpu = local_spec(loaded, 32, host_gpus=("NVIDIA H200", 8))
+    assert [n["pool"] for n in with_gpu if n["num_gpus"]] == ["nv-h200-west"]
+    assert local_spec(loaded, 32, host_gpus=("Some Other GPU", 1)) == spec

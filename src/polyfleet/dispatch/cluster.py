@@ -28,19 +28,31 @@ STATE_FILE = "cluster.json"
 START_TIMEOUT_S = 180.0
 
 
-def local_spec(loaded: Any, total_slots: int = 32) -> list[dict[str, Any]]:
-    """One node per pool of a scenario, with job slots in proportion to the pool's size."""
+def local_spec(
+    loaded: Any, total_slots: int = 32, host_gpus: tuple[str, int] | None = None
+) -> list[dict[str, Any]]:
+    """One node per pool of a scenario, with job slots in proportion to the pool's size.
+
+    `host_gpus` (device name, count) gives this machine's GPUs to the first pool of that kind
+    of accelerator, so Ray sees them there and adds its own `accelerator_type` resource.
+    """
     pools = loaded.scenario.pools
     total = sum(p.count for p in pools) or 1
-    return [
-        {
+    gpu_kind = loaded.catalog.match_device(host_gpus[0]) if host_gpus else None
+    out = []
+    for p in pools:
+        node = {
             "pool": p.name,
             "accelerator": p.accelerator,
             "vendor": loaded.catalog[p.accelerator].vendor,
             "slots": max(1, round(total_slots * p.count / total)),
+            "num_gpus": 0,
         }
-        for p in pools
-    ]
+        if gpu_kind is not None and p.accelerator == gpu_kind and host_gpus is not None:
+            node["num_gpus"] = host_gpus[1]
+            gpu_kind = None  # one pool gets the real devices
+        out.append(node)
+    return out
 
 
 def node_resources(node: dict[str, Any]) -> dict[str, float]:
@@ -137,7 +149,12 @@ def _serve(state_dir: Path) -> None:  # pragma: no cover - runs in the backgroun
         initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}
     )
     for node in spec:
-        cluster.add_node(num_cpus=1, resources=node_resources(node), labels=node_labels(node))
+        cluster.add_node(
+            num_cpus=1,
+            num_gpus=node.get("num_gpus", 0),
+            resources=node_resources(node),
+            labels=node_labels(node),
+        )
     cluster.wait_for_nodes()
     stopping = False
 
