@@ -23,7 +23,7 @@ from polyfleet.scenario import Scenario, TierPolicy, Workload
 if TYPE_CHECKING:
     from polyfleet.perfmodel.calibrate import Calibration, CalibrationSet
 
-__all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix", "estimate_one"]
+__all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix", "estimate_one", "matrix_for"]
 
 
 class Origin(enum.IntEnum):
@@ -273,21 +273,22 @@ def build_matrix(
     factor and marked `calibrated`; measured cells stay as the scenario gives them.
     """
     acc_ids = list(accelerators) if accelerators is not None else list(catalog)
-    return _build(scenario.workloads, scenario.tiers, catalog, acc_ids, calibration)
+    return matrix_for(scenario.workloads, scenario.tiers, catalog, acc_ids, calibration)
 
 
 def estimate_one(workload: Workload, catalog: Catalog, accelerator: str) -> float:
     """The uncalibrated estimate of one workload on one accelerator (0 where ineligible)."""
-    return float(_build([workload], {}, catalog, [accelerator], None).value[0, 0])
+    return float(matrix_for([workload], {}, catalog, [accelerator]).value[0, 0])
 
 
-def _build(
+def matrix_for(
     wls: Sequence[Workload],
     tier_rules: Mapping[int, TierPolicy],
     catalog: Catalog,
     acc_ids: list[str],
-    calibration: CalibrationSet | None,
+    calibration: CalibrationSet | None = None,
 ) -> ThroughputMatrix:
+    """The matrix of any workloads (a scenario's, a procurement file's) under tier rules."""
     cal_index = calibration.lookup() if calibration else {}
     n_w, n_a = len(wls), len(acc_ids)
     c = _arrays(wls)

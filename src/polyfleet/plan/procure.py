@@ -24,7 +24,7 @@ solver weighs buying more of a deal's parts against what reaching the milestone 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import highspy
@@ -35,7 +35,7 @@ from polyfleet.economics.cost import HOURS_PER_YEAR, OwnedTerms, facility_kw, ow
 from polyfleet.economics.deal import Deal
 from polyfleet.economics.warrant import simulate_warrant
 from polyfleet.errors import SolverError
-from polyfleet.perfmodel.matrix import _build
+from polyfleet.perfmodel.matrix import matrix_for
 from polyfleet.plan.lp import INF, new_highs
 from polyfleet.procurement import LoadedProcurement
 
@@ -192,7 +192,7 @@ def build_model(loaded: LoadedProcurement) -> Model:
         tau[None, None, :] < tau[None, :, None] + life[:, None, None]
     )
 
-    matrix = _build(proc.workloads, proc.tiers, catalog, [k.accelerator for k in kinds], None)
+    matrix = matrix_for(proc.workloads, proc.tiers, catalog, [k.accelerator for k in kinds])
     T = matrix.value  # (W, J)
     W = len(proc.workloads)
     growth = np.array([proc.growth.get(w.name, 1.0) for w in proc.workloads])
@@ -536,7 +536,7 @@ def _solve_best(
     for pattern in patterns:
         lo, hi = model.lo.copy(), model.hi.copy()
         lo[z] = hi[z] = pattern
-        fixed = Model(**{**model.__dict__, "lo": lo, "hi": hi})
+        fixed = replace(model, lo=lo, hi=hi)
         left = max(time_limit - (time.perf_counter() - t0), 1.0)
         try:
             res = _solve(fixed, gap, left, drop_row)
