@@ -461,6 +461,9 @@ def run(
         str | None, typer.Option(help="Ray cluster address (default: the local one).")
     ] = None,
     retries: Annotated[int, typer.Option(help="Re-routes per job after a node failure.")] = 3,
+    timeout: Annotated[
+        float | None, typer.Option(help="Fail jobs still unfinished after this many seconds.")
+    ] = None,
     profiles_out: Annotated[
         Path, typer.Option(help="Where probe jobs write their profiles.")
     ] = Path("profiles"),
@@ -506,6 +509,7 @@ def run(
                 retries=retries,
                 profiles_dir=profiles_out,
                 on_change=show,
+                timeout_s=timeout,
             )
     except PolyfleetError as exc:
         raise _fail(exc) from None

@@ -115,7 +115,7 @@ def test_routing_follows_the_plan_and_tasks_see_their_pool(cluster, tmp_path):
     plan = plan_for_tests()
     split = {a["pool"]: a["accelerators"] for a in plan["assignments"] if a["workload"] == "job"}
     ledger = Ledger(tmp_path / "l.sqlite")
-    report = run_jobs(make_jobs(200), plan, ledger)
+    report = run_jobs(make_jobs(200), plan, ledger, timeout_s=120)
     assert report.counts["succeeded"] == 200 and report.submitted == 200
     done = ledger.jobs("succeeded")
     share = {p: sum(j["pool"] == p for j in done) / 200 for p in split}
@@ -141,7 +141,7 @@ def test_user_error_fails_without_retry_and_probe_results_become_profiles(cluste
             run={"probe": "small-infer", "preset": "tiny", "as": "h100-sxm"},
         ),
     ]
-    report = run_jobs(jobs, plan, ledger, profiles_dir=tmp_path / "profiles")
+    report = run_jobs(jobs, plan, ledger, profiles_dir=tmp_path / "profiles", timeout_s=120)
     boom = ledger.job("boom")
     assert boom["state"] == "failed" and "RuntimeError: bad input" in boom["error"]
     assert len(boom["path"]) == 1 and report.rerouted == 0
@@ -180,3 +180,11 @@ def test_bad_input_is_refused_before_anything_is_submitted(cluster, tmp_path):
 def test_validate_needs_an_optimalplan_for_tests():
     with pytest.raises(PolyfleetError, match="optimal"):
         validate(make_jobs(1), {"status": "infeasible"}, {})
+
+
+def test_jobs_still_running_at_the_timeout_fail_saying_so(cluster, tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite")
+    jobs = make_jobs(2, entry="polyfleet.dispatch.demo:sleep", args={"seconds": 30})
+    report = run_jobs(jobs, plan_for_tests(), ledger, timeout_s=1.0)
+    assert report.counts["failed"] == 2 and report.seconds < 20
+    assert all("timed out after 1 s" in j["error"] for j in ledger.jobs("failed"))

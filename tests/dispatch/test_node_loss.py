@@ -26,7 +26,9 @@ def test_node_loss_reroutes_and_loses_no_job(tmp_path):
         ledger = Ledger(tmp_path / "l.sqlite")
         jobs = make_jobs(24, entry="polyfleet.dispatch.demo:sleep", args={"seconds": 0.4})
         box: dict[str, Any] = {}
-        runner = threading.Thread(target=lambda: box.update(r=run_jobs(jobs, plan, ledger)))
+        runner = threading.Thread(
+            target=lambda: box.update(r=run_jobs(jobs, plan, ledger, timeout_s=120)), daemon=True
+        )
         runner.start()
         deadline = time.monotonic() + 60
         while ledger.counts()["succeeded"] < 2 and time.monotonic() < deadline:

@@ -101,8 +101,9 @@ def run_jobs(
     profiles_dir: str | Path | None = None,
     on_change: Callable[[dict[str, int]], None] | None = None,
     poll_s: float = 0.1,
+    timeout_s: float | None = None,
 ) -> RunReport:
-    """Dispatch `jobs` (already validated against the plan) and wait for every one to end."""
+    """Dispatch `jobs` and wait for every one to end (or `timeout_s`: the rest fail, saying so)."""
     import ray
     from ray.exceptions import RayTaskError
 
@@ -143,7 +144,18 @@ def run_jobs(
 
     alive = {p for p, v in pools.items() if v["alive"]}
     last_check = time.monotonic()
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while inflight:
+        if deadline is not None and time.monotonic() > deadline:
+            late = [
+                (job, attempt, "failed", f"timed out after {timeout_s:g} s on {pool}")
+                for job, attempt, pool, _ in inflight.values()
+            ]
+            for ref in inflight:
+                ray.cancel(ref, force=True)
+            inflight.clear()
+            ledger.finish(late)
+            break
         ready, _ = ray.wait(list(inflight), num_returns=len(inflight), timeout=poll_s)
         outcomes: list[tuple[str, int, str, Any]] = []
         lost: list[tuple[str, int, str, str, str]] = []
