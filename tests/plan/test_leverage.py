@@ -167,3 +167,14 @@ def test_cli_leverage_and_frontier(base, tmp_path: Path):
     assert len(json.loads(result.stdout)["points"]) == 21 and "knee" in page.read_text()
     result = runner.invoke(app, ["frontier", str(path), "--points", "5"])
     assert result.exit_code == 1 and "at least 20" in result.stderr
+
+
+def test_cli_refuses_a_fleet_without_a_plan(base, tmp_path: Path):
+    base["workloads"][0]["throughput"] = {"b200": 1.0}  # no pool has a B200
+    path = write(tmp_path, base)
+    for command in ("leverage", "frontier"):
+        result = CliRunner().invoke(app, [command, str(path)])
+        assert result.exit_code == 1
+        assert (
+            "workload job cannot be served" in result.stderr and "polyfleet plan" in result.stderr
+        )
