@@ -76,6 +76,10 @@ def test_plan_tables_and_html(tmp_path):
     assert "chart-shares" in page and "chart-cost" in page and "chart-pools" in page
     assert '<script src="http' not in page  # plotly is inlined: opens without network
     assert "Plotly" in page
+    assert "fan-0" in page  # the AMD deal's fan chart
+    assert 'id="frontier"' not in page
+    result = runner.invoke(app, ["plan", str(EXAMPLE), "--html", str(html), "--frontier"])
+    assert result.exit_code == 0 and 'id="frontier"' in html.read_text()
 
 
 def test_bad_input_exits_1_and_writes_nothing(base, tmp_path):

@@ -85,6 +85,9 @@ def plan(
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(help="Also write the plan JSON to this file.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
+    frontier: Annotated[
+        bool, typer.Option("--frontier", help="Add the cost-vs-share frontier to the HTML report.")
+    ] = False,
     method: Annotated[str, typer.Option(help="auto | decomposition | lp")] = "auto",
     matrix: Annotated[bool, typer.Option(help="Include every matrix cell in the JSON.")] = True,
     profiles: Annotated[
@@ -118,7 +121,13 @@ def plan(
         from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_html
 
-        write_atomic(html, render_html(data))
+        front = None
+        if frontier:
+            from polyfleet.plan.leverage import share_frontier
+
+            problem = result.problem.subset(result.problem.demand > 0)
+            front = share_frontier(problem).to_dict()
+        write_atomic(html, render_html(data, front))
     if as_json:
         sys.stdout.write(text + "\n")
     else:

@@ -116,8 +116,8 @@ def render_deal_html(deal: dict[str, Any]) -> str:
     )
 
 
-def render_html(plan: dict[str, Any]) -> str:
-    """The report page for a plan dict (`Plan.to_dict()`)."""
+def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) -> str:
+    """The report page for a plan dict (`Plan.to_dict()`), with the share frontier if given."""
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -164,6 +164,13 @@ def render_html(plan: dict[str, Any]) -> str:
     parts.append("</table>")
     for i, deal in enumerate(plan.get("deals", [])):
         parts.append(_deal_section(deal, i, include_js=False))
+    if frontier is not None:
+        parts.append("<h2>Share frontier</h2>")
+        parts.append(
+            frontier_figure(frontier).to_html(
+                full_html=False, include_plotlyjs=False, div_id="frontier"
+            )
+        )
     parts.append("</body></html>")
     return "".join(parts)
 
