@@ -318,3 +318,22 @@ def test_pattern_enumeration_matches_the_plain_milp(tmp_path):
     assert best["objective"] == pytest.approx(plain["objective"], rel=1e-5)
     z_best = best["x"][model.cols["z"]]
     assert list(z_best) == sorted(z_best, reverse=True)  # monotone: lower milestones first
+
+
+def test_a_workload_no_kind_can_serve_is_short_with_the_reason():
+    data = copy.deepcopy(BASE)
+    data["workloads"].append(
+        {
+            "name": "needs-b200",
+            "kind": "custom",
+            "demand": {"value": 10.0, "unit": "jobs/s"},
+            "throughput": {"b200": 1.0},
+        }
+    )
+    out = procure(_load(data)).to_dict()
+    assert out["status"] == "infeasible"
+    (short,) = out["shortfalls"]
+    assert short["workload"] == "needs-b200" and short["short_fraction"] == pytest.approx(1.0)
+    assert "mi355x: custom workload with no measured throughput" in short["why"]
+    # the servable workload is still planned
+    assert out["schedule"][0]["gpus"] == 20_000

@@ -85,6 +85,7 @@ class Model:
     existing: np.ndarray  # E[j, t]
     discount: np.ndarray  # δ^t
     demand: np.ndarray  # D[w, t]
+    unservable: dict[str, str] = field(default_factory=dict)  # workload -> why no kind serves it
 
 
 def _tranche_values(deal: Deal) -> list[float]:
@@ -251,12 +252,11 @@ def build_model(loaded: LoadedProcurement) -> Model:
     cost[:n_n] = (capital + opex_bought).ravel()
     # penalties: the dearest new capacity that could have done the job, times PENALTY
     unit_cost = cap_gpu + opex * life  # per GPU over its life
-    with np.errstate(divide="ignore"):
-        per_w = np.where(T > 0, unit_cost[None, :] / np.where(T > 0, T, 1), np.nan)
-    dearest = (
-        np.nanmax(np.where(np.isfinite(per_w), per_w, np.nan), axis=1) if n_cells else np.ones(W)
-    )
-    dearest = np.nan_to_num(dearest, nan=float(unit_cost.max(initial=1.0)))
+    per_w = np.where(T > 0, unit_cost[None, :] / np.where(T > 0, T, 1.0), -np.inf)
+    dearest = per_w.max(axis=1, initial=-np.inf)
+    # a workload no kind can serve: priced like the dearest GPU per unit (it stays short)
+    fallback = float(np.max(per_w, initial=float(unit_cost.max(initial=1.0))))
+    dearest = np.where(np.isfinite(dearest), dearest, max(fallback, 1.0))
     cost[off_short:off_power_slack] = PENALTY * (D * dearest[:, None]).T.ravel()
     per_mw = float((unit_cost / np.maximum(mw, 1e-12)).max(initial=1.0))
     cost[off_power_slack:off_share_slack] = PENALTY * per_mw
@@ -447,6 +447,13 @@ def build_model(loaded: LoadedProcurement) -> Model:
         existing=existing,
         discount=delta,
         demand=D,
+        unservable={
+            w.name: "; ".join(
+                f"{matrix.accelerators[j]}: {matrix.reason_text(i, j)}" for j in range(J)
+            )
+            for i, w in enumerate(proc.workloads)
+            if not (T[i] > 0).any()
+        },
     )
 
 
@@ -589,14 +596,17 @@ class ProcurementResult:
         short = self.solution[m.cols["short"]].reshape(len(m.years), len(m.workloads))
         out = []
         for t, w in np.argwhere(short > SLACK_TOL):
-            out.append(
-                {
-                    "workload": m.workloads[w],
-                    "year": m.years[t],
-                    "short_fraction": float(short[t, w]),
-                    "short_units": float(short[t, w] * m.demand[w, t]),
-                }
-            )
+            entry = {
+                "workload": m.workloads[w],
+                "year": m.years[t],
+                "short_fraction": float(short[t, w]),
+                "short_units": float(short[t, w] * m.demand[w, t]),
+            }
+            if m.workloads[w] in m.unservable:
+                entry["why"] = (
+                    "no offered or installed kind can serve it: " + m.unservable[m.workloads[w]]
+                )
+            out.append(entry)
         return out
 
     def violations(self) -> list[dict[str, Any]]:

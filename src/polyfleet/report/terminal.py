@@ -421,6 +421,7 @@ def print_procurement(data: dict[str, Any], console: Console) -> None:
         console.print(
             f"[red]short:[/red] {escape(sh['workload'])} in {sh['year']} by "
             f"{sh['short_fraction']:.1%} of demand ({sh['short_units']:,.4g} units/s)"
+            + (f": {escape(sh['why'])}" if sh.get("why") else "")
         )
     for v in data["violations"]:
         console.print(
