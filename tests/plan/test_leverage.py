@@ -178,3 +178,14 @@ def test_cli_refuses_a_fleet_without_a_plan(base, tmp_path: Path):
         assert (
             "workload job cannot be served" in result.stderr and "polyfleet plan" in result.stderr
         )
+
+
+def test_a_single_vendor_fleet_has_no_leverage_and_a_one_point_frontier(base):
+    base["pools"] = [base["pools"][0]]
+    base["workloads"][0]["throughput"] = {"h100-sxm": 2.0}
+    problem = prepare(load(base)).problem
+    (nv,) = leverage(problem).vendors
+    assert nv.switch.multiplier is None and nv.drop.multiplier is None
+    assert "only vendor" in nv.switch_reason and nv.lock_in_premium == pytest.approx(0.0)
+    f = share_frontier(problem)
+    assert f.lowest_feasible == pytest.approx(1.0, abs=2e-3) and len(f.points) == 1

@@ -252,6 +252,9 @@ def leverage(
         if share0 <= 0 and used0 <= 0:
             switch = drop = Search(1.0, 1.0, 0)
             switch_reason = drop_reason = f"{vendor} is not used in the least-cost plan"
+        elif mask.all():
+            switch = drop = Search(None, MAX_MULTIPLIER, 0)
+            switch_reason = drop_reason = f"{vendor} is the only vendor with pools"
         else:
             switch = _search(moved, 1.0, precision)
             switch_reason = (
@@ -382,7 +385,8 @@ def share_frontier(
             lo = mid
     lowest = hi
     out: list[dict[str, float | str | None]] = []
-    for cap in np.linspace(1.0, lowest, max(points, 2)):
+    caps = np.linspace(1.0, lowest, max(points, 2)) if lowest < 1.0 - precision else [1.0]
+    for cap in caps:
         sol = solver.solve(_capped(free, vendor, float(cap)), chain="sweep")
         ok = sol.status == "optimal"
         out.append(

@@ -328,8 +328,9 @@ def leverage_table(data: dict[str, Any]) -> Table:
             duals,
         )
         for key in ("switch_reason", "drop_reason"):
-            if v[key] and v[key] not in notes:
-                notes.append(f"{v['vendor']}: {v[key]}")
+            line = f"{v['vendor']}: {v[key]}"
+            if v[key] and line not in notes:
+                notes.append(line)
         for why in v["single_vendor_why"]:
             notes.append(f"{v['vendor']} alone is infeasible: {why}")
     share_cost = data["share_limits_cost_per_hour"]
@@ -343,19 +344,19 @@ def leverage_table(data: dict[str, Any]) -> Table:
 
 
 def frontier_table(data: dict[str, Any]) -> Table:
-    knee = data["knee"]["max_share"] if data["knee"] else None
+    knee = data["points"].index(data["knee"]) if data["knee"] else None
     t = Table(
         title=f"Least cost vs. the maximum {data['measure']} share of {data['vendor']} "
         f"(lowest feasible {data['lowest_feasible_share']:.1%})"
     )
     for col in ("max share", "share", "$/h", ""):
         t.add_column(col, justify="right")
-    for p in data["points"]:
+    for i, p in enumerate(data["points"]):
         t.add_row(
             f"{p['max_share']:.1%}",
             f"{p['share']:.1%}" if p["share"] is not None else "-",
             _num(p["cost_per_hour"]) if p["cost_per_hour"] is not None else p["status"],
-            "knee" if p["max_share"] == knee else "",
+            "knee" if i == knee else "",
         )
     return t
 
