@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -279,7 +278,7 @@ def _solvable(scenario: Path) -> Any:
     problem = prep.problem
     bad, why = diagnose.unservable(problem)
     if bad.any():
-        first = problem.workloads[int(np.flatnonzero(bad)[0])]
+        first = problem.workloads[int(bad.nonzero()[0][0])]
         raise PolyfleetError(
             f"{scenario}: workload {first} cannot be served ({why[0]}); run `polyfleet plan` "
             "for the diagnosis"
@@ -302,8 +301,8 @@ def leverage(
         if not 0 < precision < 0.5:
             raise PolyfleetError(f"--precision must be in (0, 0.5) (got {precision})")
         report = run_leverage(_solvable(scenario), precision=precision)
-    except (PolyfleetError, ValueError) as exc:
-        raise _fail(exc if isinstance(exc, PolyfleetError) else PolyfleetError(str(exc))) from None
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
     data = report.to_dict()
     if as_json:
         typer.echo(_dump(data))
@@ -330,8 +329,8 @@ def frontier(
         if points < 20:
             raise PolyfleetError(f"--points must be at least 20 (got {points})")
         result = share_frontier(_solvable(scenario), points=points)
-    except (PolyfleetError, ValueError) as exc:
-        raise _fail(exc if isinstance(exc, PolyfleetError) else PolyfleetError(str(exc))) from None
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
     data = result.to_dict()
     if html is not None:
         from polyfleet.report.files import write_atomic

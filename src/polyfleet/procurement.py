@@ -13,9 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from polyfleet.catalog import Catalog, load_catalog
-from polyfleet.economics.deal import Deal, load_deal
+from polyfleet.economics.deal import Deal, load_deals
 from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import clean_loc, dotted, line_of, read_document
+from polyfleet.inputs import dotted, field_path, input_error, line_of, read_document
 from polyfleet.scenario import TierPolicy, VendorShare, Workload
 
 __all__ = ["LoadedProcurement", "Procurement", "load_procurement", "parse_procurement"]
@@ -100,41 +100,28 @@ def parse_procurement(
         raise InputError("a procurement file must be a mapping", file=file, value=data)
 
     def fail(msg: str, loc: list[str | int], value: Any) -> InputError:
-        line = line_of(text, loc) if text is not None else None
-        return InputError(msg, file=file, field=dotted(loc), value=value, line=line)
+        return InputError(msg, file=file, field=dotted(loc), value=value, line=line_of(text, loc))
 
     try:
         proc = Procurement.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = clean_loc(err["loc"])
-        value = err.get("input")
-        if isinstance(value, dict | list) and len(repr(value)) > 80:
-            value = None
-        raise fail(err["msg"].removeprefix("Value error, "), loc, value) from None
+        raise input_error(exc, file=file, text=text) from None
     _check_shape(proc, fail)
     try:
         catalog = load_catalog(proc.catalog, file=file)
     except CatalogError as exc:
-        if text is not None and exc.field:
-            exc.line = line_of(text, [p for p in exc.field.replace("]", "").split("[") if p])
+        if exc.field:
+            exc.line = line_of(text, field_path(exc.field))
         raise
 
     def resolve(name: str, loc: list[str | int]) -> str:
         try:
             return catalog.resolve(name, file=file, field=dotted(loc))
         except CatalogError as exc:
-            exc.line = line_of(text, loc) if text is not None else None
+            exc.line = line_of(text, loc)
             raise
 
-    base = Path(file).parent if not file.startswith("<") else Path()
-    deals: dict[str, Deal] = {}
-    for i, entry in enumerate(proc.deals):
-        path = base / entry
-        if not path.exists():
-            raise fail("deal file not found", ["deals", i], entry)
-        deal = load_deal(path, catalog)
-        deals[deal.name] = deal
+    deals = load_deals(proc.deals, file=file, text=text, catalog=catalog)
     seen: set[str] = set()
     for i, offer in enumerate(proc.offers):
         offer.accelerator = resolve(offer.accelerator, ["offers", i, "accelerator"])

@@ -21,9 +21,16 @@ from pydantic import (
 
 from polyfleet.catalog import Catalog, load_catalog
 from polyfleet.catalog._catalog import Precision
-from polyfleet.economics.deal import Deal, load_deal
+from polyfleet.economics.deal import Deal, load_deals
 from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import clean_loc, dotted, line_of, read_document
+from polyfleet.inputs import (
+    dotted,
+    field_path,
+    input_error,
+    line_of,
+    read_document,
+    relative_file,
+)
 from polyfleet.probe.profile import Profile, load_profiles
 
 __all__ = [
@@ -285,53 +292,26 @@ def parse_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = clean_loc(err["loc"])
-        line = line_of(text, loc) if text is not None else None
-        msg = err["msg"].removeprefix("Value error, ")
-        value = err.get("input")
-        if isinstance(value, dict | list):
-            value = None if len(repr(value)) > 80 else value
-        raise InputError(
-            msg, file=file, field=_named(loc, data) or None, value=value, line=line
-        ) from None
+        raise input_error(exc, file=file, text=text, name=lambda loc: _named(loc, data)) from None
     try:
         catalog = load_catalog(scenario.catalog, file=file)
     except CatalogError as exc:
         if text is not None and exc.field:
-            exc.line = line_of(text, _parse_path(exc.field))
+            exc.line = line_of(text, field_path(exc.field))
         raise
     _check_meaning(scenario, catalog, file, text, data)
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
-    deals = _load_scenario_deals(scenario, catalog, file, text, data)
+    deals = load_deals(scenario.deals, file=file, text=text, catalog=catalog)
+    _check_pool_deals(scenario, deals, file, text, data)
     return LoadedScenario(
         scenario=scenario, catalog=catalog, file=file, profiles=profiles, deals=deals
     )
 
 
-def _relative(file: str, entry: str) -> Path:
-    base = Path(file).parent if file and not file.startswith("<") else Path()
-    return base / entry
-
-
-def _load_scenario_deals(
-    scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any
-) -> dict[str, Deal]:
-    """The scenario's deal files by deal name; every pool's `deal:` must name one of them."""
-    deals: dict[str, Deal] = {}
-    for i, entry in enumerate(scn.deals):
-        path = _relative(file, entry)
-        if not path.exists():
-            raise InputError(
-                "deal file not found",
-                file=file,
-                field=f"deals[{i}]",
-                value=entry,
-                line=line_of(text, ["deals", i]) if text is not None else None,
-                hint=f"Looked for {path}",
-            )
-        deal = load_deal(path, catalog)
-        deals[deal.name] = deal
+def _check_pool_deals(
+    scn: Scenario, deals: dict[str, Deal], file: str, text: str | None, data: Any
+) -> None:
+    """Every pool's `deal:` must name a deal of the scenario's `deals:` files."""
     for i, pool in enumerate(scn.pools):
         if pool.deal is not None and pool.deal not in deals:
             known = ", ".join(deals) or "none: add the deal file under `deals:`"
@@ -340,9 +320,8 @@ def _load_scenario_deals(
                 file=file,
                 field=_named(["pools", i, "deal"], data),
                 value=pool.deal,
-                line=line_of(text, ["pools", i, "deal"]) if text is not None else None,
+                line=line_of(text, ["pools", i, "deal"]),
             )
-    return deals
 
 
 def _load_scenario_profiles(
@@ -351,41 +330,23 @@ def _load_scenario_profiles(
     """The scenario's `profiles:` entries, files or folders relative to the scenario file."""
     out: list[tuple[str, Profile]] = []
     for i, entry in enumerate(entries):
-        path = _relative(file, entry)
-        if not path.exists():
-            raise InputError(
-                "profile file or folder not found",
-                file=file,
-                field=f"profiles[{i}]",
-                value=entry,
-                line=line_of(text, ["profiles", i]) if text is not None else None,
-                hint=f"Looked for {path}",
-            )
+        path = relative_file(file, entry, ["profiles", i], text, "profile file or folder")
         out.extend(load_profiles([path]))
     return tuple(out)
-
-
-def _parse_path(path: str) -> list[str | int]:
-    out: list[str | int] = []
-    for part in path.replace("[", ".[").split("."):
-        if not part:
-            continue
-        out.append(int(part[1:-1]) if part.startswith("[") else part)
-    return out
 
 
 def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any) -> None:
     """Checks that need the catalog: ids resolve, vendors exist, share bounds can hold together."""
 
     def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> None:
-        line = line_of(text, loc) if text is not None else None
+        line = line_of(text, loc)
         raise InputError(msg, file=file, field=_named(loc, data), value=value, line=line, hint=hint)
 
     def resolve(name: str, loc: list[str | int]) -> str:
         try:
             return catalog.resolve(name, file=file, field=_named(loc, data))
         except CatalogError as exc:
-            exc.line = line_of(text, loc) if text is not None else None
+            exc.line = line_of(text, loc)
             raise
 
     vendors = set(catalog.vendors)

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from polyfleet.errors import InputError
-from polyfleet.inputs import clean_loc, dotted, line_of, read_document
+from polyfleet.inputs import input_error, line_of, read_document
 from polyfleet.probe.profile import PRESET_NAMES, WORKLOAD_NAMES
 
 __all__ = ["Job", "JobFile", "RunSpec", "execute", "load_jobs"]
@@ -91,18 +91,7 @@ def load_jobs(path: str | Path) -> list[Job]:
     try:
         parsed = JobFile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = clean_loc(err["loc"])
-        value = err.get("input")
-        if isinstance(value, dict | list) and len(repr(value)) > 80:
-            value = None
-        raise InputError(
-            err["msg"].removeprefix("Value error, "),
-            file=str(path),
-            field=dotted(loc) or None,
-            value=value,
-            line=line_of(text, loc),
-        ) from None
+        raise input_error(exc, file=str(path), text=text) from None
     jobs: list[Job] = []
     seen: set[str] = set()
     for i, spec in enumerate(parsed.jobs):

@@ -16,7 +16,7 @@ shown as such wherever a breakdown is printed, and each can be set per pool or p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from polyfleet.catalog import Accelerator
@@ -108,7 +108,7 @@ class CostBreakdown:
         return 1e6 / self.facility_kw
 
     def with_credit(self, credit_per_hour: float, deal: str) -> CostBreakdown:
-        return CostBreakdown(**{**asdict(self), "credit_per_hour": credit_per_hour, "deal": deal})
+        return replace(self, credit_per_hour=credit_per_hour, deal=deal)
 
     def to_dict(self) -> dict[str, object]:
         return {

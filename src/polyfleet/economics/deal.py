@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from polyfleet.catalog import Catalog, load_catalog
+from polyfleet.catalog import Accelerator, Catalog, load_catalog
 from polyfleet.economics.cost import (
     HOURS_PER_YEAR,
     CostBreakdown,
     OwnedTerms,
     annuity_factor,
-    facility_kw,
+    gpus_per_gw,
     owned_cost,
     pool_breakdown,
 )
@@ -35,12 +34,21 @@ from polyfleet.economics.warrant import (
     simulate_warrant,
 )
 from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import clean_loc, dotted, line_of, read_document
+from polyfleet.inputs import input_error, line_of, read_document, relative_file
 
 if TYPE_CHECKING:  # the scenario loads deal files, so this module must not import it at run time
     from polyfleet.scenario import Pool
 
-__all__ = ["Deal", "DealValuation", "load_deal", "parse_deal", "priced_pools", "value_deal"]
+__all__ = [
+    "Deal",
+    "DealValuation",
+    "load_deal",
+    "load_deals",
+    "parse_deal",
+    "priced_pools",
+    "simulate_deal",
+    "value_deal",
+]
 
 DAYS_PER_YEAR = 365.25
 
@@ -147,6 +155,12 @@ class Deal(_Model):
     sources: dict[str, str] = Field(default_factory=dict)
     assumptions: list[str] = Field(default_factory=list)
 
+    def price_per_gpu(self, acc: Accelerator) -> float:
+        """The gross price of one of `acc`: per GPU, or per GW over the GPUs a GW powers."""
+        if self.price.per_gpu is not None:
+            return self.price.per_gpu
+        return (self.price.per_gw or 0.0) / gpus_per_gw(acc, self.pue)
+
     @property
     def committed_gw(self) -> float:
         return sum(p.gw for p in self.capacity)
@@ -201,24 +215,13 @@ def parse_deal(
     try:
         deal = Deal.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = clean_loc(err["loc"])
-        value = err.get("input")
-        if isinstance(value, dict | list):
-            value = None if len(repr(value)) > 80 else value
-        raise InputError(
-            err["msg"].removeprefix("Value error, "),
-            file=file,
-            field=dotted(loc) or None,
-            value=value,
-            line=line_of(text, loc) if text is not None else None,
-        ) from None
+        raise input_error(exc, file=file, text=text) from None
     try:
         deal.accelerator = (catalog or load_catalog()).resolve(
             deal.accelerator, file=file, field="accelerator"
         )
     except CatalogError as exc:
-        exc.line = line_of(text, ["accelerator"]) if text is not None else None
+        exc.line = line_of(text, ["accelerator"])
         raise
     return deal
 
@@ -227,6 +230,17 @@ def load_deal(path: str | Path, catalog: Catalog | None = None) -> Deal:
     path = Path(path)
     data, text = read_document(path)
     return parse_deal(data, file=str(path), text=text, catalog=catalog)
+
+
+def load_deals(
+    entries: Sequence[str], *, file: str, text: str | None, catalog: Catalog
+) -> dict[str, Deal]:
+    """The deal files an input file lists under `deals:` (relative to it), by deal name."""
+    deals: dict[str, Deal] = {}
+    for i, entry in enumerate(entries):
+        deal = load_deal(relative_file(file, entry, ["deals", i], text, "deal file"), catalog)
+        deals[deal.name] = deal
+    return deals
 
 
 def _years(a: dt.date, b: dt.date) -> float:
@@ -362,9 +376,9 @@ def value_deal(
     catalog = catalog or load_catalog()
     acc_id = catalog.resolve(deal.accelerator, field="accelerator")
     acc = catalog[acc_id]
-    per_gw = 1e6 / facility_kw(acc, deal.pue)
+    per_gw = gpus_per_gw(acc, deal.pue)
     gpus = deal.deployed_gw * per_gw
-    price = deal.price.per_gpu or (deal.price.per_gw or 0.0) / per_gw
+    price = deal.price_per_gpu(acc)
     c = deal.costing
     cost = owned_cost(
         acc,
@@ -380,50 +394,44 @@ def value_deal(
     if deal.warrant is None:
         return DealValuation(deal, acc_id, per_gw, gpus, price, cost, None)
     assert deal.stock is not None
-    mc = deal.monte_carlo
     milestones = milestone_dates(deal)
-    result = _simulate(
-        deal, milestones, paths or mc.paths, mc.seed if seed is None else seed, fan_points
-    )
+    met = [m is not None and m <= deal.warrant.expiry for m in milestones]
+    result = simulate_deal(deal, met, paths=paths, seed=seed, fan_points=fan_points)
     grid: list[dict[str, float]] = []
     if sensitivity:
-        base_seed = mc.seed if seed is None else seed
         for dvol in (-0.1, 0.0, 0.1):
             for spot_mult in (0.8, 1.0, 1.2):
-                r = _simulate(
+                vol = max(deal.stock.volatility + dvol, 0.01)
+                spot = deal.stock.spot * spot_mult
+                r = simulate_deal(
                     deal,
-                    milestones,
-                    mc.sensitivity_paths,
-                    base_seed,
-                    0,
-                    volatility=max(deal.stock.volatility + dvol, 0.01),
-                    spot=deal.stock.spot * spot_mult,
+                    met,
+                    paths=deal.monte_carlo.sensitivity_paths,
+                    seed=seed,
+                    volatility=vol,
+                    spot=spot,
                 )
-                grid.append(
-                    {
-                        "volatility": max(deal.stock.volatility + dvol, 0.01),
-                        "spot": deal.stock.spot * spot_mult,
-                        "value": r.value,
-                    }
-                )
+                grid.append({"volatility": vol, "spot": spot, "value": r.value})
     return DealValuation(deal, acc_id, per_gw, gpus, price, cost, result, milestones, grid)
 
 
-def _simulate(
+def simulate_deal(
     deal: Deal,
-    milestones: Sequence[dt.date | None],
-    paths: int,
-    seed: int,
-    fan_points: int,
+    milestone_met: Sequence[bool],
     *,
+    paths: int | None = None,
+    seed: int | None = None,
+    fan_points: int = 0,
     volatility: float | None = None,
     spot: float | None = None,
 ) -> WarrantResult:
-    w, s = deal.warrant, deal.stock
+    """The deal's warrant by Monte Carlo on its own terms and settings, with each tranche's
+    milestone taken as met or not (`milestone_met`); paths, seed, volatility and spot can be
+    overridden (for sensitivities)."""
+    w, s, mc = deal.warrant, deal.stock, deal.monte_carlo
     assert w is not None
     assert s is not None
     years = _years(deal.valuation_date, w.expiry)
-    steps = max(1, round(years * deal.monte_carlo.steps_per_year))
     return simulate_warrant(
         spot=spot if spot is not None else s.spot,
         strike=w.strike,
@@ -433,17 +441,12 @@ def _simulate(
         volatility=volatility if volatility is not None else s.volatility,
         shares=[t.shares for t in w.tranches],
         hurdles=[t.price_hurdle for t in w.tranches],
-        milestone_met=[m is not None and m <= w.expiry for m in milestones],
-        paths=paths,
-        steps=steps,
-        seed=seed,
+        milestone_met=milestone_met,
+        paths=paths or mc.paths,
+        steps=max(1, round(years * mc.steps_per_year)),
+        seed=mc.seed if seed is None else seed,
         fan_points=fan_points,
     )
-
-
-def sensitivity_table(valuation: DealValuation) -> np.ndarray:
-    """Values on the (volatility, spot) grid as a 3 x 3 array (rows: vol, cols: spot)."""
-    return np.array([g["value"] for g in valuation.sensitivity]).reshape(3, 3)
 
 
 def priced_pools(

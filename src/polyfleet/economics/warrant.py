@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import ndtr
 
 __all__ = [
     "BGK_BETA",
@@ -43,6 +42,11 @@ __all__ = [
 #: −ζ(1/2)/√(2π): the Broadie–Glasserman–Kou continuity correction for discrete monitoring.
 BGK_BETA = 0.5825971579390106
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+
+
+def ndtr(x: float) -> float:
+    """The standard normal CDF."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
 def black_scholes_call(s: float, k: float, t: float, r: float, q: float, sigma: float) -> float:

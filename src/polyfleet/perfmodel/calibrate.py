@@ -10,7 +10,7 @@ efficiency. Estimates of scenario workloads of that kind on that accelerator are
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polyfleet.catalog import Catalog
@@ -129,10 +129,3 @@ def calibrate(profiles: Sequence[tuple[str, Profile]], catalog: Catalog) -> Cali
         cal for _, cal in sorted(best.values(), key=lambda rc: (rc[1].accelerator, rc[1].kind))
     )
     return CalibrationSet(used=used, notes=tuple(notes))
-
-
-def calibrate_files(paths: Iterable[str], catalog: Catalog) -> CalibrationSet:
-    """Load every profile under `paths` (files or folders) and calibrate from them."""
-    from polyfleet.probe.profile import load_profiles
-
-    return calibrate(load_profiles(paths), catalog)

@@ -20,7 +20,9 @@ def unservable(problem: PlacementProblem) -> tuple[np.ndarray, list[str]]:
     a = problem.a
     usable = (a > 0) & (problem.capacity[None, :] > 0)
     with np.errstate(divide="ignore"):
-        fewest = np.where(usable, 1.0 / np.where(usable, a, 1.0), np.inf).min(axis=1)
+        fewest = np.where(usable, 1.0 / np.where(usable, a, 1.0), np.inf).min(
+            axis=1, initial=np.inf
+        )
     bad = (problem.demand > 0) & (~np.isfinite(fewest) | (fewest > problem.cap * (1 + 1e-9)))
     why = []
     for w in np.flatnonzero(bad):

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from polyfleet.errors import PolyfleetError
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.problem import PlacementProblem, ShareBound
@@ -44,8 +45,7 @@ SEARCH_GAP = 1e-5  # optimality gap of the re-solves (the searches need the plan
 class Solver:
     """Re-solves variants of one problem, each warm-started from the closest previous solve."""
 
-    def __init__(self, problem: PlacementProblem, *, warm: bool = True, gap: float = SEARCH_GAP):
-        self.problem = problem
+    def __init__(self, *, warm: bool = True, gap: float = SEARCH_GAP):
         self.warm = warm
         self.gap = gap
         self.solves = 0
@@ -220,10 +220,10 @@ def leverage(
 ) -> LeverageReport:
     """Switching and drop multipliers, lock-in premium and share-duals for every vendor."""
     t0 = time.perf_counter()
-    solver = Solver(problem, warm=warm)
+    solver = Solver(warm=warm)
     base = solver.solve(problem, chain="base")
     if base.status != "optimal":
-        raise ValueError("the scenario has no feasible plan; leverage needs one (run `plan`)")
+        raise PolyfleetError("the scenario has no feasible plan; leverage needs one (run `plan`)")
     free = replace(problem, shares=())
     unlimited = solver.solve(free, chain="free") if problem.shares else base
     rows = problem.coupling()
@@ -362,11 +362,13 @@ def share_frontier(
 ) -> Frontier:
     """Least cost against the largest vendor's maximum share, from 1 down to the lowest feasible."""
     t0 = time.perf_counter()
-    solver = Solver(problem, warm=warm)
+    solver = Solver(warm=warm)
     uncapped = replace(problem, shares=tuple(s for s in problem.shares if s.bound == "min"))
     start = solver.solve(uncapped, chain="sweep")
     if start.status != "optimal":
-        raise ValueError("no feasible plan even without share caps; run `plan` for the diagnosis")
+        raise PolyfleetError(
+            "no feasible plan even without share caps; run `plan` for the diagnosis"
+        )
     shares0 = vendor_shares(problem, start)
     vendor = max(shares0, key=lambda v: shares0[v])
     # the other vendors' caps stay; the largest vendor's cap is what the sweep sets
@@ -374,7 +376,7 @@ def share_frontier(
         problem, shares=tuple(s for s in problem.shares if (s.vendor, s.bound) != (vendor, "max"))
     )
     if solver.solve(_capped(free, vendor, 1.0), chain="floor").status != "optimal":
-        raise ValueError("the scenario's other limits leave no feasible plan at any share")
+        raise PolyfleetError("the scenario's other limits leave no feasible plan at any share")
     # lowest feasible cap: bisect on feasibility between 0 and 1
     lo, hi = 0.0, 1.0
     while hi - lo > precision:

@@ -67,7 +67,9 @@ def pass_lp(
     A: sp.csc_matrix,
     row_lo: np.ndarray,
     row_hi: np.ndarray,
+    integer: np.ndarray | None = None,
 ) -> None:
+    """Hand HiGHS the model in one call; `integer` (bool per column) makes it a MIP."""
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
     lp.col_cost_ = cost
@@ -77,6 +79,11 @@ def pass_lp(
     lp.a_matrix_.start_ = A.indptr
     lp.a_matrix_.index_ = A.indices
     lp.a_matrix_.value_ = A.data
+    if integer is not None:
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
+            for b in integer
+        ]
     h.passModel(lp)
 
 

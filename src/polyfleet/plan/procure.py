@@ -27,16 +27,14 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 
 from polyfleet.economics.cost import HOURS_PER_YEAR, OwnedTerms, facility_kw, owned_cost
-from polyfleet.economics.deal import Deal
-from polyfleet.economics.warrant import simulate_warrant
+from polyfleet.economics.deal import Deal, simulate_deal
 from polyfleet.errors import SolverError
 from polyfleet.perfmodel.matrix import matrix_for
-from polyfleet.plan.lp import INF, new_highs
+from polyfleet.plan.lp import INF, new_highs, pass_lp
 from polyfleet.procurement import LoadedProcurement
 
 __all__ = ["Model", "ProcurementResult", "build_model", "procure"]
@@ -57,7 +55,6 @@ class Kind:
     life: int
     first_year: int  # index of the first year it can be bought; len(years) if never
     max_nodes: float
-    offered: bool
     deal: str | None
 
 
@@ -81,7 +78,6 @@ class Model:
     cells: np.ndarray  # (n_cells, 2): w, j of x columns per year
     tranches: list[tuple[str, int, float, float]]  # deal, index, milestone GW, value
     # (solved by enumerating vesting patterns when few: see _patterns)
-    constant_opex: np.ndarray  # per year, opex of the installed base (not in the objective)
     existing: np.ndarray  # E[j, t]
     discount: np.ndarray  # δ^t
     demand: np.ndarray  # D[w, t]
@@ -90,25 +86,10 @@ class Model:
 
 def _tranche_values(deal: Deal) -> list[float]:
     """Each tranche's value with its milestone met (hurdle and price risk still priced)."""
-    w, s = deal.warrant, deal.stock
-    if w is None or s is None:
+    if deal.warrant is None or deal.stock is None:
         return []
-    years = (w.expiry - deal.valuation_date).days / 365.25
-    res = simulate_warrant(
-        spot=s.spot,
-        strike=w.strike,
-        expiry_years=years,
-        rate=s.risk_free,
-        dividend_yield=s.dividend_yield,
-        volatility=s.volatility,
-        shares=[t.shares for t in w.tranches],
-        hurdles=[t.price_hurdle for t in w.tranches],
-        milestone_met=[True] * len(w.tranches),
-        paths=deal.monte_carlo.paths,
-        steps=max(1, round(years * deal.monte_carlo.steps_per_year)),
-        seed=deal.monte_carlo.seed,
-    )
-    return [float(v) for v in res.tranche_values]
+    result = simulate_deal(deal, [True] * len(deal.warrant.tranches))
+    return [float(v) for v in result.tranche_values]
 
 
 def _period_year(period: str) -> int:
@@ -135,11 +116,7 @@ def build_model(loaded: LoadedProcurement) -> Model:
         if offer is not None:
             price = offer.price_per_gpu
             if price is None and offer.deal is not None:
-                deal = loaded.deals[offer.deal]
-                price = (
-                    deal.price.per_gpu
-                    or (deal.price.per_gw or 0.0) * facility_kw(acc, deal.pue) / 1e6
-                )
+                price = loaded.deals[offer.deal].price_per_gpu(acc)
             if price is None:
                 price = acc.price.purchase
         breakdown = owned_cost(
@@ -170,7 +147,6 @@ def build_model(loaded: LoadedProcurement) -> Model:
                 max_nodes=float(offer.max_nodes_per_year)
                 if offer and offer.max_nodes_per_year is not None
                 else INF,
-                offered=offer is not None,
                 deal=offer.deal if offer else None,
             )
         )
@@ -443,7 +419,6 @@ def build_model(loaded: LoadedProcurement) -> Model:
         workloads=[w.name for w in proc.workloads],
         cells=cells,
         tranches=tranches,
-        constant_opex=(opex @ existing),
         existing=existing,
         discount=delta,
         demand=D,
@@ -463,24 +438,10 @@ def _solve(
     h = new_highs()
     h.setOptionValue("mip_rel_gap", gap)
     h.setOptionValue("time_limit", time_limit)
-    A = model.A.tocsc()
     row_lo, row_hi = model.row_lo.copy(), model.row_hi.copy()
     if drop_row is not None:
         row_lo[drop_row], row_hi[drop_row] = -INF, INF
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
-    lp.col_cost_ = model.cost
-    lp.col_lower_, lp.col_upper_ = model.lo, model.hi
-    lp.row_lower_, lp.row_upper_ = row_lo, row_hi
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = A.indptr
-    lp.a_matrix_.index_ = A.indices
-    lp.a_matrix_.value_ = A.data
-    lp.integrality_ = [
-        highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
-        for b in model.integer
-    ]
-    h.passModel(lp)
+    pass_lp(h, model.cost, model.lo, model.hi, model.A.tocsc(), row_lo, row_hi, model.integer)
     t0 = time.perf_counter()
     h.run()
     status = h.modelStatusToString(h.getModelStatus())

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from polyfleet.errors import InputError
+from polyfleet.inputs import input_error
 
 __all__ = [
     "FORMAT",
@@ -173,9 +174,7 @@ def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
-        raise InputError(err["msg"], file=file, field=loc, value=err.get("input")) from None
+        raise input_error(exc, file=file, text=None) from None
 
 
 def profile_files(paths: Iterable[str | Path]) -> list[Path]:
