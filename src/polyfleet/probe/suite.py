@@ -462,7 +462,7 @@ def run_llm_decode(ctx: Context) -> list[CaseResult]:
             vocab=p.lm_vocab,
         )
     model = model.to(dtype=half).eval()
-    elem = torch.tensor([], dtype=half).element_size()
+    elem = half.itemsize
     params = models.count_params(model)
     embed_params = model.embed.weight.numel()
     head_dim = p.lm_dim // p.lm_heads
@@ -518,7 +518,7 @@ def run_recsys(ctx: Context) -> list[CaseResult]:
         sparse = torch.randint(p.dlrm_rows, (p.dlrm_tables, p.dlrm_batch, p.dlrm_lookups))
     model = model.to(dtype=half).eval()
     dense = dense.to(half)
-    elem = torch.tensor([], dtype=half).element_size()
+    elem = half.itemsize
     emb_params = sum(e.weight.numel() for e in model.embeddings)
     mlp_params = models.count_params(model) - emb_params
     with torch.inference_mode():
@@ -558,7 +558,7 @@ def run_small_infer(ctx: Context) -> list[CaseResult]:
     with ctx.dev:
         model = models.Encoder(dim=p.enc_dim, layers=p.enc_layers, heads=p.enc_heads, vocab=30522)
     model = model.to(dtype=half).eval()
-    elem = torch.tensor([], dtype=half).element_size()
+    elem = half.itemsize
     params = models.count_params(model)
     weight_bytes = (params - model.embed.weight.numel()) * elem
     out = []
