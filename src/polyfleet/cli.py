@@ -481,10 +481,10 @@ def run(
     """Dispatch jobs to the pools the plan chose; re-route when a pool is lost."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from polyfleet.dispatch.cluster import connect, disconnect
+    from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect
     from polyfleet.dispatch.jobs import load_jobs
     from polyfleet.dispatch.ledger import Ledger
-    from polyfleet.dispatch.runner import run_jobs
+    from polyfleet.dispatch.runner import run_jobs, validate
 
     try:
         job_list = load_jobs(jobs)
@@ -493,6 +493,7 @@ def run(
         except (OSError, json.JSONDecodeError) as exc:
             raise PolyfleetError(f"{plan}: not a plan JSON ({exc})") from None
         connect(address, state_dir)
+        validate(job_list, plan_data, cluster_pools())  # before the ledger file is touched
         ledger = Ledger(state_dir / "ledger.sqlite")
         columns = (
             TextColumn("{task.description:<10}"),

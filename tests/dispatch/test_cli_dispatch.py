@@ -41,6 +41,12 @@ def test_local_cluster_run_status_and_restart(tmp_path: Path, monkeypatch: pytes
         assert "pool nv" in up.stdout and "pool spare" in up.stdout
         again = runner.invoke(app, ["cluster", "up", "s.yaml", "--local"])
         assert again.exit_code == 1 and "already running" in again.stderr
+        (tmp_path / "bad.yaml").write_text(
+            yaml.safe_dump({"jobs": [{"workload": "nope", "run": {"entry": "m:f"}}]})
+        )
+        bad = runner.invoke(app, ["run", "bad.yaml", "--plan", "plan.json"])
+        assert bad.exit_code == 1 and "unknown workload 'nope'" in bad.stderr
+        assert not (tmp_path / ".polyfleet" / "ledger.sqlite").exists()  # nothing written
         result = runner.invoke(app, ["run", "jobs.yaml", "--plan", "plan.json", "--json"])
         assert result.exit_code == 0, result.output
         report = json.loads(result.stdout)
