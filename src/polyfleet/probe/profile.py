@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from polyfleet.errors import InputError
-from polyfleet.inputs import input_error
+from polyfleet.inputs import input_error, line_of, read_document
 
 __all__ = [
     "FORMAT",
@@ -138,22 +138,12 @@ class Profile(_Record):
 def load_profile(path: str | Path) -> Profile:
     """Read and validate one profile file; anything else is an InputError naming what is wrong."""
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise InputError("profile file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read profile: {exc}", file=str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not a profile: JSON syntax error: {exc.msg}", file=str(path), line=exc.lineno
-        ) from None
-    return parse_profile(data, file=str(path))
+    data, text = read_document(path, syntax="json")  # a profile is JSON whatever its name
+    return parse_profile(data, file=str(path), text=text)
 
 
-def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
+def parse_profile(data: Any, *, file: str = "<profile>", text: str | None = None) -> Profile:
+    """Validate profile data; `text` (the source) lets errors give a line."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise InputError(
@@ -161,6 +151,7 @@ def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
             file=file,
             field="format",
             value=found,
+            line=line_of(text, ["format"]),
             hint=f"A profile has format '{FORMAT}'; write one with `polyfleet probe --out`",
         )
     if data.get("schema_version") != SCHEMA_VERSION:
@@ -169,12 +160,13 @@ def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
             file=file,
             field="schema_version",
             value=data.get("schema_version"),
+            line=line_of(text, ["schema_version"]),
             hint=f"This polyfleet reads version {SCHEMA_VERSION}; re-run `polyfleet probe`",
         )
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=file, text=None) from None
+        raise input_error(exc, file=file, text=text, model=Profile) from None
 
 
 def profile_files(paths: Iterable[str | Path]) -> list[Path]:
