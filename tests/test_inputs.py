@@ -5,9 +5,11 @@ defences (size, depth, aliases, duplicate keys, bad values, empty files) and the
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
 import json
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +180,19 @@ def test_nesting_at_the_limit_is_read(suffix, tmp_path):
     while isinstance(node, list):
         depth, node = depth + 1, node[0] if node else None
     assert depth == MAX_DEPTH
+
+
+def test_a_deep_yaml_read_deep_in_a_stack_is_an_input_error(tmp_path):
+    """Within the depth limit, but called with little stack left: an InputError, not a crash."""
+    path = tmp_path / "d.yaml"
+    path.write_text(_nested(MAX_DEPTH, ".yaml"))
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + 150)
+    try:
+        with pytest.raises(InputError, match="nest too deeply to be read here"):
+            read_document(path)
+    finally:
+        sys.setrecursionlimit(old)
 
 
 # --- YAML aliases -------------------------------------------------------------------------------

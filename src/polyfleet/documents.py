@@ -332,6 +332,8 @@ def _parse_yaml(text: str, file: str, json_data: bool) -> Any:
         raise InputError(
             exc.message, file=file, field=_bounded_path(exc.path), value=exc.value, line=exc.line
         ) from None
+    except RecursionError:  # within MAX_DEPTH, but called from deep in some other stack
+        raise InputError("lists and mappings nest too deeply to be read here", file=file) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
