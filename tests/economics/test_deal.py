@@ -102,12 +102,13 @@ def _edit(data: dict[str, Any], path: tuple, value: Any) -> dict[str, Any]:
     [
         (("warrant", "tranches", 0, "shares"), 10, "warrant", "tranche shares sum to"),
         (("warrant", "tranches", 2, "vests_at_gw"), 0.5, "warrant", "milestones out of order"),
-        (("stock", "volatility"), -0.2, "stock.volatility", "greater than 0"),
+        (("stock", "volatility"), -0.2, "stock.volatility", "volatility must be ≥ 0.001"),
         (("deployment", 3, "gw"), 2.5, None, "deployment is cumulative"),
         (("warrant", "expiry"), "2025-01-01", None, "is not after the valuation date"),
         (("warrant", "tranches", 5, "vests_at_gw"), 9, None, "could never vest"),
-        (("price",), {"per_gpu": 1, "per_gw": 2}, "price", "exactly one of"),
+        (("price",), {"per_gpu": 30_000, "per_gw": 15e9}, "price", "exactly one of"),
         (("accelerator",), "mi999x", "accelerator", "unknown accelerator"),
+        (("vendor",), "nvidia", "vendor", "mi455x is made by amd, not nvidia"),
     ],
 )
 def test_contradictory_deal_is_refused(deal_data, tmp_path, path, value, field, message):
