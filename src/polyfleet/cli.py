@@ -247,12 +247,17 @@ def deal(
     as_json: JsonOpt = False,
 ) -> None:
     """Value a supply deal's warrant and net it against the hardware cost."""
-    from polyfleet.economics.deal import load_deal, value_deal
+    from polyfleet.economics.deal import load_deal, valuation_work, value_deal
+    from polyfleet.economics.warrant import work_problem
+    from polyfleet.errors import InputError
     from polyfleet.options import DealOptions, parse_options
 
     try:
         opts = parse_options(DealOptions, paths=paths, seed=seed)
         terms = load_deal(file)
+        problem = work_problem(valuation_work(terms, paths=opts.paths, sensitivity=sensitivity))
+        if problem is not None:
+            raise InputError(problem, file=str(file), field="--paths", value=opts.paths)
         valuation = value_deal(
             terms, paths=opts.paths, seed=opts.seed, fan_points=60, sensitivity=sensitivity
         )

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from polyfleet.cli import app
-from polyfleet.plan.leverage import knee_index, leverage, share_frontier
+from polyfleet.plan.leverage import _search, knee_index, leverage, share_frontier
 from polyfleet.plan.placement import prepare
 from polyfleet.plan.problem import PlacementProblem, ShareBound
 
@@ -189,6 +189,21 @@ def test_a_single_vendor_fleet_has_no_leverage_and_a_one_point_frontier(base):
     assert "only vendor" in nv.switch_reason and nv.lock_in_premium == pytest.approx(0.0)
     f = share_frontier(problem)
     assert f.lowest_feasible == pytest.approx(1.0, abs=2e-3) and len(f.points) == 1
+
+
+@pytest.mark.parametrize("precision", [1e-16, 0.0, -1.0, float("nan"), 1e-300])
+def test_search_stops_at_machine_precision_whatever_precision_it_is_given(precision):
+    calls: list[float] = []
+
+    def met(m: float) -> bool:
+        calls.append(m)
+        if len(calls) > 10_000:
+            raise AssertionError("the search does not stop")
+        return m >= 1.2345
+
+    found = _search(met, 1.0, precision)
+    assert found.multiplier is not None and found.below < 1.2345 <= found.multiplier
+    assert len(calls) < 200
 
 
 @pytest.mark.parametrize(

@@ -32,10 +32,12 @@ from polyfleet.economics.warrant import (
     FAN_QUANTILES,
     WarrantResult,
     simulate_warrant,
+    work_problem,
 )
 from polyfleet.errors import CatalogError, InputError
 from polyfleet.inputs import input_error, line_of, read_document, relative_file
 from polyfleet.ranges import (
+    LIMITS,
     Fraction,
     Gw,
     GwCommitted,
@@ -67,10 +69,15 @@ __all__ = [
     "parse_deal",
     "priced_pools",
     "simulate_deal",
+    "valuation_work",
     "value_deal",
 ]
 
 DAYS_PER_YEAR = 365.25
+#: Price and volatility pairs `value_deal(sensitivity=True)` revalues at.
+SENSITIVITY_RUNS = 9
+MAX_WARRANT_YEARS = LIMITS["warrant_years"].value
+MAX_TRANCHES = int(LIMITS["warrant_tranches"].value)
 
 
 class CapacityPeriod(InputModel):
@@ -111,7 +118,7 @@ class Warrant(InputModel):
     shares: Shares
     strike: Strike
     expiry: dt.date
-    tranches: list[Tranche] = Field(min_length=1)
+    tranches: list[Tranche] = Field(min_length=1, max_length=MAX_TRANCHES)
 
     @model_validator(mode="after")
     def _consistent(self) -> Warrant:
@@ -248,7 +255,8 @@ def parse_deal(
 
 
 def _check_bounds(deal: Deal, catalog: Catalog, file: str, text: str | None) -> None:
-    """Checks across fields: the vendor makes the accelerator."""
+    """Checks across fields: the vendor makes the accelerator, the warrant's term is a deal's,
+    and the Monte Carlo the `deal` command would run fits the work limit."""
 
     def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> InputError:
         field = ".".join(str(p) for p in loc)
@@ -263,6 +271,50 @@ def _check_bounds(deal: Deal, catalog: Catalog, file: str, text: str | None) -> 
             ["vendor"],
             deal.vendor,
         )
+    if deal.warrant is None:
+        return
+    years = _years(deal.valuation_date, deal.warrant.expiry)
+    if years > MAX_WARRANT_YEARS:
+        raise fail(
+            f"the warrant expires {years:,.0f} years after the valuation date; the limit is "
+            f"{MAX_WARRANT_YEARS:g} years",
+            ["warrant", "expiry"],
+            deal.warrant.expiry.isoformat(),
+        )
+    problem = work_problem(valuation_work(deal, sensitivity=True))
+    if problem is not None:
+        mc = deal.monte_carlo  # blame what is out of the ordinary: daily monitoring is usual
+        field = (
+            "paths" if mc.paths >= SENSITIVITY_RUNS * mc.sensitivity_paths else "sensitivity_paths"
+        )
+        if mc.steps_per_year > 365:
+            field = "steps_per_year"
+        raise fail(
+            problem,
+            ["monte_carlo", field],
+            getattr(mc, field),
+            "Lower monte_carlo.paths, sensitivity_paths or steps_per_year",
+        )
+
+
+def valuation_work(
+    deal: Deal, *, paths: int | None = None, sensitivity: bool = False
+) -> list[tuple[int, int]]:
+    """(paths, monitoring steps) of each Monte Carlo run `value_deal` makes; none without a
+    warrant."""
+    if deal.warrant is None:
+        return []
+    steps = _steps(deal)
+    runs = [(paths or deal.monte_carlo.paths, steps)]
+    if sensitivity:
+        runs += [(deal.monte_carlo.sensitivity_paths, steps)] * SENSITIVITY_RUNS
+    return runs
+
+
+def _steps(deal: Deal) -> int:
+    assert deal.warrant is not None
+    years = _years(deal.valuation_date, deal.warrant.expiry)
+    return max(1, round(years * deal.monte_carlo.steps_per_year))
 
 
 def load_deal(path: str | Path, catalog: Catalog | None = None) -> Deal:
@@ -411,7 +463,11 @@ def value_deal(
     fan_points: int = 0,
     sensitivity: bool = False,
 ) -> DealValuation:
-    """Price the deal's warrant and spread it over the capacity the deal delivers."""
+    """Price the deal's warrant and spread it over the capacity the deal delivers. A request
+    over the Monte Carlo work limit is an InputError before anything is simulated."""
+    problem = work_problem(valuation_work(deal, paths=paths, sensitivity=sensitivity))
+    if problem is not None:
+        raise InputError(problem, field="paths", value=paths or deal.monte_carlo.paths)
     catalog = catalog or load_catalog()
     acc_id = catalog.resolve(deal.accelerator, field="accelerator")
     acc = catalog[acc_id]
@@ -482,7 +538,7 @@ def simulate_deal(
         hurdles=[t.price_hurdle for t in w.tranches],
         milestone_met=milestone_met,
         paths=paths or mc.paths,
-        steps=max(1, round(years * mc.steps_per_year)),
+        steps=_steps(deal),
         seed=mc.seed if seed is None else seed,
         fan_points=fan_points,
     )
