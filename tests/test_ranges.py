@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -23,8 +25,12 @@ from polyfleet.ranges import (
     InputModel,
     Tier,
     fields_by_range,
+    limits_markdown,
     ranged,
+    ranges_markdown,
 )
+
+README = Path(__file__).parents[1] / "README.md"
 
 
 def _model(key: str) -> type[BaseModel]:
@@ -133,7 +139,21 @@ def test_every_input_schema_is_built_on_the_shared_base_model(module):
         assert model.model_config.get("allow_inf_nan") is False, model
 
 
+def _readme_block(name: str) -> str:
+    text = README.read_text("utf-8")
+    found = re.search(rf"<!-- {name}:begin -->\n(.*?)\n<!-- {name}:end -->", text, re.S)
+    assert found, f"README.md has no {name} block"
+    return found.group(1)
+
+
 def test_every_range_is_used_by_some_field():
     used = fields_by_range([m for module in SCHEMA_MODULES for m in _schemas(module)])
     assert set(used) == set(RANGES)
     assert "Pool.count" in used["count"] and "tco --capex" in used["price_per_gpu"]
+
+
+def test_the_readme_lists_every_range_and_limit_as_in_code():
+    used = fields_by_range([m for module in SCHEMA_MODULES for m in _schemas(module)])
+    ranges, limits = ranges_markdown(used), limits_markdown()
+    assert _readme_block("ranges") == ranges, f"README ranges block, as in code:\n{ranges}"
+    assert _readme_block("limits") == limits, f"README limits block, as in code:\n{limits}"

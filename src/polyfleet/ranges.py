@@ -150,13 +150,14 @@ class Limit:
 
 
 def _num(x: float) -> str:
-    """2100 -> "2100"; 50000 -> "50,000"; 1e12 -> "1e12"; 0.005 -> "0.005"."""
-    if x == int(x) and abs(x) < 1e7:
+    """2100 -> "2100"; 50000 -> "50,000"; 1e6 -> "1e6"; 2.5e12 -> "2.5e12"; 1e-6 -> "1e-6"."""
+    if x == int(x) and abs(x) < 1e6:
         return f"{int(x):,}" if abs(x) >= 10000 else str(int(x))
-    if abs(x) >= 1e7 or abs(x) < 1e-3:
-        mantissa, exp = f"{x:.0e}".split("e")
-        return f"{mantissa}e{int(exp)}"
-    return f"{x:g}"
+    text = f"{x:.6g}"
+    if "e" not in text:
+        return text
+    mantissa, exp = text.split("e")
+    return f"{mantissa}e{int(exp)}"
 
 
 _R = Range
