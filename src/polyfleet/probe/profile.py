@@ -121,6 +121,9 @@ class CaseResult(_Record):
     #: Scenario kind this case calibrates, and the model shape it ran (ModelShape fields).
     calibrates: CalibratesKind | None = None
     shape: dict[str, ShapeValue | str] | None = None
+    #: How a decode step ran: replayed from a captured device graph, or launched op by op. None
+    #: for cases without that choice, and in profiles from before decode had both (those ran eager).
+    mode: Literal["graph", "eager"] | None = None
 
     @field_validator("shape")
     @classmethod
