@@ -97,17 +97,17 @@ def plan(
     ] = None,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
+    from polyfleet.options import PlanOptions, parse_options
     from polyfleet.plan.placement import make_plan
     from polyfleet.scenario import load_scenario
 
-    if method not in ("auto", "decomposition", "lp"):
-        raise _fail(PolyfleetError(f"--method must be auto, decomposition or lp (got {method!r})"))
     t0 = time.perf_counter()
     try:
+        opts = parse_options(PlanOptions, method=method)
         loaded = load_scenario(scenario)
         if profiles:
             loaded = loaded.with_profiles(profiles)
-        result = make_plan(loaded, method=method, load_seconds=time.perf_counter() - t0)
+        result = make_plan(loaded, method=opts.method, load_seconds=time.perf_counter() - t0)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict(matrix_cells=matrix)
@@ -168,37 +168,46 @@ def tco(
     """Cost of one owned accelerator-hour, component by component, and GPUs per gigawatt."""
     from polyfleet.catalog import load_catalog
     from polyfleet.economics.cost import OwnedTerms, owned_cost
+    from polyfleet.options import TcoOptions, parse_options
 
     cat = load_catalog()
     try:
+        opts = parse_options(
+            TcoOptions,
+            capex=capex,
+            power_price=power_price,
+            pue=pue,
+            years=years,
+            rate=rate,
+            maintenance=maintenance,
+            utilisation=utilisation,
+            node=node,
+            network=network,
+            facility_per_mw=facility_per_mw,
+            facility_years=facility_years,
+        )
         acc = cat[cat.resolve(accelerator, field="ACCELERATOR")]
-        price = capex if capex is not None else acc.price.purchase
+        price = opts.capex if opts.capex is not None else acc.price.purchase
         if price is None:
             raise PolyfleetError(
                 f"the catalog has no purchase price for {acc.id}: give --capex (USD per GPU)"
             )
-        checks = {"--pue": (pue, 1.0, 3.0), "--utilisation": (utilisation, 1e-9, 1.0)}
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise PolyfleetError(f"{name} must be between {low:g} and {high:g} (got {value})")
-        if years <= 0 or facility_years <= 0 or price <= 0 or rate < 0 or maintenance < 0:
-            raise PolyfleetError("--capex, --years, --facility-years must be > 0; --rate >= 0")
     except PolyfleetError as exc:
         raise _fail(exc) from None
     breakdown = owned_cost(
         acc,
         OwnedTerms(
             gpu_price=price,
-            amortize_years=years,
-            cost_of_capital=rate,
-            power_price_per_mwh=power_price,
-            pue=pue,
-            utilisation=utilisation,
-            maintenance_frac_per_year=maintenance,
-            node_per_gpu=node,
-            network_per_gpu=network,
-            facility_per_mw=facility_per_mw,
-            facility_years=facility_years,
+            amortize_years=opts.years,
+            cost_of_capital=opts.rate,
+            power_price_per_mwh=opts.power_price,
+            pue=opts.pue,
+            utilisation=opts.utilisation,
+            maintenance_frac_per_year=opts.maintenance,
+            node_per_gpu=opts.node,
+            network_per_gpu=opts.network,
+            facility_per_mw=opts.facility_per_mw,
+            facility_years=opts.facility_years,
         ),
     )
     data = breakdown.to_dict()
@@ -226,7 +235,7 @@ def tco(
 def deal(
     file: Annotated[Path, typer.Argument(help="Deal file (.yaml or .json).")],
     paths: Annotated[
-        int | None, typer.Option(help="Monte Carlo paths (default: the file's).")
+        float | None, typer.Option(help="Monte Carlo paths (default: the file's).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's).")] = None,
     sensitivity: Annotated[
@@ -238,13 +247,19 @@ def deal(
     as_json: JsonOpt = False,
 ) -> None:
     """Value a supply deal's warrant and net it against the hardware cost."""
-    from polyfleet.economics.deal import load_deal, value_deal
+    from polyfleet.economics.deal import load_deal, valuation_work, value_deal
+    from polyfleet.economics.warrant import work_problem
+    from polyfleet.errors import InputError
+    from polyfleet.options import DealOptions, parse_options
 
     try:
-        if paths is not None and paths < 2:
-            raise PolyfleetError(f"--paths must be at least 2 (got {paths})")
+        opts = parse_options(DealOptions, paths=paths, seed=seed)
+        terms = load_deal(file)
+        problem = work_problem(valuation_work(terms, paths=opts.paths, sensitivity=sensitivity))
+        if problem is not None:
+            raise InputError(problem, file=str(file), field="--paths", value=opts.paths)
         valuation = value_deal(
-            load_deal(file), paths=paths, seed=seed, fan_points=60, sensitivity=sensitivity
+            terms, paths=opts.paths, seed=opts.seed, fan_points=60, sensitivity=sensitivity
         )
     except PolyfleetError as exc:
         raise _fail(exc) from None
@@ -295,12 +310,12 @@ def leverage(
     as_json: JsonOpt = False,
 ) -> None:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in premium."""
+    from polyfleet.options import LeverageOptions, parse_options
     from polyfleet.plan.leverage import leverage as run_leverage
 
     try:
-        if not 0 < precision < 0.5:
-            raise PolyfleetError(f"--precision must be in (0, 0.5) (got {precision})")
-        report = run_leverage(_solvable(scenario), precision=precision)
+        opts = parse_options(LeverageOptions, precision=precision)
+        report = run_leverage(_solvable(scenario), precision=opts.precision)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = report.to_dict()
@@ -316,19 +331,19 @@ def leverage(
 @app.command()
 def frontier(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (.yaml or .json).")],
-    points: Annotated[int, typer.Option(help="Points on the sweep (at least 20).")] = 21,
+    points: Annotated[int, typer.Option(help="Points on the sweep (20 to 500).")] = 21,
     html: Annotated[Path | None, typer.Option(help="Write the chart as a self-contained page.")] = (
         None
     ),
     as_json: JsonOpt = False,
 ) -> None:
     """Least cost as the largest vendor's maximum share falls from 100 % to the lowest feasible."""
+    from polyfleet.options import FrontierOptions, parse_options
     from polyfleet.plan.leverage import share_frontier
 
     try:
-        if points < 20:
-            raise PolyfleetError(f"--points must be at least 20 (got {points})")
-        result = share_frontier(_solvable(scenario), points=points)
+        opts = parse_options(FrontierOptions, points=points)
+        result = share_frontier(_solvable(scenario), points=opts.points)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict()

@@ -22,15 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from polyfleet.errors import InputError
 from polyfleet.inputs import input_error, line_of, read_document
 from polyfleet.probe.profile import PRESET_NAMES, WORKLOAD_NAMES
+from polyfleet.ranges import InputModel, JobCount
 
 __all__ = ["Job", "JobFile", "RunSpec", "execute", "load_jobs"]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RunSpec(_Model):
+class RunSpec(InputModel):
     """What to run: a probe workload (`probe`, `preset`, `as`) or an entry point with args."""
 
     probe: str | None = None
@@ -50,14 +47,14 @@ class RunSpec(_Model):
         return self
 
 
-class JobSpec(_Model):
+class JobSpec(InputModel):
     id: str | None = None
     workload: str
     run: RunSpec
-    count: int = Field(default=1, ge=1, le=1_000_000)
+    count: JobCount = 1
 
 
-class JobFile(_Model):
+class JobFile(InputModel):
     jobs: list[JobSpec] = Field(min_length=1)
 
 

@@ -101,8 +101,11 @@ def _search(
             return Search(None, lo, evals)
         step *= 2
         hi = min(lo * (1 + step), MAX_MULTIPLIER)
+    # to `precision`, or until no float lies between lo and hi, whatever precision is given
     while (hi - lo) / lo > precision:
         mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
         evals += 1
         if met(mid):
             hi = mid
