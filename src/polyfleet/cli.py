@@ -42,6 +42,16 @@ def _dump(data: Any) -> str:
     return json.dumps(data, indent=1, allow_nan=False, default=_json_default)
 
 
+def _finite(data: Any, what: str) -> None:
+    """Refuse a result with a NaN or infinity before anything is printed or written."""
+    from polyfleet.finite import check_finite
+
+    try:
+        check_finite(data, what)
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
@@ -111,6 +121,16 @@ def plan(
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict(matrix_cells=matrix)
+    _finite(data, "plan")
+    front = None
+    if html is not None and data["status"] == "optimal" and frontier:
+        from polyfleet.plan.leverage import share_frontier
+
+        try:
+            front = share_frontier(result.problem.subset(result.problem.demand > 0)).to_dict()
+        except PolyfleetError as exc:
+            raise _fail(exc) from None
+        _finite(front, "frontier")
     text = _dump(data) if (as_json or out is not None) else ""
     if out is not None:
         from polyfleet.report.files import write_atomic
@@ -120,12 +140,6 @@ def plan(
         from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_html
 
-        front = None
-        if frontier:
-            from polyfleet.plan.leverage import share_frontier
-
-            problem = result.problem.subset(result.problem.demand > 0)
-            front = share_frontier(problem).to_dict()
         write_atomic(html, render_html(data, front))
     if as_json:
         sys.stdout.write(text + "\n")
@@ -216,6 +230,7 @@ def tco(
     )
     data["gpu_price_unconfirmed"] = capex is None and acc.is_unconfirmed("price.purchase")
     data["catalog_rent_per_gpu_hour"] = acc.price.per_gpu_hour
+    _finite(data, "tco")
     if as_json:
         typer.echo(_dump(data))
         return
@@ -264,6 +279,7 @@ def deal(
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = valuation.to_dict()
+    _finite(data, "deal")
     if html is not None:
         from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_deal_html
@@ -319,6 +335,7 @@ def leverage(
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = report.to_dict()
+    _finite(data, "leverage")
     if as_json:
         typer.echo(_dump(data))
         return
@@ -347,6 +364,7 @@ def frontier(
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict()
+    _finite(data, "frontier")
     if html is not None:
         from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_frontier_html
@@ -378,6 +396,7 @@ def procure(
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict()
+    _finite(data, "procurement")
     text = _dump(data)
     if out is not None:
         from polyfleet.report.files import write_atomic

@@ -180,6 +180,11 @@ def _never_reason(problem: PlacementProblem, mask: np.ndarray, vendor: str, what
         reasons.append(f"only {vendor} can serve {names}{more}")
     if any(sb.vendor == vendor and sb.bound == "min" for sb in problem.shares):
         reasons.append(f"the minimum share of {vendor}")
+    capped = sorted(
+        {sb.vendor for sb in problem.shares if sb.vendor != vendor and sb.bound == "max"}
+    )
+    if capped:
+        reasons.append("the maximum share of " + ", ".join(capped))
     if not reasons:
         reasons.append("the other vendors' capacity or the power cap cannot take all its work")
     return f"{what} at no price up to x{MAX_MULTIPLIER:g}: " + "; ".join(reasons)
