@@ -98,12 +98,15 @@ def plan(
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
     from polyfleet.plan.placement import make_plan
+    from polyfleet.report.files import check_outputs
     from polyfleet.scenario import load_scenario
 
     if method not in ("auto", "decomposition", "lp"):
         raise _fail(PolyfleetError(f"--method must be auto, decomposition or lp (got {method!r})"))
     t0 = time.perf_counter()
     try:
+        inputs = {"SCENARIO": scenario} | {f"--profiles {p}": p for p in profiles or []}
+        check_outputs({"--out": out, "--html": html}, inputs=inputs)
         loaded = load_scenario(scenario)
         if profiles:
             loaded = loaded.with_profiles(profiles)
@@ -239,8 +242,10 @@ def deal(
 ) -> None:
     """Value a supply deal's warrant and net it against the hardware cost."""
     from polyfleet.economics.deal import load_deal, value_deal
+    from polyfleet.report.files import check_outputs
 
     try:
+        check_outputs({"--html": html}, inputs={"FILE": file})
         if paths is not None and paths < 2:
             raise PolyfleetError(f"--paths must be at least 2 (got {paths})")
         valuation = value_deal(
@@ -324,8 +329,10 @@ def frontier(
 ) -> None:
     """Least cost as the largest vendor's maximum share falls from 100 % to the lowest feasible."""
     from polyfleet.plan.leverage import share_frontier
+    from polyfleet.report.files import check_outputs
 
     try:
+        check_outputs({"--html": html}, inputs={"SCENARIO": scenario})
         if points < 20:
             raise PolyfleetError(f"--points must be at least 20 (got {points})")
         result = share_frontier(_solvable(scenario), points=points)
@@ -357,8 +364,10 @@ def procure(
     """What to buy, year by year, under budgets, power, shares and deal commitments (MILP)."""
     from polyfleet.plan.procure import procure as run_procure
     from polyfleet.procurement import load_procurement
+    from polyfleet.report.files import check_outputs
 
     try:
+        check_outputs({"--out": out}, inputs={"FILE": file})
         result = run_procure(load_procurement(file), limit_costs=limit_costs)
     except PolyfleetError as exc:
         raise _fail(exc) from None
@@ -629,7 +638,12 @@ def probe(
 
     from polyfleet import __version__
     from polyfleet.catalog import load_catalog
+    from polyfleet.report.files import check_outputs
 
+    try:
+        check_outputs({"--out": out})
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
     names = [n.strip() for n in only.split(",") if n.strip()] if only else list(WORKLOADS)
     dev = discover(device, force_cpu=cpu)
     columns = (
