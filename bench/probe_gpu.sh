@@ -2,7 +2,8 @@
 # Run the probe's `full` preset on this machine's GPU, print its table, and compare its gemm and
 # copy rates with plain torch.matmul / copy measured in the same run (bench/probe_vs_plain.py).
 # Usage: bash bench/probe_gpu.sh [OUT_DIR]   (default: out/probe); needs polyfleet[probe] or
-# PYTHONPATH=src with torch, pydantic, typer, rich, pyyaml and numpy importable.
+# PYTHONPATH=src with torch, pydantic, typer, rich, pyyaml and numpy importable. The decode figures
+# alone (graph replay and eager, tiny and full) come quicker from bench/probe_decode_gpu.sh.
 set -euo pipefail
 out="${1:-out/probe}"
 mkdir -p "$out"

@@ -173,3 +173,62 @@ def test_probe_without_torch_says_what_to_install(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(__import__("sys").modules, "polyfleet.probe.device", None)
     result = runner.invoke(app, ["probe"])
     assert result.exit_code == 1 and "polyfleet[probe]" in result.stderr
+
+
+def _examples(tmp_path: Path) -> dict[str, Path]:
+    """Copies of the bundled inputs (a procurement file names its deal relative to itself)."""
+    import shutil
+
+    examples = EXAMPLE.parent
+    shutil.copytree(examples / "deals", tmp_path / "deals")
+    for name in ("hyperscaler-2026.yaml", "buildout-2027-2030.yaml"):
+        shutil.copy(examples / name, tmp_path / name)
+    return {
+        "scenario": tmp_path / "hyperscaler-2026.yaml",
+        "procurement": tmp_path / "buildout-2027-2030.yaml",
+        "deal": tmp_path / "deals" / "amd-6gw.yaml",
+    }
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["plan", "{scenario}", "--out", "{scenario}"], "--out: {scenario} is also SCENARIO"),
+        (["plan", "{scenario}", "--html", "{scenario}"], "--html: {scenario} is also SCENARIO"),
+        (["plan", "{scenario}", "--out", "{x}", "--html", "{x}"], "is also the path of --out"),
+        (["procure", "{procurement}", "--out", "{procurement}"], "is also FILE"),
+        (["deal", "{deal}", "--html", "{deal}"], "is also FILE"),
+        (["frontier", "{scenario}", "--html", "{scenario}"], "is also SCENARIO"),
+        (["plan", "{scenario}", "--out", "{dir}"], "is a folder"),
+        (["plan", "{scenario}", "--html", "{scenario}/r.html"], "which is a file, not a folder"),
+        (["procure", "{procurement}", "--out", "{dir}"], "is a folder"),
+        (["deal", "{deal}", "--html", "{dir}"], "is a folder"),
+        (["frontier", "{scenario}", "--html", "{dir}"], "is a folder"),
+        (["probe", "--cpu", "--only", "copy", "--out", "{dir}"], "is a folder"),
+        (["probe", "--cpu", "--only", "copy", "--out", "{scenario}/p.json"], "not a folder"),
+    ],
+)
+def test_outputs_are_checked_before_any_work(tmp_path: Path, command, message):
+    """An output that would overwrite an input, or that cannot be written, is refused before
+    anything is read or solved: exit 1, one message, every input unchanged, nothing written."""
+    paths = {k: str(v) for k, v in _examples(tmp_path).items()}
+    paths |= {"x": str(tmp_path / "x.out"), "dir": str(tmp_path / "deals")}
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    result = runner.invoke(app, [part.format(**paths) for part in command])
+    assert result.exit_code == 1, result.output
+    assert "".join(message.format(**paths).split()) in "".join(result.stderr.split())
+    assert "Traceback" not in result.output and not isinstance(result.exception, OSError)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_plan_files_get_ordinary_permissions(tmp_path: Path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out, html = tmp_path / "plan.json", tmp_path / "plan.html"
+        result = runner.invoke(app, ["plan", str(EXAMPLE), "--out", str(out), "--html", str(html)])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    assert out.stat().st_mode & 0o777 == 0o644 and html.stat().st_mode & 0o777 == 0o644

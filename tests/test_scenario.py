@@ -45,7 +45,7 @@ def test_negative_count(base, tmp_path):
     with pytest.raises(InputError) as info:
         load_scenario(write(tmp_path, base))
     msg = str(info.value)
-    assert "pools[1].count (amd)" in msg and "-5" in msg and "greater than or equal to 0" in msg
+    assert "pools[1].count (amd)" in msg and "-5" in msg and "must be ≥ 0 and ≤ 1e8" in msg
     assert info.value.line is not None
 
 
@@ -55,7 +55,7 @@ def test_negative_count(base, tmp_path):
         ({"max": {"amd": 0.3}, "min": {"amd": 0.5}}, "min share of amd .* exceeds its max"),
         ({"min": {"amd": 0.6, "nvidia": 0.6}}, "min shares sum to 1.2"),
         ({"max": {"amd": 0.3, "nvidia": 0.4}}, "sum to 0.7, less than the whole fleet"),
-        ({"max": {"amd": 1.5}}, "less than or equal to 1"),
+        ({"max": {"amd": 1.5}}, "a fraction must be ≥ 0 and ≤ 1"),
         ({"max": {"acme": 0.5}}, "unknown vendor"),
     ],
 )

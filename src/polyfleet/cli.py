@@ -66,6 +66,16 @@ def _dump(data: Any) -> str:
     return json.dumps(data, indent=1, allow_nan=False, default=_json_default)
 
 
+def _finite(data: Any, what: str) -> None:
+    """Refuse a result with a NaN or infinity before anything is printed or written."""
+    from polyfleet.finite import check_finite
+
+    try:
+        check_finite(data, what)
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "item"):
         return obj.item()
@@ -121,20 +131,33 @@ def plan(
     ] = None,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
+    from polyfleet.options import PlanOptions, parse_options
     from polyfleet.plan.placement import make_plan
+    from polyfleet.report.files import check_outputs
     from polyfleet.scenario import load_scenario
 
-    if method not in ("auto", "decomposition", "lp"):
-        raise _fail(PolyfleetError(f"--method must be auto, decomposition or lp (got {method!r})"))
     t0 = time.perf_counter()
     try:
+        opts = parse_options(PlanOptions, method=method)
+        inputs = {"SCENARIO": scenario} | {f"--profiles {p}": p for p in profiles or []}
+        check_outputs({"--out": out, "--html": html}, inputs=inputs)
         loaded = load_scenario(scenario)
         if profiles:
             loaded = loaded.with_profiles(profiles)
-        result = make_plan(loaded, method=method, load_seconds=time.perf_counter() - t0)
+        result = make_plan(loaded, method=opts.method, load_seconds=time.perf_counter() - t0)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict(matrix_cells=matrix)
+    _finite(data, "plan")
+    front = None
+    if html is not None and data["status"] == "optimal" and frontier:
+        from polyfleet.plan.leverage import share_frontier
+
+        try:
+            front = share_frontier(result.problem.subset(result.problem.demand > 0)).to_dict()
+        except PolyfleetError as exc:
+            raise _fail(exc) from None
+        _finite(front, "frontier")
     text = _dump(data) if (as_json or out is not None) else ""
     if out is not None:
         from polyfleet.report.files import write_atomic
@@ -144,12 +167,6 @@ def plan(
         from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_html
 
-        front = None
-        if frontier:
-            from polyfleet.plan.leverage import share_frontier
-
-            problem = result.problem.subset(result.problem.demand > 0)
-            front = share_frontier(problem).to_dict()
         write_atomic(html, render_html(data, front))
     if as_json:
         sys.stdout.write(text + "\n")
@@ -192,37 +209,46 @@ def tco(
     """Cost of one owned accelerator-hour, component by component, and GPUs per gigawatt."""
     from polyfleet.catalog import load_catalog
     from polyfleet.economics.cost import OwnedTerms, owned_cost
+    from polyfleet.options import TcoOptions, parse_options
 
     cat = load_catalog()
     try:
+        opts = parse_options(
+            TcoOptions,
+            capex=capex,
+            power_price=power_price,
+            pue=pue,
+            years=years,
+            rate=rate,
+            maintenance=maintenance,
+            utilisation=utilisation,
+            node=node,
+            network=network,
+            facility_per_mw=facility_per_mw,
+            facility_years=facility_years,
+        )
         acc = cat[cat.resolve(accelerator, field="ACCELERATOR")]
-        price = capex if capex is not None else acc.price.purchase
+        price = opts.capex if opts.capex is not None else acc.price.purchase
         if price is None:
             raise PolyfleetError(
                 f"the catalog has no purchase price for {acc.id}: give --capex (USD per GPU)"
             )
-        checks = {"--pue": (pue, 1.0, 3.0), "--utilisation": (utilisation, 1e-9, 1.0)}
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise PolyfleetError(f"{name} must be between {low:g} and {high:g} (got {value})")
-        if years <= 0 or facility_years <= 0 or price <= 0 or rate < 0 or maintenance < 0:
-            raise PolyfleetError("--capex, --years, --facility-years must be > 0; --rate >= 0")
     except PolyfleetError as exc:
         raise _fail(exc) from None
     breakdown = owned_cost(
         acc,
         OwnedTerms(
             gpu_price=price,
-            amortize_years=years,
-            cost_of_capital=rate,
-            power_price_per_mwh=power_price,
-            pue=pue,
-            utilisation=utilisation,
-            maintenance_frac_per_year=maintenance,
-            node_per_gpu=node,
-            network_per_gpu=network,
-            facility_per_mw=facility_per_mw,
-            facility_years=facility_years,
+            amortize_years=opts.years,
+            cost_of_capital=opts.rate,
+            power_price_per_mwh=opts.power_price,
+            pue=opts.pue,
+            utilisation=opts.utilisation,
+            maintenance_frac_per_year=opts.maintenance,
+            node_per_gpu=opts.node,
+            network_per_gpu=opts.network,
+            facility_per_mw=opts.facility_per_mw,
+            facility_years=opts.facility_years,
         ),
     )
     data = breakdown.to_dict()
@@ -231,6 +257,7 @@ def tco(
     )
     data["gpu_price_unconfirmed"] = capex is None and acc.is_unconfirmed("price.purchase")
     data["catalog_rent_per_gpu_hour"] = acc.price.per_gpu_hour
+    _finite(data, "tco")
     if as_json:
         typer.echo(_dump(data))
         return
@@ -250,7 +277,7 @@ def tco(
 def deal(
     file: Annotated[Path, typer.Argument(help="Deal file (.yaml or .json).")],
     paths: Annotated[
-        int | None, typer.Option(help="Monte Carlo paths (default: the file's).")
+        float | None, typer.Option(help="Monte Carlo paths (default: the file's).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: the file's).")] = None,
     sensitivity: Annotated[
@@ -262,17 +289,26 @@ def deal(
     as_json: JsonOpt = False,
 ) -> None:
     """Value a supply deal's warrant and net it against the hardware cost."""
-    from polyfleet.economics.deal import load_deal, value_deal
+    from polyfleet.economics.deal import load_deal, valuation_work, value_deal
+    from polyfleet.economics.warrant import work_problem
+    from polyfleet.errors import InputError
+    from polyfleet.options import DealOptions, parse_options
+    from polyfleet.report.files import check_outputs
 
     try:
-        if paths is not None and paths < 2:
-            raise PolyfleetError(f"--paths must be at least 2 (got {paths})")
+        check_outputs({"--html": html}, inputs={"FILE": file})
+        opts = parse_options(DealOptions, paths=paths, seed=seed)
+        terms = load_deal(file)
+        problem = work_problem(valuation_work(terms, paths=opts.paths, sensitivity=sensitivity))
+        if problem is not None:
+            raise InputError(problem, file=str(file), field="--paths", value=opts.paths)
         valuation = value_deal(
-            load_deal(file), paths=paths, seed=seed, fan_points=60, sensitivity=sensitivity
+            terms, paths=opts.paths, seed=opts.seed, fan_points=60, sensitivity=sensitivity
         )
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = valuation.to_dict()
+    _finite(data, "deal")
     if html is not None:
         from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_deal_html
@@ -319,15 +355,16 @@ def leverage(
     as_json: JsonOpt = False,
 ) -> None:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in premium."""
+    from polyfleet.options import LeverageOptions, parse_options
     from polyfleet.plan.leverage import leverage as run_leverage
 
     try:
-        if not 0 < precision < 0.5:
-            raise PolyfleetError(f"--precision must be in (0, 0.5) (got {precision})")
-        report = run_leverage(_solvable(scenario), precision=precision)
+        opts = parse_options(LeverageOptions, precision=precision)
+        report = run_leverage(_solvable(scenario), precision=opts.precision)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = report.to_dict()
+    _finite(data, "leverage")
     if as_json:
         typer.echo(_dump(data))
         return
@@ -340,22 +377,25 @@ def leverage(
 @app.command()
 def frontier(
     scenario: Annotated[Path, typer.Argument(help="Scenario file (.yaml or .json).")],
-    points: Annotated[int, typer.Option(help="Points on the sweep (at least 20).")] = 21,
+    points: Annotated[int, typer.Option(help="Points on the sweep (20 to 500).")] = 21,
     html: Annotated[Path | None, typer.Option(help="Write the chart as a self-contained page.")] = (
         None
     ),
     as_json: JsonOpt = False,
 ) -> None:
     """Least cost as the largest vendor's maximum share falls from 100 % to the lowest feasible."""
+    from polyfleet.options import FrontierOptions, parse_options
     from polyfleet.plan.leverage import share_frontier
+    from polyfleet.report.files import check_outputs
 
     try:
-        if points < 20:
-            raise PolyfleetError(f"--points must be at least 20 (got {points})")
-        result = share_frontier(_solvable(scenario), points=points)
+        opts = parse_options(FrontierOptions, points=points)
+        check_outputs({"--html": html}, inputs={"SCENARIO": scenario})
+        result = share_frontier(_solvable(scenario), points=opts.points)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict()
+    _finite(data, "frontier")
     if html is not None:
         from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_frontier_html
@@ -381,12 +421,15 @@ def procure(
     """What to buy, year by year, under budgets, power, shares and deal commitments (MILP)."""
     from polyfleet.plan.procure import procure as run_procure
     from polyfleet.procurement import load_procurement
+    from polyfleet.report.files import check_outputs
 
     try:
+        check_outputs({"--out": out}, inputs={"FILE": file})
         result = run_procure(load_procurement(file), limit_costs=limit_costs)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict()
+    _finite(data, "procurement")
     text = _dump(data)
     if out is not None:
         from polyfleet.report.files import write_atomic
@@ -479,10 +522,11 @@ def cluster_down(state_dir: StateDirOpt = Path(".polyfleet")) -> None:
     """Stop the local cluster `cluster up --local` started."""
     from polyfleet.dispatch.cluster import stop_local
 
-    if stop_local(state_dir):
-        _console().print("local Ray cluster stopped")
-    else:
-        _console().print("no local cluster was running")
+    try:
+        said = stop_local(state_dir)
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    _console().print(escape(said))
 
 
 @app.command()
@@ -492,40 +536,66 @@ def run(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: the local one).")
     ] = None,
-    retries: Annotated[int, typer.Option(help="Re-routes per job after a node failure.")] = 3,
+    retries: Annotated[
+        int, typer.Option(help="Re-routes per job after a node failure (0-100).")
+    ] = 3,
     timeout: Annotated[
         float | None, typer.Option(help="Fail jobs still unfinished after this many seconds.")
     ] = None,
     profiles_out: Annotated[
         Path, typer.Option(help="Where probe jobs write their profiles.")
     ] = Path("profiles"),
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", help="If another run is using the ledger, wait for it to end."),
+    ] = False,
     state_dir: StateDirOpt = Path(".polyfleet"),
     as_json: JsonOpt = False,
 ) -> None:
-    """Dispatch jobs to the pools the plan chose; re-route when a pool is lost."""
+    """Dispatch jobs to the pools the plan chose; re-route when a pool is lost.
+
+    One run at a time per ledger: a second run on the same --state-dir is refused (or, with
+    --wait, starts when the first ends). A run submits only this job file's jobs."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect
     from polyfleet.dispatch.jobs import load_jobs
-    from polyfleet.dispatch.ledger import Ledger
-    from polyfleet.dispatch.runner import run_jobs, validate
+    from polyfleet.dispatch.ledger import Ledger, check_ledger
+    from polyfleet.dispatch.plan_file import load_plan
+    from polyfleet.dispatch.runner import check_run_options, match_plan, run_jobs, validate
+    from polyfleet.report.files import check_outputs
 
+    ledger_path = state_dir / "ledger.sqlite"
     try:
+        # every input and output is checked before the cluster or the ledger is touched
+        check_run_options(retries, timeout)
         job_list = load_jobs(jobs)
-        try:
-            plan_data = json.loads(plan.read_text("utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise PolyfleetError(f"{plan}: not a plan JSON ({exc})") from None
+        plan_data = match_plan(job_list, load_plan(plan), jobs_file=jobs, plan_file=plan)
+        probes = any(j.run.get("probe") for j in job_list)
+        check_outputs(
+            folders={"--profiles-out": profiles_out if probes else None, "--state-dir": state_dir},
+            inputs={"JOBS": jobs, "--plan": plan},
+        )
+        source = str(jobs.resolve())
+        check_ledger(ledger_path, ((j.id, j.workload, j.run) for j in job_list), source)
         connect(address, state_dir)
-        validate(job_list, plan_data, cluster_pools())  # before the ledger file is touched
-        ledger = Ledger(state_dir / "ledger.sqlite")
+        validate(job_list, plan_data, cluster_pools(), jobs_file=jobs, plan_file=plan)
         columns = (
             TextColumn("{task.description:<10}"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, console=err_console) as bars:
+
+        def waiting(holder: str) -> None:
+            err_console.print(
+                f"waiting for the run that is using {escape(str(ledger_path))} ({holder})"
+            )
+
+        with (
+            Ledger(ledger_path, wait=wait, on_wait=waiting) as ledger,
+            Progress(*columns, console=err_console) as bars,
+        ):
             tasks = {
                 s: bars.add_task(s, total=len(job_list))
                 for s in ("succeeded", "failed", "rerouted")
@@ -539,6 +609,7 @@ def run(
                 job_list,
                 plan_data,
                 ledger,
+                source=source,
                 retries=retries,
                 profiles_dir=profiles_out,
                 on_change=show,
@@ -554,10 +625,12 @@ def run(
         c = report.counts
         _console().print(
             f"{c['succeeded']} succeeded, {c['failed']} failed, {report.rerouted} re-routed, in "
-            f"{report.seconds:.1f} s; ledger {state_dir / 'ledger.sqlite'}"
+            f"{report.seconds:.1f} s; ledger {ledger_path}"
             + (f"; {len(report.profiles)} profile(s) in {profiles_out}" if report.profiles else "")
         )
-    if report.counts["failed"]:
+    for note in report.notes(ledger_path):
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    if report.counts["failed"] or report.unknown:
         raise typer.Exit(EXIT_INPUT)
 
 
@@ -569,35 +642,52 @@ def status(
 ) -> None:
     """Jobs by state and pool (from the ledger), and the cluster's pools when one is reachable."""
     from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect, read_state
-    from polyfleet.dispatch.ledger import Ledger
+    from polyfleet.dispatch.ledger import Ledger, unknown_states
+    from polyfleet.errors import InputError
 
     ledger_path = state_dir / "ledger.sqlite"
     data: dict[str, Any] = {"ledger": str(ledger_path), "jobs": {}, "pools": {}, "failed": []}
-    if ledger_path.exists():
-        ledger = Ledger(ledger_path)
-        data["jobs"] = ledger.counts()
-        data["by_pool"] = ledger.by_pool()
-        data["failed"] = [
-            {"id": j["id"], "error": j["error"], "path": j["path"]} for j in ledger.jobs("failed")
-        ][:50]
-    if address is not None or read_state(state_dir) is not None:
-        try:
+    found = ledger_path.exists() or ledger_path.is_symlink()
+    try:
+        if state_dir.exists() and not state_dir.is_dir():
+            raise InputError("is a file, not a folder", field="--state-dir", value=str(state_dir))
+        if found:
+            with Ledger(ledger_path, readonly=True) as ledger:
+                data["jobs"] = ledger.counts()
+                data["by_pool"] = ledger.by_pool()
+                data["failed"] = [
+                    {"id": j["id"], "error": j["error"], "path": j["path"]}
+                    for j in ledger.jobs("failed")[:50]
+                ]
+            data["unknown_states"] = unknown_states(data["jobs"])
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    try:
+        if address is not None or read_state(state_dir) is not None:
             connect(address, state_dir)
             data["pools"] = cluster_pools()
-        except Exception as exc:  # a cluster that is down is reported, not fatal
-            data["cluster_error"] = str(exc)
-        finally:
-            disconnect()
+    except Exception as exc:  # a cluster that is down or unreadable is reported, not fatal
+        data["cluster_error"] = str(exc)
+    finally:
+        disconnect()
     if as_json:
         typer.echo(_dump(data))
         return
     from polyfleet.report.terminal import status_tables
 
     console = _console()
-    if not ledger_path.exists():
+    if not found:
         console.print(f"no jobs yet: `polyfleet run` records them in {ledger_path}")
     for table in status_tables(data):
         console.print(table)
+    if data.get("cluster_error"):
+        console.print(f"[yellow]cluster:[/yellow] {escape(data['cluster_error'])}")
+    if data.get("unknown_states"):
+        states = ", ".join(f"{n} in state {s!r}" for s, n in data["unknown_states"].items())
+        console.print(
+            f"[red]jobs in states polyfleet does not know:[/red] {escape(states)}; they are never "
+            f"run: {escape(str(ledger_path))} was changed by another program"
+        )
 
 
 class _BarProgress:
@@ -653,7 +743,12 @@ def probe(
 
     from polyfleet import __version__
     from polyfleet.catalog import load_catalog
+    from polyfleet.report.files import check_outputs
 
+    try:
+        check_outputs({"--out": out})
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
     names = [n.strip() for n in only.split(",") if n.strip()] if only else list(WORKLOADS)
     dev = discover(device, force_cpu=cpu)
     columns = (

@@ -139,7 +139,12 @@ class _DuplicateKeyError(Exception):
 
 
 class _NotJsonError(ValueError):
-    """A value that JSON cannot hold, in a document whose data must be JSON."""
+    """A value that JSON cannot hold, in a document whose data must be JSON; `value` is what was
+    built (None: show the text as written)."""
+
+    def __init__(self, message: str, value: Any = None) -> None:
+        super().__init__(message)
+        self.value = value
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -250,7 +255,7 @@ def _json_refusal(text: str, file: str, json_data: bool) -> InputError:
                 "not a finite number: this value is handed on as JSON, which cannot hold it",
                 file=file,
                 field=_bounded_path(path),
-                value=tok,
+                value=float(tok),
                 line=_line_at(text, pos),
             )
         if len(tok) > MAX_DIGITS and tok[-1].isdigit():
@@ -441,7 +446,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         except yaml.constructor.ConstructorError as exc:
             raise self._refuse(node, exc.problem or str(exc)) from None
         except _NotJsonError as exc:
-            raise self._refuse(node, str(exc)) from None
+            raise self._refuse(node, str(exc), exc.value) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise self._refuse(node, _why(node, exc)) from None
         finally:
@@ -491,8 +496,9 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
                 path.append(next((i for i, v in enumerate(parent.value) if v is child), "?"))
         return path
 
-    def _refuse(self, node: Node, message: str) -> _RefusedError:
-        value = node.value if isinstance(node, ScalarNode) else None
+    def _refuse(self, node: Node, message: str, value: Any = None) -> _RefusedError:
+        if value is None and isinstance(node, ScalarNode):
+            value = node.value
         return _RefusedError(message, self._path(), node.start_mark.line + 1, value)
 
 
@@ -513,7 +519,7 @@ class _JsonDataLoader(_Loader):
         value: float = super().construct_yaml_float(node)
         if not math.isfinite(value):
             raise _NotJsonError(
-                "not a finite number: this value is handed on as JSON, which cannot hold it"
+                "not a finite number: this value is handed on as JSON, which cannot hold it", value
             )
         return value
 

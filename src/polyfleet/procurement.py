@@ -8,80 +8,112 @@ commitments; `polyfleet.plan.procure` solves it as a mixed-integer program.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 
 from polyfleet.catalog import Catalog, load_catalog
 from polyfleet.economics.deal import Deal, load_deals
 from polyfleet.errors import CatalogError, InputError
 from polyfleet.inputs import dotted, field_path, input_error, line_of, read_document
+from polyfleet.ranges import (
+    LIMITS,
+    RANGES,
+    Budget,
+    Count,
+    Fraction,
+    Growth,
+    InputModel,
+    LifeYears,
+    MipGap,
+    NodesPerYear,
+    PositiveFraction,
+    PowerCapGw,
+    PowerPrice,
+    PricePerGpu,
+    Pue,
+    Tier,
+    TimeLimitS,
+    Year,
+)
 from polyfleet.scenario import TierPolicy, VendorShare, Workload
 
 __all__ = ["LoadedProcurement", "Procurement", "load_procurement", "parse_procurement"]
 
-PerYear = float | list[float]
+MAX_YEARS = int(LIMITS["procurement_years"].value)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _each_year(item: Any) -> Any:
+    """A list with a value per year, where one number (not in a list) holds for every year. The
+    number is checked on its own, so that its error names the field and not a list index."""
+    one = TypeAdapter(item)
+
+    def spread(value: Any) -> Any:
+        if isinstance(value, list):
+            return value
+        try:
+            one.validate_python(value)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise PydanticCustomError("each_year", "{msg}", {"msg": msg}) from None
+        return [value]
+
+    return Annotated[list[item], BeforeValidator(spread)]
 
 
-class Offer(_Model):
+PerYearBudget = _each_year(Budget)
+PerYearPowerCapGw = _each_year(PowerCapGw)
+
+
+class Offer(InputModel):
     """An accelerator kind that can be bought, from a year on, at a price per GPU."""
 
     accelerator: str
-    price_per_gpu: float | None = Field(default=None, gt=0)  # None: the deal's, else catalog's
-    available_from: int | None = None
-    life_years: int = Field(default=5, gt=0)
-    max_nodes_per_year: int | None = Field(default=None, ge=0)
+    price_per_gpu: PricePerGpu | None = None  # None: the deal's, else catalog's
+    available_from: Year | None = None
+    life_years: LifeYears = 5
+    max_nodes_per_year: NodesPerYear | None = None
     deal: str | None = None
 
 
-class Installed(_Model):
+class Installed(InputModel):
     """Accelerators already in service; they serve every year before `retire_year`."""
 
     accelerator: str
-    count: int = Field(ge=0)
-    retire_year: int
+    count: Count
+    retire_year: Year
     deal: str | None = None  # counts toward that deal's deployed gigawatts
 
 
-class ProcurementLimits(_Model):
-    budget_per_year: PerYear  # capex, USD
-    power_cap_gw: PerYear  # facility power of the installed fleet
+class ProcurementLimits(InputModel):
+    budget_per_year: PerYearBudget  # capex, USD
+    power_cap_gw: PerYearPowerCapGw  # facility power of the installed fleet
     vendor_share: VendorShare | None = None
 
-    @field_validator("budget_per_year", "power_cap_gw")
-    @classmethod
-    def _positive(cls, value: PerYear) -> PerYear:
-        values = value if isinstance(value, list) else [value]
-        if any(v <= 0 for v in values):
-            raise ValueError("must be positive")
-        return value
 
-
-class Procurement(_Model):
+class Procurement(InputModel):
     name: str = "procurement"
-    years: list[int] = Field(min_length=1)
-    discount_rate: float = Field(default=0.08, ge=0, le=1)
-    pue: float = Field(default=1.2, ge=1.0, le=3.0)
-    power_price_per_mwh: float = Field(default=70.0, ge=0)
-    utilisation: float = Field(default=1.0, gt=0, le=1)
-    maintenance_frac_per_year: float = Field(default=0.0, ge=0, le=1)
-    mip_gap: float = Field(default=1e-3, gt=0, le=0.5)
-    time_limit_s: float = Field(default=60.0, gt=0)
+    years: list[Year] = Field(min_length=1, max_length=MAX_YEARS)
+    discount_rate: Fraction = 0.08
+    pue: Pue = 1.2
+    power_price_per_mwh: PowerPrice = 70.0
+    utilisation: PositiveFraction = 1.0
+    maintenance_frac_per_year: Fraction = 0.0
+    mip_gap: MipGap = 1e-3
+    time_limit_s: TimeLimitS = 60.0
     limits: ProcurementLimits
-    tiers: dict[Literal[1, 2], TierPolicy] = Field(default_factory=dict)
+    tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     offers: list[Offer] = Field(min_length=1)
     installed: list[Installed] = Field(default_factory=list)
     workloads: list[Workload] = Field(min_length=1)
-    growth: dict[str, float] = Field(default_factory=dict)  # workload -> demand factor per year
+    growth: dict[str, Growth] = Field(default_factory=dict)  # workload -> demand factor per year
     deals: list[str] = Field(default_factory=list)
 
-    def per_year(self, value: PerYear) -> list[float]:
-        return list(value) if isinstance(value, list) else [float(value)] * len(self.years)
+    def per_year(self, value: list[float]) -> list[float]:
+        """A value for each year: one value (a number in the file) holds for every year."""
+        return list(value) if len(value) > 1 else [float(value[0])] * len(self.years)
 
 
 class LoadedProcurement(BaseModel):
@@ -185,17 +217,25 @@ def _check_shape(proc: Procurement, fail: Any) -> None:
     n = len(proc.years)
     for key in ("budget_per_year", "power_cap_gw"):
         value = getattr(proc.limits, key)
-        if isinstance(value, list) and len(value) != n:
+        if len(value) not in (1, n):
             raise fail(f"{len(value)} values for {n} years", ["limits", key], value)
     names = [w.name for w in proc.workloads]
     for i, name in enumerate(names):
         if name in names[:i]:
             raise fail("duplicate workload name", ["workloads", i, "name"], name)
+    top = RANGES["demand"]
     for name, factor in proc.growth.items():
         if name not in names:
             raise fail("growth names an unknown workload", ["growth", name], name)
-        if factor <= 0:
-            raise fail("growth must be positive", ["growth", name], factor)
+        demand = proc.workloads[names.index(name)].demand.value
+        grown = demand * factor ** (n - 1)
+        if not top.contains(grown):
+            raise fail(
+                f"grows the demand of {name} from {demand:g} to {grown:.3g} by {proc.years[-1]}, "
+                f"beyond the {top.rule()} {top.unit} a demand may be",
+                ["growth", name],
+                factor,
+            )
 
 
 def load_procurement(path: str | Path) -> LoadedProcurement:

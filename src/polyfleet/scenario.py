@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,7 +20,6 @@ from pydantic import (
 )
 
 from polyfleet.catalog import Catalog, load_catalog
-from polyfleet.catalog._catalog import Precision
 from polyfleet.economics.deal import Deal, load_deals
 from polyfleet.errors import CatalogError, InputError
 from polyfleet.inputs import (
@@ -32,7 +31,30 @@ from polyfleet.inputs import (
     read_document,
     relative_file,
 )
+from polyfleet.model_shape import ModelShape
 from polyfleet.probe.profile import Profile, load_profiles
+from polyfleet.ranges import (
+    AcceleratorCap,
+    Count,
+    DemandRate,
+    Fraction,
+    Gang,
+    InputModel,
+    LatencyMs,
+    PositiveFraction,
+    PowerCapMw,
+    PowerPrice,
+    PricePerGpu,
+    PricePerGpuHour,
+    Pue,
+    ScaleupGbps,
+    Throughput,
+    Tier,
+    UsdPerGpu,
+    UsdPerMw,
+    Year,
+    Years,
+)
 
 __all__ = [
     "Demand",
@@ -54,7 +76,6 @@ __all__ = [
 Objective = Literal["min_cost", "max_served", "max_min_served"]
 WorkloadKind = Literal["train", "serve", "recsys", "infer", "custom"]
 ShareMeasure = Literal["count", "power", "spend"]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 #: The unit of work each kind's demand and throughput are counted in.
 KIND_UNITS: dict[str, tuple[str, ...]] = {
     "train": ("tokens/s",),
@@ -64,11 +85,7 @@ KIND_UNITS: dict[str, tuple[str, ...]] = {
 }
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class VendorShare(_Model):
+class VendorShare(InputModel):
     """Caps (and floors) on each vendor's fraction of the fleet, counted by `measure`."""
 
     measure: ShareMeasure = "count"
@@ -92,17 +109,17 @@ class VendorShare(_Model):
         return self
 
 
-class Limits(_Model):
-    power_cap_mw: float | None = Field(default=None, gt=0)
+class Limits(InputModel):
+    power_cap_mw: PowerCapMw | None = None
     vendor_share: VendorShare | None = None
 
 
-class TierPolicy(_Model):
+class TierPolicy(InputModel):
     """What a tier may run on: vendors, accelerator ids, and the oldest launch year allowed."""
 
     vendors: list[str] | None = None
     accelerators: list[str] | None = None
-    min_year: int | None = None
+    min_year: Year | None = None
 
     @field_validator("vendors")
     @classmethod
@@ -110,20 +127,20 @@ class TierPolicy(_Model):
         return None if value is None else [v.strip().lower() for v in value]
 
 
-class PoolCost(_Model):
+class PoolCost(InputModel):
     """Either a rental price per GPU-hour, or an owned pool's capital and power terms."""
 
-    per_gpu_hour: float | None = Field(default=None, gt=0)
-    capex_per_gpu: float | None = Field(default=None, gt=0)
-    amortize_years: float = Field(default=4.0, gt=0)
-    cost_of_capital: float = Field(default=0.0, ge=0, le=1)
-    power_price_per_mwh: float | None = Field(default=None, ge=0)
-    maintenance_frac_per_year: float = Field(default=0.0, ge=0, le=1)
-    utilisation: float = Field(default=1.0, gt=0, le=1)  # average fraction of full power drawn
-    node_per_gpu: float | None = Field(default=None, ge=0)  # None: economics.NODE_FRACTION x capex
-    network_per_gpu: float | None = Field(default=None, ge=0)  # None: NETWORK_FRACTION x capex
-    facility_per_mw: float | None = Field(default=None, ge=0)  # USD per MW of IT load
-    facility_years: float = Field(default=15.0, gt=0)
+    per_gpu_hour: PricePerGpuHour | None = None
+    capex_per_gpu: PricePerGpu | None = None
+    amortize_years: Years = 4.0
+    cost_of_capital: Fraction = 0.0
+    power_price_per_mwh: PowerPrice | None = None
+    maintenance_frac_per_year: Fraction = 0.0
+    utilisation: PositiveFraction = 1.0  # average fraction of full power drawn
+    node_per_gpu: UsdPerGpu | None = None  # None: economics.NODE_FRACTION x capex
+    network_per_gpu: UsdPerGpu | None = None  # None: NETWORK_FRACTION x capex
+    facility_per_mw: UsdPerMw | None = None  # USD per MW of IT load
+    facility_years: Years = 15.0
 
     @model_validator(mode="after")
     def _one_model(self) -> PoolCost:
@@ -134,47 +151,27 @@ class PoolCost(_Model):
         return self
 
 
-class Pool(_Model):
+class Pool(InputModel):
     name: str = Field(min_length=1)
     accelerator: str
-    count: int = Field(ge=0)
-    pue: float = Field(default=1.3, ge=1.0, le=3.0)
-    availability: float = Field(default=1.0, gt=0, le=1.0)
+    count: Count
+    pue: Pue = 1.3
+    availability: PositiveFraction = 1.0
     site: str | None = None
     cost: PoolCost | None = None
     deal: str | None = None  # name of a deal in the scenario's `deals:`; its warrants are netted
 
 
-class ModelShape(_Model):
-    """The shape of the model a workload runs; what each kind's estimate needs is documented there."""
-
-    params_b: float = Field(default=0.0, ge=0)
-    active_params_b: float | None = Field(default=None, gt=0)
-    precision: Precision = "bf16"
-    seq_len: int = Field(default=4096, gt=0)
-    batch: int = Field(default=64, gt=0)
-    layers: int | None = Field(default=None, gt=0)
-    kv_dim: int = Field(default=1024, gt=0)
-    embedding_gb: float = Field(default=0.0, ge=0)
-    lookups_per_sample: int = Field(default=0, ge=0)
-    embedding_dim: int = Field(default=128, gt=0)
-    gflops_per_sample: float | None = Field(default=None, gt=0)
-
-    @property
-    def active_b(self) -> float:
-        return self.active_params_b if self.active_params_b is not None else self.params_b
-
-
-class Demand(_Model):
-    value: float = Field(ge=0)
+class Demand(InputModel):
+    value: DemandRate
     unit: str = "tokens/s"
 
 
-class Needs(_Model):
-    min_scaleup_gbps: float | None = Field(default=None, ge=0)
+class Needs(InputModel):
+    min_scaleup_gbps: ScaleupGbps | None = None
     vendors: list[str] | None = None
     accelerators: list[str] | None = None
-    max_gang: int | None = Field(default=None, gt=0)
+    max_gang: Gang | None = None
     scaleup_domain: bool = False
 
     @field_validator("vendors")
@@ -183,21 +180,21 @@ class Needs(_Model):
         return None if value is None else [v.strip().lower() for v in value]
 
 
-class Slo(_Model):
-    max_token_latency_ms: float | None = Field(default=None, gt=0)
-    max_latency_ms: float | None = Field(default=None, gt=0)
+class Slo(InputModel):
+    max_token_latency_ms: LatencyMs | None = None
+    max_latency_ms: LatencyMs | None = None
 
 
-class Workload(_Model):
+class Workload(InputModel):
     name: str = Field(min_length=1)
     kind: WorkloadKind
-    tier: Literal[1, 2] | None = None
+    tier: Tier | None = None
     model: ModelShape = ModelShape()
     demand: Demand
-    max_accelerators: float | None = Field(default=None, gt=0)
+    max_accelerators: AcceleratorCap | None = None
     needs: Needs = Needs()
     slo: Slo = Slo()
-    throughput: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    throughput: dict[str, Throughput] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _shape_for_kind(self) -> Workload:
@@ -228,11 +225,11 @@ class Workload(_Model):
         return 2
 
 
-class Scenario(_Model):
+class Scenario(InputModel):
     name: str = "scenario"
     objective: Objective = "min_cost"
     limits: Limits = Limits()
-    tiers: dict[Literal[1, 2], TierPolicy] = Field(default_factory=dict)
+    tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     pools: list[Pool] = Field(min_length=1)
     workloads: list[Workload] = Field(min_length=1)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ from typer.testing import CliRunner
 pytest.importorskip("ray")
 
 from polyfleet.cli import app
+from polyfleet.dispatch.ledger import Ledger
 
 from .test_cluster import SCENARIO
 
@@ -61,7 +65,52 @@ def test_local_cluster_run_status_and_restart(tmp_path: Path, monkeypatch: pytes
             runner.invoke(app, ["run", "jobs.yaml", "--plan", "plan.json", "--json"]).stdout
         )
         assert rerun["submitted"] == 0 and rerun["counts"]["succeeded"] == 13
+        _two_runs_at_once(tmp_path, runner)
     finally:
         down = runner.invoke(app, ["cluster", "down"])
     assert down.exit_code == 0 and "stopped" in down.stdout
     assert "no local cluster" in runner.invoke(app, ["cluster", "down"]).stdout
+
+
+def _two_runs_at_once(tmp_path: Path, runner: CliRunner) -> None:
+    """While a run holds the ledger, another is refused, naming it; two more started with
+    --wait both wait, then one runs every job and the other finds them done: each job runs once
+    (a second `mkdir` of the same folder would fail its job)."""
+    made = tmp_path / "made"
+    made.mkdir()
+    mkdir = [
+        {"id": f"mk-{i}", "workload": "job", "run": {"entry": "os:mkdir", "args": {"path": p}}}
+        for i, p in enumerate(str(made / f"d{i}") for i in range(30))
+    ]
+    (tmp_path / "mk.yaml").write_text(yaml.safe_dump({"jobs": mkdir}))
+    ledger = tmp_path / ".polyfleet" / "ledger.sqlite"
+    holder = Ledger(ledger)  # this test plays a run in progress
+    try:
+        refused = runner.invoke(app, ["run", "mk.yaml", "--plan", "plan.json"])
+        assert refused.exit_code == 1
+        said = "".join(refused.stderr.split())  # rich folds long lines at any space
+        assert f"inusebyanotherrun(pid{os.getpid()}on" in said
+        cmd = [sys.executable, "-m", "polyfleet", "run", "mk.yaml", "--plan", "plan.json"]
+        procs = [
+            subprocess.Popen(
+                [*cmd, "--json", "--wait"],
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        for proc in procs:  # both have checked everything and wait for the ledger
+            assert proc.stderr is not None
+            assert any("waiting for the run" in line for line in proc.stderr)
+    finally:
+        holder.close()
+    outs = [proc.communicate(timeout=300) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outs
+    reports = [json.loads(out) for out, _ in outs]
+    assert sorted(r["submitted"] for r in reports) == [0, 30]
+    assert all(r["counts"]["succeeded"] == 30 for r in reports)
+    assert sorted(p.name for p in made.iterdir()) == sorted(f"d{i}" for i in range(30))
+    with Ledger(ledger, readonly=True) as done:
+        assert all([s for s, _ in done.events(f"mk-{i}")].count("running") == 1 for i in range(30))

@@ -140,11 +140,14 @@ def test_user_error_fails_without_retry_and_probe_results_become_profiles(cluste
             workload="job",
             run={"probe": "small-infer", "preset": "tiny", "as": "h100-sxm"},
         ),
+        Job(id="uuid", workload="job", run={"entry": "uuid:uuid4", "args": {}}),
     ]
     report = run_jobs(jobs, plan, ledger, profiles_dir=tmp_path / "profiles", timeout_s=120)
     boom = ledger.job("boom")
     assert boom["state"] == "failed" and "RuntimeError: bad input" in boom["error"]
     assert len(boom["path"]) == 1 and report.rerouted == 0
+    odd = ledger.job("uuid")  # a value JSON cannot hold is kept, marked, and the run goes on
+    assert odd["state"] == "succeeded" and odd["result"]["value"]["not_json"] == "uuid.UUID"
     (profile_file,) = report.profiles
     from polyfleet.catalog import load_catalog
     from polyfleet.perfmodel.calibrate import calibrate
@@ -162,8 +165,8 @@ def test_bad_input_is_refused_before_anything_is_submitted(cluster, tmp_path):
     with pytest.raises(PolyfleetError, match="unknown workload 'nope'"):
         run_jobs(make_jobs(3, workload="nope"), plan, ledger)
     ghost = copy.deepcopy(plan)
-    ghost["assignments"].append({**ghost["assignments"][0], "pool": "ghost"})
-    with pytest.raises(PolyfleetError, match=r"pool 'ghost'.*not in the cluster"):
+    ghost["assignments"] = [{**a, "pool": "ghost"} for a in ghost["assignments"]]
+    with pytest.raises(PolyfleetError, match=r"no job can run.*ghost: not in the cluster"):
         run_jobs(make_jobs(3), ghost, ledger)
     assert sum(ledger.counts().values()) == 0  # nothing recorded, nothing submitted
     bad = tmp_path / "jobs.yaml"
@@ -177,9 +180,9 @@ def test_bad_input_is_refused_before_anything_is_submitted(cluster, tmp_path):
     assert err.value.field == "jobs[0].run.probe" and err.value.line == 3  # "probe: warp"
 
 
-def test_validate_needs_an_optimalplan_for_tests():
+def test_validate_needs_an_optimal_plan():
     with pytest.raises(PolyfleetError, match="optimal"):
-        validate(make_jobs(1), {"status": "infeasible"}, {})
+        validate(make_jobs(1), {"status": "infeasible", "workloads": [], "assignments": []}, {})
 
 
 def test_jobs_still_running_at_the_timeout_fail_saying_so(cluster, tmp_path):
@@ -188,3 +191,45 @@ def test_jobs_still_running_at_the_timeout_fail_saying_so(cluster, tmp_path):
     report = run_jobs(jobs, plan_for_tests(), ledger, timeout_s=1.0)
     assert report.counts["failed"] == 2 and report.seconds < 20
     assert all("timed out after 1 s" in j["error"] for j in ledger.jobs("failed"))
+
+
+def test_a_pool_missing_from_the_cluster_is_reported_and_the_rest_run(cluster, tmp_path):
+    plan = plan_for_tests()
+    plan["assignments"].append({**plan["assignments"][0], "pool": "ghost"})
+    report = run_jobs(make_jobs(6), plan, Ledger(tmp_path / "l.sqlite"), timeout_s=120)
+    assert report.counts["succeeded"] == 6
+    assert report.missing_pools == {"ghost": "not in the cluster"}
+    assert any("pool ghost: not in the cluster" in n for n in report.notes("l.sqlite"))
+
+
+def test_a_run_submits_only_its_own_files_jobs(cluster, tmp_path):
+    """A killed run of another job file left 40 jobs (of a workload this plan does not know) in
+    the ledger, one of them `running`: this run runs and counts its own 2 jobs only, reports the
+    40 by file, and leaves them waiting for their own file."""
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as old:
+        old.add([(f"old-{i}", "gone", {"entry": "m:f"}) for i in range(40)], source="old.yaml")
+        old.start([("old-0", "x", 1)])
+    ledger = Ledger(path)
+    report = run_jobs(make_jobs(2), plan_for_tests(), ledger, source="new.yaml", timeout_s=120)
+    assert report.submitted == 2 and report.counts["succeeded"] == 2
+    assert sum(report.counts.values()) == 2
+    assert report.leftovers == {"old.yaml": 40}
+    assert {j["state"] for j in ledger.jobs() if j["id"].startswith("old-")} == {
+        "queued",
+        "rerouted",
+    }
+
+
+def test_own_jobs_in_unknown_states_are_reported_not_run(cluster, tmp_path):
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as ledger:
+        ledger.add([(j.id, j.workload, j.run) for j in make_jobs(3)], source="a.yaml")
+        ledger.db.execute("UPDATE jobs SET state='paused' WHERE id='job-1'")
+    ledger = Ledger(path)
+    report = run_jobs(make_jobs(3), plan_for_tests(), ledger, source="a.yaml", timeout_s=120)
+    assert report.counts["succeeded"] == 2 and report.unknown == {"paused": 1}
+    assert ledger.job("job-1")["state"] == "paused"
+    assert any(
+        "states polyfleet does not know (1 in state 'paused')" in n for n in report.notes(path)
+    )

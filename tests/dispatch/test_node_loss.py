@@ -11,6 +11,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
+from polyfleet.dispatch.cluster import cluster_pools  # noqa: E402
 from polyfleet.dispatch.ledger import Ledger  # noqa: E402
 from polyfleet.dispatch.runner import run_jobs  # noqa: E402
 
@@ -44,6 +45,21 @@ def test_node_loss_reroutes_and_loses_no_job(tmp_path):
         assert box["r"].rerouted == len(moved)
         assert all(j["pool"] == "amd" for j in moved)
         assert any(s == "rerouted" for s, _ in ledger.events(moved[0]["id"]))
+        ledger.close()
+        # a later run whose plan names the dead pool runs on the live one and reports the dead
+        # one; only the jobs of a workload with no live pool (`other`: spare, not in this
+        # cluster) fail, each saying why
+        deadline = time.monotonic() + 120
+        while cluster_pools().get("nv", {}).get("alive") and time.monotonic() < deadline:
+            time.sleep(0.2)  # until Ray marks the node dead
+        later = Ledger(tmp_path / "later.sqlite")
+        more = make_jobs(6) + make_jobs(2, workload="other")
+        report = run_jobs(more, plan, later, timeout_s=120)
+        assert report.counts["succeeded"] == 6 and report.counts["failed"] == 2
+        assert {j["pool"] for j in later.jobs("succeeded")} == {"amd"}
+        assert report.missing_pools == {"nv": "no live node", "spare": "not in the cluster"}
+        for job in later.jobs("failed"):
+            assert job["error"] == "no live pool for workload 'other' (spare: not in the cluster)"
     finally:
         ray.shutdown()
         c.shutdown()

@@ -107,7 +107,7 @@ def _edit(data: dict[str, Any], path: tuple, value: Any) -> dict[str, Any]:
             "warrant.tranches[2].vests_at_gw",
             "milestones out of order",
         ),
-        (("stock", "volatility"), -0.2, "stock.volatility", "greater than 0"),
+        (("stock", "volatility"), -0.2, "stock.volatility", "volatility must be ≥ 0.001"),
         (("deployment", 3, "gw"), 2.5, "deployment[3].gw", "deployment is cumulative"),
         (("deployment", 2, "date"), "2027-01-01", "deployment[2].date", "dates must increase"),
         (("deployment", 6, "gw"), 7.0, "deployment[6].gw", "more than the 6 GW committed"),
@@ -119,8 +119,9 @@ def _edit(data: dict[str, Any], path: tuple, value: Any) -> dict[str, Any]:
             "could never vest",
         ),
         (("stock",), None, "warrant", "a warrant needs a stock model"),
-        (("price",), {"per_gpu": 1, "per_gw": 2}, "price", "exactly one of"),
+        (("price",), {"per_gpu": 30_000, "per_gw": 15e9}, "price", "exactly one of"),
         (("accelerator",), "mi999x", "accelerator", "unknown accelerator"),
+        (("vendor",), "nvidia", "vendor", "mi455x is made by amd, not nvidia"),
     ],
 )
 def test_contradictory_deal_is_refused(deal_data, tmp_path, path, value, field, message):
@@ -223,3 +224,39 @@ def test_tco_command(tmp_path):
     ):
         result = runner.invoke(app, args)
         assert result.exit_code == 1 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "message"),
+    [
+        (("monte_carlo", "paths"), "1e12", "monte_carlo.paths", "1e12 paths × 260 steps"),
+        (("monte_carlo", "paths"), 10**12, "monte_carlo.paths", "~43 days"),
+        (("monte_carlo", "steps_per_year"), 10_000, "monte_carlo.steps_per_year", "49,993 steps"),
+        (("monte_carlo", "sensitivity_paths"), 10**8, "monte_carlo.sensitivity_paths", "9 sens"),
+        (("warrant", "expiry"), "9999-12-31", "warrant.expiry", "7,974 years after"),
+    ],
+)
+def test_unbounded_monte_carlo_is_refused_saying_what_it_would_need(
+    deal_data, tmp_path, path, value, field, message
+):
+    path_ = write(tmp_path, _edit(deal_data, path, value), name="deal.yaml")
+    with pytest.raises(InputError, match=message) as err:
+        load_deal(path_)
+    assert err.value.file == str(path_) and err.value.field == field
+    assert err.value.line is not None and "the limit is" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--paths", "1e11"], "1e11 paths × 260 steps"),
+        (["--paths", "1e11", "--no-sensitivity"], "2.6e13 path-steps"),
+        (["--paths", "nan"], "finite"),
+        (["--paths", "1"], "≥ 2"),
+        (["--seed", "-1"], "≥ 0"),
+    ],
+)
+def test_deal_command_options_are_bounded(args, message):
+    result = runner.invoke(app, ["deal", str(AMD), *args])
+    assert result.exit_code == 1, result.output
+    assert args[0] in result.stderr and message in " ".join(result.stderr.split())

@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 
 from polyfleet.economics.warrant import (
+    CHUNK_BYTES,
     bgk_barrier,
     black_scholes_call,
+    chunk_pairs,
     simulate_warrant,
     up_and_in_call,
+    work_problem,
 )
 
 
@@ -135,3 +138,32 @@ def test_result_depends_on_the_seed_not_on_the_threads():
     other = mc(100, 100, 1.0, 0.04, 0.0, 0.3, [120.0], paths=40_000, chunk=4_000, seed=9)
     assert one.value == two.value and one.stderr == two.stderr
     assert other.value != one.value
+
+
+# -- bounds: work and memory are bounded before anything is drawn ---------------------------
+
+
+def test_work_over_the_limit_is_refused_before_anything_is_drawn():
+    with pytest.raises(ValueError, match=r"1e12 paths × 260 steps is 2\.6e14 path-steps.*limit"):
+        mc(100, 100, 5.0, 0.04, 0.0, 0.3, [None], paths=10**12, steps=260)
+    assert work_problem([(200_000, 260)] + [(50_000, 260)] * 9) is None  # the bundled deal
+    assert "sensitivity runs" in work_problem([(200_000, 49_993)] + [(50_000, 49_993)] * 9)
+
+
+@pytest.mark.parametrize("steps", [1, 260, 10_000, 500_000, CHUNK_BYTES // 8])
+def test_a_chunk_stays_within_its_memory_whatever_the_steps(steps):
+    pairs = chunk_pairs(steps, pairs_total=10**9)
+    assert pairs >= 1 and pairs * steps * 8 <= CHUNK_BYTES
+    assert chunk_pairs(260, 10**9) == 1 << 14  # the bundled deal's chunks are unchanged
+
+
+def test_one_path_pair_over_the_chunk_memory_is_refused():
+    assert "MiB per path pair" in work_problem([(2, CHUNK_BYTES // 8 + 1)])
+
+
+def test_many_steps_shrink_the_chunks_and_keep_the_value():
+    steps = 20_000
+    assert chunk_pairs(steps, 2_000) < 2_000  # several chunks of fewer pairs
+    res = mc(100, 100, 1.0, 0.04, 0.0, 0.3, [None], paths=4_000, steps=steps)
+    lo, hi = res.ci95
+    assert lo <= black_scholes_call(100, 100, 1.0, 0.04, 0.0, 0.3) <= hi

@@ -20,7 +20,7 @@ runner = CliRunner()
         (["plan", EXAMPLE, "--bogus"], "No such option"),
         (["plan"], "Missing argument"),
         (["tco", "h100-sxm", "--capex", "abc"], "Invalid value for '--capex'"),
-        (["deal", "d.yaml", "--paths", "1e11"], "Invalid value for '--paths'"),
+        (["deal", "d.yaml", "--seed", "many"], "Invalid value for '--seed'"),
         (["frontier", EXAMPLE, "--points"], "requires an argument"),
         (["plann", EXAMPLE], "No such command"),
         (["cluster"], "Missing command"),

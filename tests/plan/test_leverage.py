@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from polyfleet.cli import app
-from polyfleet.plan.leverage import knee_index, leverage, share_frontier
+from polyfleet.plan.leverage import _search, knee_index, leverage, share_frontier
 from polyfleet.plan.placement import prepare
 from polyfleet.plan.problem import PlacementProblem, ShareBound
 
@@ -166,7 +166,7 @@ def test_cli_leverage_and_frontier(base, tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)["points"]) == 21 and "knee" in page.read_text()
     result = runner.invoke(app, ["frontier", str(path), "--points", "5"])
-    assert result.exit_code == 1 and "at least 20" in result.stderr
+    assert result.exit_code == 1 and "≥ 20" in result.stderr
 
 
 def test_cli_refuses_a_fleet_without_a_plan(base, tmp_path: Path):
@@ -189,3 +189,41 @@ def test_a_single_vendor_fleet_has_no_leverage_and_a_one_point_frontier(base):
     assert "only vendor" in nv.switch_reason and nv.lock_in_premium == pytest.approx(0.0)
     f = share_frontier(problem)
     assert f.lowest_feasible == pytest.approx(1.0, abs=2e-3) and len(f.points) == 1
+
+
+@pytest.mark.parametrize("precision", [1e-16, 0.0, -1.0, float("nan"), 1e-300])
+def test_search_stops_at_machine_precision_whatever_precision_it_is_given(precision):
+    calls: list[float] = []
+
+    def met(m: float) -> bool:
+        calls.append(m)
+        if len(calls) > 10_000:
+            raise AssertionError("the search does not stop")
+        return m >= 1.2345
+
+    found = _search(met, 1.0, precision)
+    assert found.multiplier is not None and found.below < 1.2345 <= found.multiplier
+    assert len(calls) < 200
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "option"),
+    [
+        ("leverage", ["--precision", "1e-16"], "--precision"),
+        ("leverage", ["--precision", "nan"], "--precision"),
+        ("leverage", ["--precision", "0"], "--precision"),
+        ("frontier", ["--points", "100000000"], "--points"),
+        ("frontier", ["--points", "5"], "--points"),
+    ],
+)
+def test_cli_search_sizes_are_bounded_before_solving(
+    base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command, args, option
+):
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("solved despite a bad option")
+
+    monkeypatch.setattr("polyfleet.plan.leverage.leverage", never)
+    monkeypatch.setattr("polyfleet.plan.leverage.share_frontier", never)
+    result = CliRunner().invoke(app, [command, str(write(tmp_path, base)), *args])
+    assert result.exit_code == 1, result.output
+    assert option in result.stderr and args[1] in result.stderr

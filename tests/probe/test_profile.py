@@ -104,3 +104,30 @@ def test_folder_loads_every_json_and_empty_folder_is_an_error(tiny_profile, tmp_
         load_profiles([empty])
     with pytest.raises(InputError, match="not found"):
         load_profiles([tmp_path / "missing"])
+
+
+def test_p99_below_p50_is_refused_naming_the_latency():
+    data = json.loads(EXAMPLE.read_text())
+    i = next(k for k, r in enumerate(data["results"]) if r["latency"] is not None)
+    data["results"][i]["latency"] = {"p50_ms": 10.0, "p99_ms": 5.0}
+    with pytest.raises(InputError, match=r"p99_ms \(5\) is below p50_ms \(10\)") as err:
+        parse_profile(data, file="p.json")
+    assert err.value.field == f"results[{i}].latency.p99_ms" and err.value.file == "p.json"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("batch", 0, "a batch size must be ≥ 1"),
+        ("params_b", 1e6, "a parameter count"),
+        ("precision", "fp64", "Input should be"),
+        ("speedup", 3, "Extra inputs"),
+    ],
+)
+def test_a_case_shape_is_checked_like_a_scenario_model(key, value, message):
+    data = json.loads(EXAMPLE.read_text())
+    i = next(k for k, r in enumerate(data["results"]) if r["calibrates"] == "serve")
+    data["results"][i]["shape"][key] = value
+    with pytest.raises(InputError, match=message) as err:
+        parse_profile(data, file="p.json")
+    assert err.value.field == f"results[{i}].shape.{key}" and err.value.value == value

@@ -10,9 +10,22 @@ from importlib import resources
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from polyfleet.errors import CatalogError
+from polyfleet.ranges import (
+    AcceleratorsPerNode,
+    BandwidthTbps,
+    InputModel,
+    MemoryGb,
+    NodePowerKw,
+    PricePerGpu,
+    PricePerGpuHour,
+    ScaleupGbps,
+    TdpW,
+    TflopsPeak,
+    Year,
+)
 
 PACKAGED_FILE = "accelerators.yaml"
 SCHEMA_VERSION = 1
@@ -42,16 +55,16 @@ SPEC_FIELDS = (
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(InputModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class Tflops(_Strict):
     """Dense tensor rates in TFLOP/s per accelerator; None where the chip has no such format."""
 
-    bf16: float | None = Field(default=None, gt=0)
-    fp8: float | None = Field(default=None, gt=0)
-    fp4: float | None = Field(default=None, gt=0)
+    bf16: TflopsPeak | None = None
+    fp8: TflopsPeak | None = None
+    fp4: TflopsPeak | None = None
 
     def at(self, precision: Precision) -> float | None:
         return getattr(self, precision)
@@ -60,8 +73,8 @@ class Tflops(_Strict):
 class Price(_Strict):
     """Indicative prices: on-demand rental per GPU-hour and purchase per GPU (USD)."""
 
-    per_gpu_hour: float | None = Field(default=None, gt=0)
-    purchase: float | None = Field(default=None, gt=0)
+    per_gpu_hour: PricePerGpuHour | None = None
+    purchase: PricePerGpu | None = None
 
 
 class Accelerator(_Strict):
@@ -71,15 +84,15 @@ class Accelerator(_Strict):
     vendor: str = Field(min_length=1)
     name: str | None = None
     aliases: tuple[str, ...] = ()
-    memory_gb: float = Field(gt=0)
-    bandwidth_tbps: float | None = Field(default=None, gt=0)
+    memory_gb: MemoryGb
+    bandwidth_tbps: BandwidthTbps | None = None
     tflops: Tflops = Tflops()
-    tdp_w: float = Field(gt=0)
-    scaleup_gbps: float | None = Field(default=None, ge=0)
-    scaleup_domain: int | None = Field(default=None, gt=0)
-    gpus_per_node: int = Field(default=8, gt=0)
-    node_power_kw: float | None = Field(default=None, gt=0)
-    year: int | None = Field(default=None, ge=1990, le=2100)
+    tdp_w: TdpW
+    scaleup_gbps: ScaleupGbps | None = None
+    scaleup_domain: AcceleratorsPerNode | None = None
+    gpus_per_node: AcceleratorsPerNode = 8
+    node_power_kw: NodePowerKw | None = None
+    year: Year | None = None
     price: Price = Price()
     sources: dict[str, str] = Field(default_factory=dict)
     unconfirmed: tuple[str, ...] = ()

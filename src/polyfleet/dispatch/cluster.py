@@ -6,6 +6,11 @@ can only land there. `polyfleet cluster up --local` runs a background process th
 `ray.cluster_utils.Cluster` (head plus one node per pool, slots scaled down to fit one machine) and
 writes its address to `.polyfleet/cluster.json`; `cluster down` stops it. An existing cluster is
 joined by address, and its pools are read from its nodes' resources.
+
+The state file is trusted only as far as it can be checked: its pid must still be the cluster
+server it names (its command line, not just a live pid, since pids are reused), and an address
+must answer a TCP connection within CONNECT_TIMEOUT_S before Ray is asked to join it (Ray itself
+waits minutes on a dead address).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,12 +26,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polyfleet.errors import PolyfleetError
+from polyfleet.errors import InputError, PolyfleetError
 
-__all__ = ["cluster_pools", "connect", "local_spec", "start_local", "stop_local"]
+__all__ = [
+    "check_reachable",
+    "cluster_pools",
+    "connect",
+    "local_spec",
+    "start_local",
+    "stop_local",
+]
 
 STATE_FILE = "cluster.json"
 START_TIMEOUT_S = 180.0
+CONNECT_TIMEOUT_S = 10.0
+_SERVER_ARGS = "-m polyfleet.dispatch.cluster serve "
 
 
 def local_spec(
@@ -76,17 +91,61 @@ def _state_path(state_dir: str | Path) -> Path:
     return Path(state_dir) / STATE_FILE
 
 
-def read_state(state_dir: str | Path) -> dict[str, Any] | None:
+def _cmdline(pid: int) -> str | None:
+    """The command line of process `pid` (arguments joined by spaces), or None if it is gone."""
+    if Path("/proc/self/cmdline").exists():
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        return " ".join(raw.decode(errors="replace").rstrip("\0").split("\0")) or None
+    out = subprocess.run(  # no /proc (macOS): ask ps
+        ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return out.stdout.strip() or None
+
+
+def _is_server(pid: int, state: dict[str, Any]) -> bool:
+    """Whether `pid` is still the cluster server the state file names (not a reused pid)."""
+    cmd = _cmdline(pid)
+    if cmd is None:
+        return False
+    recorded = state.get("cmdline")
+    return cmd == recorded if isinstance(recorded, str) else _SERVER_ARGS in cmd
+
+
+def _load_state(state_dir: str | Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The state of the running local cluster, or (None, why the state file was stale)."""
     path = _state_path(state_dir)
     if not path.exists():
-        return None
-    state = json.loads(path.read_text())
+        return None, None
     try:
-        os.kill(state["pid"], 0)
-    except (ProcessLookupError, PermissionError):
-        path.unlink(missing_ok=True)  # the process that held the cluster is gone
-        return None
-    return state
+        state = json.loads(path.read_text("utf-8"))
+        pid = state["pid"]
+        if not (isinstance(state["address"], str) and isinstance(pid, int) and pid > 0):
+            raise TypeError("wrong types")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(
+            f"not a cluster state file polyfleet wrote ({exc})",
+            file=str(path),
+            hint="If no local cluster is running, delete it",
+        ) from None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        why = f"its process {pid} has ended"
+    except PermissionError:
+        why = f"process {pid} belongs to another user"
+    else:
+        if _is_server(pid, state):
+            return state, None
+        why = f"process {pid} is now another program, not the cluster server"
+    path.unlink(missing_ok=True)
+    return None, f"removed the stale {path}: {why}"
+
+
+def read_state(state_dir: str | Path) -> dict[str, Any] | None:
+    return _load_state(state_dir)[0]
 
 
 def start_local(spec: Sequence[dict[str, Any]], state_dir: str | Path) -> dict[str, Any]:
@@ -122,11 +181,12 @@ def start_local(spec: Sequence[dict[str, Any]], state_dir: str | Path) -> dict[s
     raise PolyfleetError(f"the local cluster did not start in {START_TIMEOUT_S:.0f} s")
 
 
-def stop_local(state_dir: str | Path, timeout: float = 60.0) -> bool:
-    """Stop the local cluster; False when none was running."""
-    state = read_state(state_dir)
+def stop_local(state_dir: str | Path, timeout: float = 60.0) -> str:
+    """Stop the local cluster; says what it did. Signals only a process that is still the
+    cluster server the state file names."""
+    state, stale = _load_state(state_dir)
     if state is None:
-        return False
+        return "no local cluster was running" + (f" ({stale})" if stale else "")
     if "ray" in sys.modules:
         disconnect()
     os.kill(state["pid"], signal.SIGTERM)
@@ -138,7 +198,7 @@ def stop_local(state_dir: str | Path, timeout: float = 60.0) -> bool:
             break
         time.sleep(0.2)
     _state_path(state_dir).unlink(missing_ok=True)
-    return True
+    return "local Ray cluster stopped"
 
 
 def _serve(state_dir: Path) -> None:  # pragma: no cover - runs in the background process
@@ -165,7 +225,8 @@ def _serve(state_dir: Path) -> None:  # pragma: no cover - runs in the backgroun
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     tmp = _state_path(state_dir).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"address": cluster.address, "pid": os.getpid(), "pools": spec}))
+    record = {"address": cluster.address, "pid": os.getpid(), "cmdline": _cmdline(os.getpid())}
+    tmp.write_text(json.dumps({**record, "pools": spec}))
     tmp.replace(_state_path(state_dir))
     while not stopping:
         time.sleep(0.5)
@@ -174,6 +235,8 @@ def _serve(state_dir: Path) -> None:  # pragma: no cover - runs in the backgroun
 
 def disconnect() -> None:
     """Leave the cluster (a driver left connected to a cluster that stops is aborted by Ray)."""
+    if "ray" not in sys.modules:
+        return  # never joined one
     import ray
 
     if ray.is_initialized():
@@ -182,32 +245,52 @@ def disconnect() -> None:
 
 def connect(address: str | None, state_dir: str | Path) -> str:
     """ray.init to `address`, or to the local cluster `cluster up --local` started."""
-    import ray
-
     if address is None:
-        state = read_state(state_dir)
+        state, stale = _load_state(state_dir)
         if state is None:
             raise PolyfleetError(
                 "no cluster: run `polyfleet cluster up SCENARIO --local`, or give --address"
+                + (f" ({stale})" if stale else "")
             )
         address = state["address"]
+    check_reachable(address)
+    import ray
+
     if not ray.is_initialized():
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     return address
 
 
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse an address nothing answers at within `timeout` (Ray would wait minutes)."""
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.split("://", 1)[-1].rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError("a Ray address is HOST:PORT", field="--address", value=address)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise PolyfleetError(
+            f"cannot reach the Ray cluster at {address} ({why} within {timeout:g} s); is it up? "
+            "Start one with `polyfleet cluster up SCENARIO --local`, or check --address"
+        ) from None
+
+
 def cluster_pools() -> dict[str, dict[str, Any]]:
-    """Pools of the connected cluster: slots, free slots, live nodes, accelerator and vendor."""
+    """Pools of the connected cluster: slots, free slots, live and dead nodes, accelerator and
+    vendor. A pool whose nodes all died is still listed (from their labels), with alive False."""
     import ray
 
     pools: dict[str, dict[str, Any]] = {}
     for node in ray.nodes():
         res = node.get("Resources", {})
         labels = node.get("Labels", {}) or {}
-        for key, amount in res.items():
-            if not key.startswith("pool:"):
-                continue
-            name = key.split(":", 1)[1]
+        owned = {k.split(":", 1)[1]: v for k, v in res.items() if k.startswith("pool:")}
+        if not owned and labels.get("polyfleet.pool"):  # a dead node keeps its labels only
+            owned = {labels["polyfleet.pool"]: 0.0}
+        for name, amount in owned.items():
             entry = pools.setdefault(
                 name,
                 {

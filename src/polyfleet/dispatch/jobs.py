@@ -13,24 +13,30 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import math
+import re
+import reprlib
 import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyfleet.errors import InputError
 from polyfleet.inputs import input_error, line_of, read_document
 from polyfleet.probe.profile import PRESET_NAMES, WORKLOAD_NAMES
+from polyfleet.ranges import InputModel, JobCount
 
-__all__ = ["Job", "JobFile", "RunSpec", "execute", "load_jobs"]
+__all__ = ["SAFE_ID", "Job", "JobFile", "RunSpec", "execute", "json_safe", "load_jobs"]
+
+# job ids name files (a probe job's profile) and Ray tasks: letters, digits, '.', '_', '-' only
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+_REPR = reprlib.Repr()  # a bounded repr, long enough for a UUID, a date or a short object
+_REPR.maxother = _REPR.maxstring = 500
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RunSpec(_Model):
+class RunSpec(InputModel):
     """What to run: a probe workload (`probe`, `preset`, `as`) or an entry point with args."""
 
     probe: str | None = None
@@ -50,14 +56,25 @@ class RunSpec(_Model):
         return self
 
 
-class JobSpec(_Model):
+class JobSpec(InputModel):
     id: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str | None) -> str | None:
+        if value is not None and not SAFE_ID.fullmatch(value):
+            raise ValueError(
+                "a job id is 1 to 100 letters, digits, '.', '_' or '-', starting with a letter "
+                "or digit"
+            )
+        return value
+
     workload: str
     run: RunSpec
-    count: int = Field(default=1, ge=1, le=1_000_000)
+    count: JobCount = 1
 
 
-class JobFile(_Model):
+class JobFile(InputModel):
     jobs: list[JobSpec] = Field(min_length=1)
 
 
@@ -77,7 +94,13 @@ def _stable_id(index: int, spec: JobSpec, copy: int) -> str:
     digest = hashlib.sha1(
         json.dumps([index, spec.model_dump(by_alias=True)], sort_keys=True).encode()
     ).hexdigest()[:10]
-    return f"{spec.workload}-{digest}-{copy}"
+    return f"{safe_name(spec.workload)[:60]}-{digest}-{copy}"
+
+
+def safe_name(name: str) -> str:
+    """`name` with every character a file name or job id should not hold replaced by '_'."""
+    out = _UNSAFE.sub("_", name)
+    return out if SAFE_ID.match(out) else f"w{out}"
 
 
 def load_jobs(path: str | Path) -> list[Job]:
@@ -146,7 +169,7 @@ def execute(run: dict[str, Any]) -> dict[str, Any]:
     else:
         module, _, name = run["entry"].partition(":")
         func = getattr(importlib.import_module(module), name)
-        out = {"value": func(**run.get("args", {}))}
+        out = {"value": json_safe(func(**run.get("args", {})))}
     out["seconds"] = time.perf_counter() - started
     out["assigned"] = _assigned_resources()
     return out
@@ -161,3 +184,20 @@ def _assigned_resources() -> dict[str, float]:
     if not ray.is_initialized():
         return {}
     return dict(ray.get_runtime_context().get_assigned_resources())
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """`value` as JSON can hold it: what JSON cannot (a UUID, a date, NaN, an object) becomes a
+    marked stand-in, `{"not_json": type, "repr": bounded repr}`, so a job's odd result is kept
+    and seen rather than crashing the run that records it."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    if depth < 64:
+        if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+            return {k: json_safe(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [json_safe(v, depth + 1) for v in value]
+    kind = type(value)
+    return {"not_json": f"{kind.__module__}.{kind.__qualname__}", "repr": _REPR.repr(value)}

@@ -77,14 +77,3 @@ class Router:
             if base[i] > 0 and pool not in skip and pool in live:
                 return pool
         return None
-
-
-def plan_split(plan: Mapping[str, object]) -> dict[str, dict[str, float]]:
-    """workload -> pool -> accelerators, from a plan JSON (`polyfleet plan --out`)."""
-    split: dict[str, dict[str, float]] = {}
-    for a in plan.get("assignments", []):  # type: ignore[union-attr]
-        split.setdefault(a["workload"], {})
-        split[a["workload"]][a["pool"]] = (
-            split[a["workload"]].get(a["pool"], 0.0) + a["accelerators"]
-        )
-    return split

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from polyfleet.catalog import Accelerator, Catalog, load_catalog
 from polyfleet.economics.cost import (
@@ -32,9 +32,31 @@ from polyfleet.economics.warrant import (
     FAN_QUANTILES,
     WarrantResult,
     simulate_warrant,
+    work_problem,
 )
 from polyfleet.errors import CatalogError, InputError
 from polyfleet.inputs import FieldError, input_error, line_of, read_document, relative_file
+from polyfleet.ranges import (
+    LIMITS,
+    Fraction,
+    Gw,
+    GwCommitted,
+    InputModel,
+    McPaths,
+    PositiveFraction,
+    PowerPrice,
+    PricePerGpu,
+    PricePerGw,
+    Pue,
+    Rate,
+    Seed,
+    SharePrice,
+    Shares,
+    StepsPerYear,
+    Strike,
+    Volatility,
+    Years,
+)
 
 if TYPE_CHECKING:  # the scenario loads deal files, so this module must not import it at run time
     from polyfleet.scenario import Pool
@@ -47,36 +69,37 @@ __all__ = [
     "parse_deal",
     "priced_pools",
     "simulate_deal",
+    "valuation_work",
     "value_deal",
 ]
 
 DAYS_PER_YEAR = 365.25
+#: Price and volatility pairs `value_deal(sensitivity=True)` revalues at.
+SENSITIVITY_RUNS = 9
+MAX_WARRANT_YEARS = LIMITS["warrant_years"].value
+MAX_TRANCHES = int(LIMITS["warrant_tranches"].value)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class CapacityPeriod(_Model):
+class CapacityPeriod(InputModel):
     """Gigawatts committed for one period ("2026-H2", "2027", ...)."""
 
     period: str
-    gw: float = Field(gt=0)
+    gw: GwCommitted
     binding: bool = False
 
 
-class DeploymentStep(_Model):
+class DeploymentStep(InputModel):
     """By `date`, `gw` gigawatts (cumulative) of the deal are deployed."""
 
     date: dt.date
-    gw: float = Field(ge=0)
+    gw: Gw
 
 
-class PriceTerms(_Model):
+class PriceTerms(InputModel):
     """The gross price: per GPU, or per gigawatt (turned into per GPU by the GPUs a GW powers)."""
 
-    per_gpu: float | None = Field(default=None, gt=0)
-    per_gw: float | None = Field(default=None, gt=0)
+    per_gpu: PricePerGpu | None = None
+    per_gw: PricePerGw | None = None
 
     @model_validator(mode="after")
     def _one(self) -> PriceTerms:
@@ -85,17 +108,17 @@ class PriceTerms(_Model):
         return self
 
 
-class Tranche(_Model):
-    shares: float = Field(gt=0)
-    vests_at_gw: float = Field(ge=0)
-    price_hurdle: float | None = Field(default=None, gt=0)
+class Tranche(InputModel):
+    shares: Shares
+    vests_at_gw: Gw
+    price_hurdle: SharePrice | None = None
 
 
-class Warrant(_Model):
-    shares: float = Field(gt=0)
-    strike: float = Field(ge=0)
+class Warrant(InputModel):
+    shares: Shares
+    strike: Strike
     expiry: dt.date
-    tranches: list[Tranche] = Field(min_length=1)
+    tranches: list[Tranche] = Field(min_length=1, max_length=MAX_TRANCHES)
 
     @model_validator(mode="after")
     def _consistent(self) -> Warrant:
@@ -118,37 +141,37 @@ class Warrant(_Model):
         return self
 
 
-class StockModel(_Model):
+class StockModel(InputModel):
     """Geometric Brownian motion under the risk-neutral measure."""
 
-    spot: float = Field(gt=0)
-    volatility: float = Field(gt=0, le=5)
-    risk_free: float = Field(ge=-0.1, le=1)
-    dividend_yield: float = Field(default=0.0, ge=0, le=1)
+    spot: SharePrice
+    volatility: Volatility
+    risk_free: Rate
+    dividend_yield: Fraction = 0.0
 
 
-class MonteCarlo(_Model):
-    paths: int = Field(default=200_000, ge=2)
-    steps_per_year: int = Field(default=52, ge=1, le=10_000)
-    seed: int = 0
-    sensitivity_paths: int = Field(default=100_000, ge=2)
+class MonteCarlo(InputModel):
+    paths: McPaths = 200_000
+    steps_per_year: StepsPerYear = 52
+    seed: Seed = 0
+    sensitivity_paths: McPaths = 100_000
 
 
-class OwnedTermsModel(_Model):
+class OwnedTermsModel(InputModel):
     """How the deal's GPUs are costed per hour (for the gross and net per GPU-hour)."""
 
-    amortize_years: float = Field(default=5.0, gt=0)
-    cost_of_capital: float = Field(default=0.08, ge=0, le=1)
-    power_price_per_mwh: float = Field(default=70.0, ge=0)
-    utilisation: float = Field(default=1.0, gt=0, le=1)
+    amortize_years: Years = 5.0
+    cost_of_capital: Fraction = 0.08
+    power_price_per_mwh: PowerPrice = 70.0
+    utilisation: PositiveFraction = 1.0
 
 
-class Deal(_Model):
+class Deal(InputModel):
     name: str = Field(min_length=1)
     vendor: str
     accelerator: str
     valuation_date: dt.date
-    pue: float = Field(default=1.2, ge=1.0, le=3.0)
+    pue: Pue = 1.2
     capacity: list[CapacityPeriod] = Field(min_length=1)
     price: PriceTerms
     warrant: Warrant | None = None
@@ -158,6 +181,11 @@ class Deal(_Model):
     costing: OwnedTermsModel = OwnedTermsModel()
     sources: dict[str, str] = Field(default_factory=dict)
     assumptions: list[str] = Field(default_factory=list)
+
+    @field_validator("vendor")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.strip().lower()
 
     def price_per_gpu(self, acc: Accelerator) -> float:
         """The gross price of one of `acc`: per GPU, or per GW over the GPUs a GW powers."""
@@ -238,14 +266,77 @@ def parse_deal(
         deal = Deal.model_validate(data)
     except ValidationError as exc:
         raise input_error(exc, file=file, text=text, model=Deal) from None
+    catalog = catalog or load_catalog()
     try:
-        deal.accelerator = (catalog or load_catalog()).resolve(
-            deal.accelerator, file=file, field="accelerator"
-        )
+        deal.accelerator = catalog.resolve(deal.accelerator, file=file, field="accelerator")
     except CatalogError as exc:
         exc.line = line_of(text, ["accelerator"])
         raise
+    _check_bounds(deal, catalog, file, text)
     return deal
+
+
+def _check_bounds(deal: Deal, catalog: Catalog, file: str, text: str | None) -> None:
+    """Checks across fields: the vendor makes the accelerator, the warrant's term is a deal's,
+    and the Monte Carlo the `deal` command would run fits the work limit."""
+
+    def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> InputError:
+        field = ".".join(str(p) for p in loc)
+        return InputError(
+            msg, file=file, field=field, value=value, line=line_of(text, loc), hint=hint
+        )
+
+    maker = catalog[deal.accelerator].vendor
+    if deal.vendor != maker:
+        raise fail(
+            f"the deal's accelerator {deal.accelerator} is made by {maker}, not {deal.vendor}",
+            ["vendor"],
+            deal.vendor,
+        )
+    if deal.warrant is None:
+        return
+    years = _years(deal.valuation_date, deal.warrant.expiry)
+    if years > MAX_WARRANT_YEARS:
+        raise fail(
+            f"the warrant expires {years:,.0f} years after the valuation date; the limit is "
+            f"{MAX_WARRANT_YEARS:g} years",
+            ["warrant", "expiry"],
+            deal.warrant.expiry.isoformat(),
+        )
+    problem = work_problem(valuation_work(deal, sensitivity=True))
+    if problem is not None:
+        mc = deal.monte_carlo  # blame what is out of the ordinary: daily monitoring is usual
+        field = (
+            "paths" if mc.paths >= SENSITIVITY_RUNS * mc.sensitivity_paths else "sensitivity_paths"
+        )
+        if mc.steps_per_year > 365:
+            field = "steps_per_year"
+        raise fail(
+            problem,
+            ["monte_carlo", field],
+            getattr(mc, field),
+            "Lower monte_carlo.paths, sensitivity_paths or steps_per_year",
+        )
+
+
+def valuation_work(
+    deal: Deal, *, paths: int | None = None, sensitivity: bool = False
+) -> list[tuple[int, int]]:
+    """(paths, monitoring steps) of each Monte Carlo run `value_deal` makes; none without a
+    warrant."""
+    if deal.warrant is None:
+        return []
+    steps = _steps(deal)
+    runs = [(paths or deal.monte_carlo.paths, steps)]
+    if sensitivity:
+        runs += [(deal.monte_carlo.sensitivity_paths, steps)] * SENSITIVITY_RUNS
+    return runs
+
+
+def _steps(deal: Deal) -> int:
+    assert deal.warrant is not None
+    years = _years(deal.valuation_date, deal.warrant.expiry)
+    return max(1, round(years * deal.monte_carlo.steps_per_year))
 
 
 def load_deal(path: str | Path, catalog: Catalog | None = None) -> Deal:
@@ -394,7 +485,11 @@ def value_deal(
     fan_points: int = 0,
     sensitivity: bool = False,
 ) -> DealValuation:
-    """Price the deal's warrant and spread it over the capacity the deal delivers."""
+    """Price the deal's warrant and spread it over the capacity the deal delivers. A request
+    over the Monte Carlo work limit is an InputError before anything is simulated."""
+    problem = work_problem(valuation_work(deal, paths=paths, sensitivity=sensitivity))
+    if problem is not None:
+        raise InputError(problem, field="paths", value=paths or deal.monte_carlo.paths)
     catalog = catalog or load_catalog()
     acc_id = catalog.resolve(deal.accelerator, field="accelerator")
     acc = catalog[acc_id]
@@ -465,7 +560,7 @@ def simulate_deal(
         hurdles=[t.price_hurdle for t in w.tranches],
         milestone_met=milestone_met,
         paths=paths or mc.paths,
-        steps=max(1, round(years * mc.steps_per_year)),
+        steps=_steps(deal),
         seed=mc.seed if seed is None else seed,
         fan_points=fan_points,
     )

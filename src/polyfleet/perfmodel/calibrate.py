@@ -5,6 +5,10 @@ of known shape. The roofline estimates that same shape on the matched accelerato
 measured / estimated is how far real software on that chip sits from the model's assumed
 efficiency. Estimates of scenario workloads of that kind on that accelerator are multiplied by it
 (and their latencies divided by it), and marked `calibrated` with the profile they came from.
+
+For `serve` the probe's decode may have run two ways: replayed from a captured device graph (the
+chip's rate) and eagerly (which adds Python's kernel launches). The graph figure is used where the
+profile has one, else the eager one; the calibration says which, and notes why when it is eager.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from polyfleet.catalog import Catalog
-from polyfleet.probe.profile import Profile
+from polyfleet.probe.profile import CaseResult, Profile
 from polyfleet.scenario import KIND_UNITS, Demand, ModelShape, Workload
 
 __all__ = ["CALIBRATED_KINDS", "Calibration", "CalibrationSet", "calibrate"]
@@ -38,6 +42,7 @@ class Calibration:
     preset: str
     device: str
     created: str
+    mode: str | None = None  # how the probe's decode ran (graph or eager); None for other kinds
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -47,7 +52,8 @@ class Calibration:
             "measured_units_per_s": self.measured,
             "estimated_units_per_s": self.estimated,
             "profile": self.file,
-            "probe_case": f"{self.workload} {self.case}",
+            "probe_case": f"{self.workload} {self.case}" + (f" ({self.mode})" if self.mode else ""),
+            "probe_mode": self.mode,
             "preset": self.preset,
             "device": self.device,
             "created": self.created,
@@ -56,7 +62,8 @@ class Calibration:
 
 @dataclass(frozen=True)
 class CalibrationSet:
-    """The factor in use for each (accelerator, kind), plus what was read and could not be used."""
+    """The factor in use for each (accelerator, kind), plus notes on what was read: what could not
+    be used, and serve factors that had only an eager decode to go on."""
 
     used: tuple[Calibration, ...] = ()
     notes: tuple[str, ...] = ()
@@ -79,12 +86,38 @@ def _probe_workload(kind: str, shape: dict[str, float | int | str]) -> Workload:
     )
 
 
+def _calibrating_case(profile: Profile, kind: str) -> tuple[CaseResult | None, str | None]:
+    """The case of `kind` to calibrate from, and its decode mode: a graph-replayed one where the
+    profile marks one, else the first marked (profiles from before decode was captured as a graph
+    ran it eagerly)."""
+    marked = [r for r in profile.results if r.calibrates == kind]
+    if not marked:
+        return None, None
+    case = next((r for r in marked if r.mode == "graph"), marked[0])
+    if case.mode is None and case.workload == "llm-decode":
+        return case, "eager"
+    return case, case.mode
+
+
+def _eager_note(file: str, profile: Profile, case: CaseResult, acc_id: str) -> str:
+    """Why a serve factor comes from an eager decode: the probe's recorded reason, if any."""
+    wanted = {"graph", f"{case.case} graph"}  # the probe's skip for every batch, or for this one
+    reasons = (
+        s.reason for s in profile.skipped if s.workload == case.workload and s.case in wanted
+    )
+    why = next(reasons, "the profile has no graph-replayed decode")
+    return (
+        f"{file}: serve on {acc_id} is calibrated from an eager decode, which includes Python's "
+        f"kernel launches ({why})"
+    )
+
+
 def calibrate(profiles: Sequence[tuple[str, Profile]], catalog: Catalog) -> CalibrationSet:
     """Factors from `profiles` ((file, profile) pairs). Where several profiles measured the same
     (accelerator, kind), a `full` preset wins over `tiny`, then the newest."""
     from polyfleet.perfmodel.matrix import estimate_one  # matrix imports this module's types
 
-    best: dict[tuple[str, str], tuple[tuple[int, str], Calibration]] = {}
+    best: dict[tuple[str, str], tuple[tuple[int, str], Calibration, str | None]] = {}
     notes: list[str] = []
     for file, profile in profiles:
         dev = profile.device
@@ -100,7 +133,7 @@ def calibrate(profiles: Sequence[tuple[str, Profile]], catalog: Catalog) -> Cali
             continue
         rank = (_PRESET_RANK.get(profile.preset, 0), profile.created)
         for kind in CALIBRATED_KINDS:
-            case = profile.headline(kind)
+            case, mode = _calibrating_case(profile, kind)
             if case is None or case.shape is None:
                 continue
             estimated = estimate_one(_probe_workload(kind, case.shape), catalog, acc_id)
@@ -121,11 +154,13 @@ def calibrate(profiles: Sequence[tuple[str, Profile]], catalog: Catalog) -> Cali
                 preset=profile.preset,
                 device=dev.name,
                 created=profile.created,
+                mode=mode,
             )
+            note = _eager_note(file, profile, case, acc_id) if mode == "eager" else None
             key = (acc_id, kind)
             if key not in best or rank > best[key][0]:
-                best[key] = (rank, cal)
-    used = tuple(
-        cal for _, cal in sorted(best.values(), key=lambda rc: (rc[1].accelerator, rc[1].kind))
-    )
+                best[key] = (rank, cal, note)
+    chosen = sorted(best.values(), key=lambda entry: (entry[1].accelerator, entry[1].kind))
+    used = tuple(cal for _, cal, _ in chosen)
+    notes.extend(note for _, _, note in chosen if note)
     return CalibrationSet(used=used, notes=tuple(notes))

@@ -9,18 +9,31 @@ splits into one tiny problem per workload, solved for all workloads at once with
                  pools when that pool alone would need more than M[w] accelerators.
 
 Each pricing gives a whole-fleet proposal (cost C_j, coupling use R_j = G·usage_j). The master LP
-chooses a convex combination of proposals, min Σ λ_j C_j s.t. Σ λ_j R_j ≤ b, Σ λ_j = 1 (with
-penalised artificial slack, so that an infeasible fleet still yields the least violation), and
-its row duals are the next prices. Bounds:
+chooses a convex combination of proposals, min Σ λ_j C_j s.t. Σ λ_j R_j − s ≤ b, Σ λ_j = 1, with
+one slack s_k ≥ 0 per coupling row (measured relative to the row's size, `lp.violation_scale`),
+and its row duals are the next prices. Bounds:
 
-    upper  UB = master objective (a feasible plan once the artificials are zero)
+    upper  UB = master objective (a feasible plan once the slack is zero)
     lower  LB(π) = Σ_w pricing_w(π) − πᵀb   (Lagrangian dual; valid for every π ≥ 0)
 
+Feasibility is settled exactly, in phases over the same master:
+    0  cost + BIG·Σs. The usual case ends here with s = 0: then UB is the cost of a plan that
+       meets every row, and LB proves it optimal. But the penalty caps every price at BIG, and
+       with badly scaled prices (a $0.01 pool beside a $1.80 one) a share cap's true price can
+       exceed it: s > 0 at the optimum of this phase says nothing about feasibility.
+    1  Σs alone (least violation), priced by r = πᵀG with π ≤ 1. Its optimum, proved by its own
+       Lagrangian bound, is the least violation: above FEAS_TOL the limits cannot all hold
+       (status "infeasible", `violation` = that least violation); otherwise the master now
+       holds a plan that meets them, and
+    2  cost again with s held at what phase 1 left (zero to round-off), so no price is capped.
+
 Accelerators held idle (a column per pool in the master) let a vendor-share floor be met when no
-workload wants more of that vendor; at optimal prices no pool's price c + πᵀG is negative. The
-loop stops when (UB − LB) / UB ≤ gap: the plan is optimal to that gap, proved by the
-primal–dual pair. Prices are smoothed towards the best lower bound's (Wentges), which cuts the
-number of rounds several-fold on large instances.
+workload wants more of that vendor; at optimal prices no pool's price c + πᵀG is negative. A
+phase stops when (UB − LB) / UB ≤ gap: optimal to that gap, proved by the primal–dual pair.
+Prices are smoothed towards the best lower bound's (Wentges), which cuts the number of rounds
+several-fold on large instances. Master costs are kept near 1 (re-scaled when a feasible plan
+costs far from 1 unit), since HiGHS's tolerances are absolute; numbers that would still fall
+outside what HiGHS takes are a SolverError, never a silently refused column.
 """
 
 from __future__ import annotations
@@ -28,12 +41,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from polyfleet.errors import SolverError
-from polyfleet.plan.lp import INF, new_highs, run_optimal
+from polyfleet.plan.lp import INF, check_problem, checked, new_highs, violation_scale
 from polyfleet.plan.problem import PlacementProblem
 from polyfleet.plan.solution import Solution
 
@@ -55,7 +69,7 @@ class _Proposal:
         cost: float,
     ) -> None:
         self.p1 = p1.astype(np.int16 if p1.size and p1.max() < 32_000 else np.int32)
-        self.mix = mix  # (rows, q, x_q) for rows whose x at p1 is x1_mix, plus x_q at pool q
+        self.mix = mix  # (rows, q, x_q): rows mixing x1_mix at p1 with x_q at pool q
         self.x1_mix = x1_mix
         self.usage = usage
         self.cost = cost
@@ -75,35 +89,61 @@ class _Proposal:
 
 
 class _Pricer:
+    """Per-workload pricing. Each workload's accelerators are capped at M[w] = min(its
+    max_accelerators, all the accelerators of its eligible pools). The second is implied by the
+    capacity rows, so it leaves the LP unchanged while those rows hold, and it keeps every
+    proposal's size within the fleet's (a workload one pool could serve only with astronomically
+    many accelerators gets a mix). Least-violation pricing (`implied(False)`) drops it: there
+    the capacity rows may give, and the implied cap with them."""
+
     def __init__(self, problem: PlacementProblem) -> None:
         a = problem.a
         with np.errstate(divide="ignore"):
             self.inv = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), np.inf)
-        self.cap = problem.cap
-        self.capped = np.flatnonzero(np.isfinite(problem.cap))
+        eligible = a > 0
+        held = np.where(eligible, problem.capacity[None, :], 0.0).sum(axis=1)
+        fewest = self.inv.min(axis=1, initial=np.inf)
+        if not (fewest <= problem.cap * (1 + 1e-9)).all():
+            raise ValueError(
+                "every workload needs an eligible pool within its cap before decomposition"
+            )
+        # a cap within round-off of the fewest accelerators is that many; a workload that needs
+        # more than its pools hold gets at least what it needs (the capacity rows must give)
+        self._caps = (
+            np.maximum(problem.cap, fewest),
+            np.maximum(np.minimum(problem.cap, held), fewest),
+        )
+        self.implied(True)
         self.cost = problem.cost
         self.n_w, self.n_p = a.shape
         self.rows = np.arange(self.n_w)
 
+    def implied(self, on: bool) -> None:
+        """Price with the implied cap (plans that meet capacity) or without (least violation)."""
+        self.cap = self._caps[int(on)]
+        self.cap_tol = self.cap * (1 + 1e-12)
+
     def price(self, r: F) -> tuple[_Proposal, float]:
         """The proposal minimising Σ r·x over every workload, and that minimum."""
         inv = self.inv
-        U = inv * r  # inf where ineligible
+        with np.errstate(invalid="ignore"):
+            U = inv * r  # inf where ineligible
+        if not r.all():  # a free pool: inf·0 is NaN, and ineligible cells must stay out
+            U[np.isnan(U)] = np.inf
         p1 = np.argmin(U, axis=1)
         x1 = inv[self.rows, p1]
         val = U[self.rows, p1]
         mix = None
         x1_mix = None
-        if self.capped.size:
-            over = self.capped[x1[self.capped] > self.cap[self.capped] * (1 + 1e-12)]
-            if over.size:
-                p_best, q_best, xp, xq, v = self._capped(over, r)
-                p1[over] = p_best
-                x1[over] = xp
-                val[over] = v
-                has_q = q_best >= 0
-                mix = (over[has_q], q_best[has_q], xq[has_q])
-                x1_mix = xp
+        over = np.flatnonzero(x1 > self.cap_tol)
+        if over.size:
+            p_best, q_best, xp, xq, v = self._capped(over, r)
+            p1[over] = p_best
+            x1[over] = xp
+            val[over] = v
+            has_q = q_best >= 0
+            mix = (over[has_q], q_best[has_q], xq[has_q])
+            x1_mix = xp[has_q]
         usage = np.bincount(p1, weights=x1, minlength=self.n_p)
         if mix is not None:
             usage += np.bincount(mix[1], weights=mix[2], minlength=self.n_p)
@@ -123,7 +163,8 @@ class _Pricer:
             inv = self.inv[rows[sl]]
             M = self.cap[rows[sl]][:, None]
             fits = inv <= M * (1 + 1e-12)
-            single = np.where(fits, inv * r, np.inf)
+            with np.errstate(invalid="ignore"):
+                single = np.where(fits, inv * r, np.inf)
             ps = np.argmin(single, axis=1)
             vs = single[np.arange(len(ps)), ps]
             # pairs: p too big alone (a_p < 1/M), q within (a_q ≥ 1/M); x_p + x_q = M, a·x = 1
@@ -154,13 +195,10 @@ class _Pricer:
         x1 = self.inv[self.rows, p1]
         if prop.mix is None:
             return self.rows, p1, x1
-        over = self.capped[
-            self.inv[self.capped, p1[self.capped]] > self.cap[self.capped] * (1 + 1e-12)
-        ]
-        x1 = x1.copy()
         assert prop.x1_mix is not None
-        x1[over] = prop.x1_mix
         rows_q, q, xq = prop.mix
+        x1 = x1.copy()
+        x1[rows_q] = prop.x1_mix
         return (
             np.concatenate([self.rows, rows_q]),
             np.concatenate([p1, q]),
@@ -179,6 +217,230 @@ class WarmStart:
 
 
 MAX_WARM_COLUMNS = 400
+#: Penalty per unit of scaled violation in the first (composite) phase, in master cost units.
+BIG = 1e3
+#: A least violation (Σ over rows of violation / row size) above this means infeasible.
+FEAS_TOL = 1e-9
+#: HiGHS refuses matrix entries above 1e15 and treats costs above 1e20 as infinite: master
+#: coefficients and costs beyond these are numbers the decomposition cannot represent.
+MAX_COEF = 1e13
+MAX_COST = 1e18
+#: A feasible master objective outside this range re-scales the master's costs so that it is 1.
+UNIT_RANGE = (1e-2, 1e4)
+
+
+class _MasterError(SolverError):
+    """HiGHS could not solve the master (in the penalty phase: badly scaled costs)."""
+
+
+class _Master:
+    """The restricted master LP over coupling rows (scaled: Gs·usage ≤ bs) and Σλ = 1.
+
+    Columns: one artificial slack per row (cost BIG, or 1 in phase 1), idle accelerators per pool,
+    and one per proposal. Costs are in units of `unit` USD per hour (phase 1: none but the
+    slack's), re-scaled whenever a feasible objective strays far from 1 (`rescale`)."""
+
+    def __init__(self, Gs: F, bs: F, cost: F, unit: float, names: list[str], scale: F) -> None:
+        self.Gs, self.cost, self.unit, self.names, self.scale = Gs, cost, unit, names, scale
+        self.n_k, self.n_p = Gs.shape
+        self.proposals: list[_Proposal] = []
+        self.col_cost: list[float] = []  # per proposal, in master units
+        self.phase = 0  # 0: costs + BIG·slack; 1: least violation; 2: costs, slack held
+        self.prices = np.zeros(self.n_k)
+        h = self.h = new_highs()
+        h.setOptionValue("solver", "simplex")
+        n_k = self.n_k
+        empty_i, empty_v = np.array([], dtype=np.int32), np.array([])
+        self.open = ~np.isfinite(bs)
+        upper = np.where(self.open, INF, bs)
+        for k in range(n_k):
+            checked(h.addRow(-INF, float(upper[k]), 0, empty_i, empty_v), "a coupling row")
+        checked(h.addRow(1.0, 1.0, 0, empty_i, empty_v), "the convexity row")
+        for k in range(n_k):
+            checked(
+                h.addCol(BIG, 0.0, INF, 1, np.array([k], dtype=np.int32), np.array([-1.0])),
+                "a slack",
+            )
+        for p in range(self.n_p):  # idle accelerators: what a share floor may make worth holding
+            nz = np.flatnonzero(Gs[:, p])
+            self._check(float(cost[p]), Gs[:, p])
+            checked(
+                h.addCol(float(cost[p]), 0.0, INF, len(nz), nz.astype(np.int32), Gs[nz, p]),
+                "an idle column",
+            )
+        self.n_fixed = n_k + self.n_p
+        self.conv_idx = np.arange(n_k + 1, dtype=np.int32)
+
+    def _check(self, cost: float, coef: F) -> None:
+        """A SolverError for a column HiGHS would refuse or misread, naming what overflowed."""
+        if not np.isfinite(cost) or abs(cost) > MAX_COST:
+            raise SolverError(
+                f"decomposition: a candidate plan costs {cost * self.unit:.3g} USD/h, "
+                "beyond what the solver can represent next to the cheapest plan "
+                f"({self.unit:.3g} USD/h): prices or demands span too many orders of magnitude",
+                status="not representable",
+                seconds=0.0,
+            )
+        bad = ~np.isfinite(coef) | (np.abs(coef) > MAX_COEF)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise SolverError(
+                f"decomposition: a candidate plan uses {coef[k] * self.scale[k]:.3g} of limit "
+                f"{self.names[k]}, beyond what the solver can represent (check the demand, "
+                "throughput and capacity figures)",
+                status="not representable",
+                seconds=0.0,
+            )
+
+    def add(self, prop: _Proposal) -> None:
+        coef = self.Gs @ prop.usage
+        self._check(prop.cost, coef)
+        cost = 0.0 if self.phase == 1 else prop.cost
+        checked(
+            self.h.addCol(cost, 0.0, INF, self.n_k + 1, self.conv_idx, np.append(coef, 1.0)),
+            "a proposal",
+        )
+        self.proposals.append(prop)
+        self.col_cost.append(prop.cost)
+
+    def _set_costs(self) -> None:
+        n_k = self.n_k
+        n_col = self.n_fixed + len(self.proposals)
+        if self.phase == 1:
+            costs = np.zeros(n_col)
+            costs[:n_k] = 1.0
+        else:
+            costs = np.concatenate([np.full(n_k, BIG), self.cost, self.col_cost])
+        checked(self.h.changeColsCost(n_col, np.arange(n_col, dtype=np.int32), costs), "the costs")
+
+    def to_phase(self, phase: int) -> None:
+        """Phase 1 costs only the slack; phase 2 restores costs and holds the slack at what
+        phase 1 left (zero up to round-off), so that no dual is capped by the penalty."""
+        if phase == 2:
+            slack = np.maximum(self.values()[0], 0.0)
+            idx = np.arange(self.n_k, dtype=np.int32)
+            checked(self.h.changeColsBounds(self.n_k, idx, np.zeros(self.n_k), slack), "the slack")
+        self.phase = phase
+        self._set_costs()
+
+    def rescale(self, factor: float) -> None:
+        """Measure costs in `factor` times the current unit (BIG stays BIG in the new unit)."""
+        self.unit *= factor
+        self.cost = self.cost / factor
+        self.col_cost = [c / factor for c in self.col_cost]
+        self._set_costs()
+
+    def solve(self, started: float) -> tuple[float, F, float]:
+        """Objective, prices π ≥ 0 on the coupling rows, and the convexity row's dual."""
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            self.h.clearSolver()  # once more from scratch, without the previous basis
+            self.h.run()
+            status = self.h.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:  # the slack makes every master feasible
+            raise _MasterError(
+                "decomposition master did not solve",
+                status=self.h.modelStatusToString(status),
+                seconds=time.perf_counter() - started,
+            )
+        y = np.asarray(self.h.getSolution().row_dual)
+        ub = self.h.getInfo().objective_function_value
+        self.prices = np.maximum(-y[: self.n_k], 0.0)
+        self.prices[self.open] = 0.0  # a row with no limit binds nothing: its dual is round-off
+        return ub, self.prices, float(y[self.n_k])
+
+    def values(self) -> tuple[F, F, F]:
+        """(slack per row, idle per pool, λ per proposal)."""
+        col = np.asarray(self.h.getSolution().col_value)
+        return col[: self.n_k], col[self.n_k : self.n_fixed], col[self.n_fixed :]
+
+    def feasible_cost(self) -> float | None:
+        """The master plan's cost in master units when it meets every row, else None."""
+        slack, idle, lam = self.values()
+        if slack.sum() > FEAS_TOL:
+            return None
+        return float(self.cost @ idle + np.dot(self.col_cost, lam))
+
+
+@dataclass
+class _Bound:
+    """The best Lagrangian lower bound of one phase's objective and the prices that gave it."""
+
+    value: float
+    pi: F
+
+
+def _rescaled(master: _Master, pricer: _Pricer, bound: _Bound) -> bool:
+    """Re-scale the master's costs when its plan meets every row and costs far from 1 unit:
+    HiGHS's tolerances are absolute, and costs that matter should be near 1."""
+    cost = master.feasible_cost()
+    if cost is None or cost <= 0 or UNIT_RANGE[0] <= cost <= UNIT_RANGE[1]:
+        return False
+    master.rescale(cost)
+    pricer.cost = master.cost
+    bound.value /= cost
+    bound.pi = bound.pi / cost
+    return True
+
+
+def _generate(
+    master: _Master,
+    pricer: _Pricer,
+    bs: F,
+    bound: _Bound,
+    *,
+    gap: float,
+    max_rounds: int,
+    smoothing: float,
+    started: float,
+    time_limit: float,
+) -> tuple[float, int, bool]:
+    """Column generation in the master's current phase until the bound meets the objective.
+
+    Pricing vector r = c + πᵀGs (phase 1: πᵀGs). Lower bound at prices π ≥ 0 with r ≥ 0:
+    Σ_w pricing_w(r) − πᵀbs, the Lagrangian dual of the phase's LP (rows with no limit have π = 0).
+    Returns (objective, rounds, converged)."""
+    b_fin = np.where(np.isfinite(bs), bs, 0.0)
+    Gs = master.Gs
+    ub = np.inf
+    for rounds in range(1, max_rounds + 1):
+        ub, pi, sigma = master.solve(started)
+        if master.phase != 1 and _rescaled(master, pricer, bound):
+            continue
+        if (ub - bound.value) <= gap * max(abs(ub), 1e-9) or (master.phase == 1 and ub <= FEAS_TOL):
+            return ub, rounds, True
+        if master.phase == 1:
+            cost, floor = np.zeros_like(pricer.cost), 0.0
+        else:
+            cost, floor = pricer.cost, 1e-12 * pricer.cost.max()
+        added = False
+        centre = smoothing * bound.pi + (1 - smoothing) * pi
+        for point in (centre, pi) if smoothing > 0 else (pi,):
+            r = cost + point @ Gs
+            # a negative price makes holding idle accelerators pay: the Lagrangian is unbounded
+            # there (no bound from this point), and pricing uses the positive part
+            bounded = bool(r.min() >= 0)
+            prop, val = pricer.price(np.maximum(r, floor))
+            lb = val - float(point @ b_fin) if bounded else -np.inf
+            if lb > bound.value:
+                bound.value, bound.pi = lb, point
+            own = prop.cost if master.phase != 1 else 0.0
+            reduced = own + float(pi @ (Gs @ prop.usage)) - sigma
+            if reduced < -1e-12 * max(abs(ub), 1.0):
+                master.add(prop)
+                added = True
+                break
+        if not added:
+            bound.value = max(bound.value, ub)  # no improving column at the master's prices
+            return ub, rounds, True
+        if time.perf_counter() - started > time_limit:
+            raise SolverError(
+                "decomposition hit its time limit",
+                status="time limit",
+                seconds=time.perf_counter() - started,
+            )
+    return ub, max_rounds, False
 
 
 def solve_decomposed(
@@ -190,110 +452,97 @@ def solve_decomposed(
     time_limit: float = 600.0,
     warm: WarmStart | None = None,
 ) -> Solution:
-    """Min-cost placement by decomposition; every workload must have an eligible pool within cap.
+    """Min-cost placement by decomposition; every workload must have an eligible pool within cap
+    (`diagnose.unservable` finds those that do not).
+
+    Phases: (0) cost plus a penalty BIG on violation — done in one pass when the penalty
+    outweighs every useful price, the usual case. When violation remains (or HiGHS cannot solve
+    that master), (1) least violation alone: it either proves that the limits cannot all hold —
+    its optimum, matched by the Lagrangian lower bound, is above FEAS_TOL: status "infeasible",
+    and `violation` is that least violation — or it reaches a plan that meets them, from which
+    (2) minimises cost with the violation held at zero.
 
     With `warm` (from `Solution.warm_start` of a solve of the same workloads and pools), the
     master starts with that solve's proposals, re-costed, and pricing starts from its prices.
     """
     started = time.perf_counter()
+    check_problem(problem)
     n_w, n_p = problem.shape
     pricer = _Pricer(problem)
-    finite = np.isfinite(pricer.inv)
-    if n_w and not finite.any(axis=1).all():
-        raise ValueError("every workload needs at least one eligible pool before decomposition")
     coupling = problem.coupling()
     G, b = coupling.G, coupling.b
     n_k = len(b)
-    typical = np.abs(G) @ np.maximum(problem.capacity, 1.0) / max(n_p, 1)
-    scale = np.maximum(np.abs(b), np.maximum(typical, 1e-9))
+    scale = violation_scale(problem, coupling)
     Gs, bs = G / scale[:, None], b / scale
+    Gs[~np.isfinite(bs)] = 0.0  # a row with no limit (an infinite cap) constrains nothing
 
-    # the master works in units of the cheapest unconstrained fleet's cost, so its costs are ~1
+    # the master starts in units of the cheapest unconstrained fleet's cost, so its costs are ~1
     first, val0 = pricer.price(problem.cost.copy())
-    unit = max(first.cost, 1e-9)
+    top = float(problem.cost.max(initial=0.0))
+    unit = first.cost if first.cost > 1e-9 * top else (1e-9 * top or 1.0)
     cost = problem.cost / unit
     pricer.cost = cost
     first.cost /= unit
     val0 /= unit
-    big = 1e3
 
-    h = new_highs()
-    h.setOptionValue("solver", "simplex")
-    for k in range(n_k):
-        h.addRow(-INF, float(bs[k]), 0, np.array([], dtype=np.int32), np.array([]))
-    h.addRow(1.0, 1.0, 0, np.array([], dtype=np.int32), np.array([]))
-    for k in range(n_k):
-        h.addCol(big, 0.0, INF, 1, np.array([k], dtype=np.int32), np.array([-1.0]))
-    for p in range(n_p):  # idle accelerators: what a share floor may make worth holding
-        nz = np.flatnonzero(Gs[:, p])
-        h.addCol(float(cost[p]), 0.0, INF, len(nz), nz.astype(np.int32), Gs[nz, p])
-    n_fixed = n_k + n_p
-    proposals: list[_Proposal] = []
-    conv_idx = np.arange(n_k + 1, dtype=np.int32)
-
-    def add(prop: _Proposal) -> None:
-        coef = np.append(Gs @ prop.usage, 1.0)
-        h.addCol(prop.cost, 0.0, INF, n_k + 1, conv_idx, coef)
-        proposals.append(prop)
-
-    add(first)
-    best_lb = val0  # the Lagrangian bound at π = 0
-    best_pi = np.zeros(n_k)
+    master = _Master(Gs, bs, cost, unit, list(coupling.names), scale)
+    master.add(first)
+    bound = _Bound(val0, np.zeros(n_k))  # the Lagrangian bound at π = 0
     if warm is not None and warm.proposals and warm.proposals[0].p1.shape[0] == n_w:
         for prop in warm.proposals[-MAX_WARM_COLUMNS:]:
-            add(_Proposal.recosted(prop, float(cost @ prop.usage)))
+            master.add(_Proposal.recosted(prop, float(cost @ prop.usage)))
         # the previous prices, on the rows both problems have, as the first stability centre
         prev = dict(zip(warm.rows, warm.duals, strict=True))
         pi0 = np.array([prev.get(name, 0.0) for name in coupling.names]) * scale / unit
+        pi0[~np.isfinite(bs)] = 0.0
         r0 = cost + pi0 @ Gs
         if r0.min() >= 0:
             prop0, val = pricer.price(np.maximum(r0, 1e-12 * cost.max()))
-            add(prop0)
-            lb0 = val - float(pi0 @ bs)
-            if lb0 > best_lb:
-                best_lb, best_pi = lb0, pi0
-    ub = np.inf
-    rounds = 0
-    for rounds in range(1, max_rounds + 1):  # noqa: B007 - rounds is reported
-        run_optimal(h, started, "decomposition master")
-        sol = h.getSolution()
-        ub = h.getInfo().objective_function_value
-        y = np.asarray(sol.row_dual)
-        pi = np.maximum(-y[:n_k], 0.0)
-        sigma = y[n_k]
-        if (ub - best_lb) <= gap * max(abs(ub), 1e-9):
-            break
-        added = False
-        centre = smoothing * best_pi + (1 - smoothing) * pi
-        for point in (centre, pi) if smoothing > 0 else (pi,):
-            r = cost + point @ Gs
-            # a negative price makes holding idle accelerators pay: the Lagrangian is unbounded
-            # there (no bound from this point), and pricing uses the positive part
-            bounded = bool(r.min() >= 0)
-            prop, val = pricer.price(np.maximum(r, 1e-12 * cost.max()))
-            lb = val - float(point @ bs) if bounded else -np.inf
-            if lb > best_lb:
-                best_lb, best_pi = lb, point
-            reduced = prop.cost + float(pi @ (Gs @ prop.usage)) - sigma
-            if reduced < -1e-12 * max(abs(ub), 1.0):
-                add(prop)
-                added = True
-                break
-        if not added:
-            best_lb = max(best_lb, ub)  # no improving column at the master's prices: optimal
-            break
-        if time.perf_counter() - started > time_limit:
+            master.add(prop0)
+            lb0 = val - float(pi0 @ np.where(np.isfinite(bs), bs, 0.0))
+            if lb0 > bound.value:
+                bound.value, bound.pi = lb0, pi0
+    args = {
+        "gap": gap,
+        "max_rounds": max_rounds,
+        "smoothing": smoothing,
+        "started": started,
+        "time_limit": time_limit,
+    }
+    try:
+        ub, rounds, _ = _generate(master, pricer, bs, bound, **args)
+        settled = master.values()[0].sum() <= FEAS_TOL
+    except _MasterError:
+        ub, rounds, settled = np.inf, max_rounds, False
+    status = "optimal"
+    if not settled:
+        # the penalty may be too cheap for these prices: settle feasibility exactly
+        master.to_phase(1)
+        pricer.implied(False)
+        least = _Bound(0.0, np.zeros(n_k))  # violation ≥ 0 at π = 0
+        v_ub, v_rounds, done = _generate(master, pricer, bs, least, **args)
+        rounds += v_rounds
+        if not done:
             raise SolverError(
-                "decomposition hit its time limit",
-                status="time limit",
+                "decomposition could not settle whether the limits can all hold",
+                status="iteration limit",
                 seconds=time.perf_counter() - started,
             )
+        if v_ub > FEAS_TOL:
+            status = "infeasible"
+            gap_out = max(0.0, (v_ub - least.value) / max(v_ub, 1e-9))
+        else:
+            master.to_phase(2)
+            pricer.implied(True)
+            _rescaled(master, pricer, bound)
+            ub, more, _ = _generate(master, pricer, bs, bound, **args)
+            rounds += more
+    feasible = status == "optimal"
+    if feasible:
+        gap_out = max(0.0, (ub - bound.value) / max(abs(ub), 1e-9))
 
-    sol = h.getSolution()
-    col = np.asarray(sol.col_value)
-    artificial = col[:n_k] * scale
-    idle = col[n_k:n_fixed]
-    lam = col[n_fixed:]
+    slack, idle, lam = master.values()
+    proposals = master.proposals
     rows_all, cols_all, vals_all = [], [], []
     for lj, prop in zip(lam, proposals, strict=True):
         if lj <= 1e-13:
@@ -314,14 +563,13 @@ def solve_decomposed(
     usage = np.asarray(x.sum(axis=0)).ravel() + idle
     served = np.asarray(x.multiply(problem.a).sum(axis=1)).ravel()
     total = float(problem.cost @ usage)
-    violated = artificial > 1e-7 * np.maximum(scale, 1.0)
-    y = np.asarray(sol.row_dual)
-    duals = np.maximum(-y[:n_k], 0.0) * unit / scale
+    unit = master.unit
+    duals = master.prices * unit / scale if feasible else np.zeros(n_k)
     keep = [proposals[j] for j in np.argsort(-lam, kind="stable")[:MAX_WARM_COLUMNS]]
     return Solution(
         warm_start=WarmStart(keep, duals, list(coupling.names)),
         x=x,
-        status="infeasible" if violated.any() else "optimal",
+        status=status,
         objective=total,
         cost_per_hour=total,
         served=served,
@@ -329,9 +577,9 @@ def solve_decomposed(
         usage=usage,
         idle=idle,
         method="decomposition",
-        gap=max(0.0, (ub - best_lb) / max(abs(ub), 1e-9)),
-        lower_bound=best_lb * unit,
+        gap=gap_out,
+        lower_bound=bound.value * unit if feasible else float("nan"),
         iterations=rounds,
-        violation=np.where(violated, artificial, 0.0),
+        violation=np.zeros(n_k) if feasible else np.maximum(slack, 0.0) * scale,
         seconds=time.perf_counter() - started,
     )

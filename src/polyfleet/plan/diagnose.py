@@ -17,16 +17,16 @@ SHORTFALL_MAX_CELLS = 2_000_000
 
 def unservable(problem: PlacementProblem) -> tuple[np.ndarray, list[str]]:
     """Classes that no pool can serve at all, or not within their max_accelerators; and why."""
-    a = problem.a
-    usable = (a > 0) & (problem.capacity[None, :] > 0)
-    with np.errstate(divide="ignore"):
-        fewest = np.where(usable, 1.0 / np.where(usable, a, 1.0), np.inf).min(
-            axis=1, initial=np.inf
-        )
-    bad = (problem.demand > 0) & (~np.isfinite(fewest) | (fewest > problem.cap * (1 + 1e-9)))
+    T = problem.T
+    usable = (T > 0) & (problem.capacity[None, :] > 0)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        per = np.where(usable, problem.demand[:, None] / np.where(usable, T, 1.0), np.inf)
+    fewest = per.min(axis=1, initial=np.inf)
+    none = ~usable.any(axis=1)
+    bad = (problem.demand > 0) & (none | (fewest > problem.cap * (1 + 1e-9)))
     why = []
     for w in np.flatnonzero(bad):
-        if not np.isfinite(fewest[w]):
+        if none[w]:
             why.append("no pool is eligible (or every eligible pool is empty)")
         else:
             why.append(

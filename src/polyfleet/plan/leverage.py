@@ -101,8 +101,11 @@ def _search(
             return Search(None, lo, evals)
         step *= 2
         hi = min(lo * (1 + step), MAX_MULTIPLIER)
+    # to `precision`, or until no float lies between lo and hi, whatever precision is given
     while (hi - lo) / lo > precision:
         mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
         evals += 1
         if met(mid):
             hi = mid
@@ -177,6 +180,11 @@ def _never_reason(problem: PlacementProblem, mask: np.ndarray, vendor: str, what
         reasons.append(f"only {vendor} can serve {names}{more}")
     if any(sb.vendor == vendor and sb.bound == "min" for sb in problem.shares):
         reasons.append(f"the minimum share of {vendor}")
+    capped = sorted(
+        {sb.vendor for sb in problem.shares if sb.vendor != vendor and sb.bound == "max"}
+    )
+    if capped:
+        reasons.append("the maximum share of " + ", ".join(capped))
     if not reasons:
         reasons.append("the other vendors' capacity or the power cap cannot take all its work")
     return f"{what} at no price up to x{MAX_MULTIPLIER:g}: " + "; ".join(reasons)

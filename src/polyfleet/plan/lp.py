@@ -13,6 +13,13 @@
 
 Used for the max_served and max_min_served objectives, and as an independent check of the
 decomposition that solves min_cost (`polyfleet.plan.decompose`).
+
+Scaling: each demand row is divided by its largest coefficient (so a row reads "accelerators of the
+best pool's worth ≥ the fewest needed") and each coupling row by its largest |coefficient|, so that
+HiGHS sees entries of at most 1 and drops none of a row's meaningful entries as "tiny"; duals are
+scaled back. When min_cost is infeasible, the same LP with one slack per coupling row, freed and
+alone costed, gives the least violation: min Σ_k slack[k], each slack measured relative to its
+row's size (`violation_scale`), as the decomposition measures it.
 """
 
 from __future__ import annotations
@@ -26,11 +33,14 @@ import numpy as np
 import scipy.sparse as sp
 
 from polyfleet.errors import SolverError
-from polyfleet.plan.problem import PlacementProblem
+from polyfleet.plan.problem import CouplingRows, PlacementProblem
 from polyfleet.plan.solution import Solution
 
 INF = highspy.kHighsInf
 LEX_TOL = 1e-9
+#: Most accelerators one workload may need of one pool (demand / throughput) for the solvers to
+#: represent it: ~1e7 times the largest fleets, and far inside HiGHS's 1e15 coefficient range.
+MAX_NEED = 1e15
 
 
 _BANNER_SHOWN = False
@@ -69,7 +79,8 @@ def pass_lp(
     row_hi: np.ndarray,
     integer: np.ndarray | None = None,
 ) -> None:
-    """Hand HiGHS the model in one call; `integer` (bool per column) makes it a MIP."""
+    """Hand HiGHS the model in one call; `integer` (bool per column) makes it a MIP. A model HiGHS
+    refuses (a coefficient beyond its range, a NaN) is a SolverError, never a silent empty model."""
     lp = highspy.HighsLp()
     lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
     lp.col_cost_ = cost
@@ -84,7 +95,89 @@ def pass_lp(
             highspy.HighsVarType.kInteger if b else highspy.HighsVarType.kContinuous
             for b in integer
         ]
-    h.passModel(lp)
+    checked(h.passModel(lp), "the model")
+
+
+def checked(status: highspy.HighsStatus, what: str) -> None:
+    """Raise a SolverError when HiGHS refused a model change (it then leaves the model as it was,
+    and row or column counts would no longer match what the caller added)."""
+    if status == highspy.HighsStatus.kError:
+        raise SolverError(
+            f"HiGHS refused {what}: a coefficient or bound is beyond what it can represent",
+            status="model rejected",
+            seconds=0.0,
+        )
+
+
+def check_problem(problem: PlacementProblem) -> None:
+    """Refuse figures no solver can work with — NaN, negative, or infinite where a finite number is
+    needed — with a SolverError naming the figure, instead of a crash or a wrong answer inside.
+    Infinite capacity, max_accelerators and power cap are allowed: they mean "no limit"."""
+    figures: list[tuple[str, np.ndarray, list[str], bool]] = [
+        ("demand", problem.demand, problem.workloads, False),
+        ("max_accelerators", problem.cap, problem.workloads, True),
+        ("cost per accelerator-hour", problem.cost, problem.pools, False),
+        ("MW per accelerator", problem.mw, problem.pools, False),
+        ("capacity", problem.capacity, problem.pools, True),
+    ]
+    for what, values, names, inf_ok in figures:
+        v = np.asarray(values, dtype=float)
+        bad = np.isnan(v) | (v < 0) | (np.isinf(v) & (not inf_ok))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            _refuse(f"{what} of {names[i]} is {float(v[i])!r}")
+    T, demand = problem.T, problem.demand
+    row_max = T.max(axis=1, initial=0.0)  # NaN propagates: one pass finds any
+    if not (T.min(initial=0.0) >= 0 and np.isfinite(row_max).all()):
+        w, p = (int(i[0]) for i in np.nonzero(~np.isfinite(T) | (T < 0)))
+        _refuse(f"throughput of {problem.workloads[w]} on {problem.pools[p]} is {float(T[w, p])!r}")
+    # per workload: the most accelerators one eligible pool would need (the least throughput),
+    # and the largest fraction of demand one accelerator serves (must not overflow)
+    least = np.where(T > 0, T, np.inf).min(axis=1, initial=np.inf)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        need = np.where(np.isfinite(least), demand / least, 0.0)
+        share = row_max / demand
+    huge = (demand > 0) & ((need > MAX_NEED) | ~np.isfinite(share))
+    if huge.any():
+        w = int(np.flatnonzero(huge)[0])
+        if not np.isfinite(share[w]):
+            p = int(np.argmax(T[w]))
+            _refuse(
+                f"one accelerator of {problem.pools[p]} would serve over 1e+308 times the "
+                f"demand of {problem.workloads[w]} (throughput {T[w, p]:.3g} / demand "
+                f"{demand[w]:.3g})"
+            )
+        p = int(np.argmin(np.where(T[w] > 0, T[w], np.inf)))
+        many = f"{need[w]:.3g}" if np.isfinite(need[w]) else "over 1e+308"
+        _refuse(
+            f"{problem.workloads[w]} would need {many} accelerators of {problem.pools[p]} "
+            f"(demand {demand[w]:.3g} / throughput {T[w, p]:.3g})"
+        )
+    cap_mw = problem.power_cap_mw
+    if cap_mw is not None and (np.isnan(cap_mw) or cap_mw < 0):
+        _refuse(f"power cap is {float(cap_mw)!r} MW")
+    for sb in problem.shares:
+        if not 0.0 <= sb.value <= 1.0:
+            _refuse(f"{sb.vendor} share {sb.bound} is {float(sb.value)!r}")
+
+
+def _refuse(what: str) -> None:
+    raise SolverError(
+        f"cannot solve: {what}, beyond what the solver can represent",
+        status="not solved",
+        seconds=0.0,
+    )
+
+
+def violation_scale(problem: PlacementProblem, rows: CouplingRows) -> np.ndarray:
+    """The size of each coupling row, the unit its violation is measured in: its limit, or, for a
+    limit of 0 (share rows), what the row's |coefficients| come to over a typical pool's capacity.
+    The least violation is the least Σ_k violation[k] / scale[k]."""
+    n_p = len(problem.pools)
+    held = np.where(np.isfinite(problem.capacity), np.maximum(problem.capacity, 1.0), 1.0)
+    typical = np.abs(rows.G) @ held / max(n_p, 1)
+    limit = np.where(np.isfinite(rows.b), np.abs(rows.b), 0.0)
+    return np.maximum(limit, np.maximum(typical, 1e-9))
 
 
 def run_optimal(h: highspy.Highs, started: float, what: str) -> str:
@@ -103,8 +196,12 @@ def run_optimal(h: highspy.Highs, started: float, what: str) -> str:
 
 
 def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution:
-    """Solve the whole placement LP at once (see the module docstring for the formulation)."""
+    """Solve the whole placement LP at once (see the module docstring for the formulation).
+
+    An infeasible min_cost problem comes back with the least violation of its coupling rows and
+    the plan that attains it (status "infeasible")."""
     started = time.perf_counter()
+    check_problem(problem)
     n_w, n_p = problem.shape
     a = problem.a
     rows_w, cols_p = np.nonzero(a > 0)
@@ -115,47 +212,66 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
     capped = np.flatnonzero(np.isfinite(problem.cap))
     cap_row = np.full(n_w, -1)
     cap_row[capped] = np.arange(len(capped))
+    # row scales: demand rows by their largest coefficient, coupling rows by their largest |G|
+    a_max = a.max(axis=1, initial=0.0)
+    a_max = np.where(a_max > 0, a_max, 1.0)
+    g_max = np.abs(G).max(axis=1, initial=0.0)
+    g_max = np.where(g_max > 0, g_max, 1.0)
+    Gr = G / g_max[:, None]
 
     extra = {"min_cost": 0, "max_served": n_w, "max_min_served": 1}[objective]
     n_idle = n_p  # idle[p]: accelerators held but unassigned (only ever worth it for share floors)
-    n_col = n_x + n_idle + extra
+    n_slack = n_k if objective == "min_cost" else 0  # violation slack, held at 0 unless infeasible
+    s0 = n_x + n_idle
+    n_col = s0 + extra + n_slack
     r_dem, r_cap, r_cpl = 0, n_w, n_w + len(capped)
     n_row = r_cpl + n_k
 
     x_idx = np.arange(n_x)
-    Gx = G[:, cols_p]  # (K, n_x), dense but K is small
+    Gx = Gr[:, cols_p]  # (K, n_x), dense but K is small
     k_idx, xk = np.nonzero(Gx)
     in_cap = cap_row[rows_w] >= 0
-    ki, pi_ = np.nonzero(G)
+    ki, pi_ = np.nonzero(Gr)
     parts_r = [r_dem + rows_w, r_cap + cap_row[rows_w[in_cap]], r_cpl + k_idx, r_cpl + ki]
     parts_c = [x_idx, x_idx[in_cap], xk, n_x + pi_]
-    parts_v = [a[rows_w, cols_p], np.ones(int(in_cap.sum())), Gx[k_idx, xk], G[ki, pi_]]
-    s0 = n_x + n_idle
+    parts_v = [
+        a[rows_w, cols_p] / a_max[rows_w],
+        np.ones(int(in_cap.sum())),
+        Gx[k_idx, xk],
+        Gr[ki, pi_],
+    ]
     if objective == "max_served":
         parts_r.append(np.arange(n_w))
         parts_c.append(s0 + np.arange(n_w))
-        parts_v.append(-np.ones(n_w))
+        parts_v.append(-1.0 / a_max)
     elif objective == "max_min_served":
         parts_r.append(np.arange(n_w))
         parts_c.append(np.full(n_w, s0))
-        parts_v.append(-np.ones(n_w))
+        parts_v.append(-1.0 / a_max)
+    scale = violation_scale(problem, coupling)
+    if n_slack:
+        parts_r.append(r_cpl + np.arange(n_k))
+        parts_c.append(s0 + extra + np.arange(n_k))
+        parts_v.append(-scale / g_max)
     A = sp.csc_matrix(
         (np.concatenate(parts_v), (np.concatenate(parts_r), np.concatenate(parts_c))),
         shape=(n_row, n_col),
     )
     row_lo = np.concatenate(
         [
-            np.full(n_w, 1.0 if objective == "min_cost" else 0.0),
+            1.0 / a_max if objective == "min_cost" else np.zeros(n_w),
             np.full(len(capped), -INF),
             np.full(n_k, -INF),
         ]
     )
-    row_hi = np.concatenate([np.full(n_w, INF), problem.cap[capped], b])
+    row_hi = np.concatenate([np.full(n_w, INF), problem.cap[capped], b / g_max])
+    row_hi[~np.isfinite(row_hi)] = INF
     cost_x = np.concatenate([problem.cost[cols_p], problem.cost])
     lo = np.zeros(n_col)
     hi = np.full(n_col, INF)
     if objective == "max_served":
-        hi[s0:] = 1.0
+        hi[s0 : s0 + extra] = 1.0
+    hi[s0 + extra :] = 0.0  # no violation unless the limits cannot all hold
     first = np.zeros(n_col)
     if objective == "min_cost":
         first[:s0] = cost_x
@@ -167,38 +283,43 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
     h = new_highs()
     pass_lp(h, first, lo, hi, A, row_lo, row_hi)
     status = run_optimal(h, started, "placement LP")
+    violation = np.zeros(n_k)
     if status == "infeasible":
-        return Solution(
-            x=sp.csr_matrix((n_w, n_p)),
-            status="infeasible",
-            idle=np.zeros(n_p),
-            objective=float("nan"),
-            cost_per_hour=float("nan"),
-            served=np.zeros(n_w),
-            duals=np.zeros(n_k),
-            usage=np.zeros(n_p),
-            method="lp",
-            seconds=time.perf_counter() - started,
-        )
-    if objective != "min_cost":
+        if not n_slack:
+            return _nothing(problem, n_k, started)
+        # least violation: the same LP with the slack free and only the slack costed
+        slack = np.arange(s0, n_col, dtype=np.int32)
+        checked(h.changeColsBounds(n_k, slack, np.zeros(n_k), np.full(n_k, INF)), "the slack")
+        cost1 = np.zeros(n_col)
+        cost1[s0:] = 1.0
+        checked(h.changeColsCost(n_col, np.arange(n_col, dtype=np.int32), cost1), "the costs")
+        run_optimal(h, started, "placement LP (least violation)")
+        violation = np.asarray(h.getSolution().col_value)[s0:] * scale
+    elif objective != "min_cost":
         # hold what was served, then minimise cost over the plans that serve it
         best = h.getInfo().objective_function_value
         served_cols = np.arange(s0, n_col)
-        h.addRow(
-            -INF,
-            best + LEX_TOL * max(1.0, abs(best)),
-            len(served_cols),
-            served_cols.astype(np.int32),
-            first[s0:],
+        checked(
+            h.addRow(
+                -INF,
+                best + LEX_TOL * max(1.0, abs(best)),
+                len(served_cols),
+                served_cols.astype(np.int32),
+                first[s0:],
+            ),
+            "the served-amount row",
         )
-        h.changeColsCost(
-            n_col, np.arange(n_col, dtype=np.int32), np.concatenate([cost_x, np.zeros(extra)])
+        checked(
+            h.changeColsCost(
+                n_col, np.arange(n_col, dtype=np.int32), np.concatenate([cost_x, np.zeros(extra)])
+            ),
+            "the costs",
         )
         run_optimal(h, started, "placement LP (cost phase)")
     sol = h.getSolution()
     col = np.asarray(sol.col_value)
     xv, idle = col[:n_x], col[n_x:s0]
-    duals = -np.asarray(sol.row_dual)[r_cpl:n_row]
+    duals = -np.asarray(sol.row_dual)[r_cpl:n_row] / g_max
     x = sp.csr_matrix((xv, (rows_w, cols_p)), shape=(n_w, n_p))
     served = np.asarray(x.multiply(a).sum(axis=1)).ravel()
     cost = float(cost_x @ col[:s0])
@@ -207,16 +328,42 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
         "max_served": float(problem.weight @ np.minimum(served, 1.0)),
         "max_min_served": float(served.min()) if n_w else 0.0,
     }[objective]
+    feasible = status == "optimal"
     return Solution(
         x=x,
-        status="optimal",
-        objective=obj,
-        cost_per_hour=cost,
+        status=status,
+        objective=obj if feasible else float("nan"),
+        cost_per_hour=cost if feasible else float("nan"),
         served=served,
-        duals=np.maximum(duals, 0.0),
+        duals=np.maximum(duals, 0.0) if feasible else np.zeros(n_k),
         usage=np.asarray(x.sum(axis=0)).ravel() + idle,
         idle=idle,
         method="lp",
         seconds=time.perf_counter() - started,
-        lower_bound=obj,
+        lower_bound=obj if feasible else float("nan"),
+        violation=violation,
     )
+
+
+def _nothing(problem: PlacementProblem, n_k: int, started: float) -> Solution:
+    """An infeasible answer with no plan (the objectives that serve what they can never are)."""
+    n_w, n_p = problem.shape
+    return Solution(
+        x=sp.csr_matrix((n_w, n_p)),
+        status="infeasible",
+        idle=np.zeros(n_p),
+        objective=float("nan"),
+        cost_per_hour=float("nan"),
+        served=np.zeros(n_w),
+        duals=np.zeros(n_k),
+        usage=np.zeros(n_p),
+        method="lp",
+        seconds=time.perf_counter() - started,
+        violation=np.zeros(n_k),
+    )
+
+
+def least_violation_total(problem: PlacementProblem, violation: np.ndarray) -> float:
+    """Σ_k violation[k] / scale[k]: the measure both solvers minimise when the limits cannot all
+    hold."""
+    return float((violation / violation_scale(problem, problem.coupling())).sum())

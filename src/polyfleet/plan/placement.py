@@ -94,7 +94,7 @@ class Plan:
         for k, name in enumerate(rows.names):
             slack = float(rows.b[k] - lhs[k])
             dual = float(sol.duals[k]) if sol.duals.size else 0.0
-            at_limit = slack <= 1e-7 * max(abs(float(rows.b[k])), 1.0)
+            at_limit = bool(np.isfinite(slack)) and slack <= 1e-7 * max(abs(float(rows.b[k])), 1.0)
             if abs(slack) <= 1e-7 * max(abs(float(rows.b[k])), 1.0):
                 slack = 0.0  # solver round-off, not a real margin
             if dual <= BINDING_TOL * max(self.cost_per_hour, 1.0) and not at_limit:
@@ -217,7 +217,7 @@ class Plan:
             "cost_per_year": self.cost_per_hour * HOURS_PER_YEAR if feasible else None,
             "power_mw": self.power_mw if feasible else None,
             "optimality_gap": sol.gap,
-            "lower_bound_per_hour": sol.lower_bound,
+            "lower_bound_per_hour": sol.lower_bound if feasible else None,
             "solver": {
                 "method": sol.method,
                 "iterations": sol.iterations,

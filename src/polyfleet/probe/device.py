@@ -1,4 +1,5 @@
-"""The one place that knows about device vendors: discovery, synchronisation, memory and energy.
+"""The one place that knows about device vendors: discovery, synchronisation, memory, energy and
+graph capture.
 
 Everything else in the probe speaks `torch.device` and calls the methods of `Device`; a test fails
 if any other module calls `torch.cuda` directly. Discovery goes through `torch.accelerator`
@@ -20,9 +21,22 @@ import torch
 from polyfleet.catalog import Catalog
 from polyfleet.probe.profile import DeviceRecord, EnergyRecord
 
-__all__ = ["Device", "EnergyMeter", "discover", "hostname"]
+__all__ = ["Device", "EnergyMeter", "GraphCaptureError", "discover", "hostname"]
 
 _VENDOR_OF_KIND = {"cuda": "nvidia", "rocm": "amd", "xpu": "intel", "mps": "apple"}
+
+
+class GraphCaptureError(RuntimeError):
+    """A step could not be captured as a device graph on this device; the message says why."""
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The first line of the exception that started it all: a capture that fails inside makes
+    the capture's end fail too, and that second error names no cause."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def hostname() -> str:
@@ -292,6 +306,50 @@ class Device:
                 continue
             return dtype
         return None
+
+    # -- graphs --------------------------------------------------------------------------------
+
+    def graph_support(self) -> str | None:
+        """None where this device can capture a step as a graph, else why it cannot."""
+        if self.type == "cuda":  # CUDA graphs, and HIP graphs under the same API on ROCm
+            return None
+        return f"device graphs need a CUDA or ROCm device; this is a {self.kind} device"
+
+    def capture(self, step: Callable[[], object], *, warmup: int = 3) -> Callable[[], None]:
+        """Capture one call of `step` as a device graph and return its replay.
+
+        A replay launches every kernel of the step in one call, so a timed replay measures the
+        chip rather than Python's launches. `step` must keep its shapes and take everything that
+        changes between calls from device tensors it updates itself. As the CUDA graph rules ask,
+        it is first run `warmup` times on a side stream (lazy handles and workspaces are made
+        outside the capture) and captured on that same stream; one check replay follows, so a graph
+        that cannot run fails here. The warm-up and check calls change whatever `step` changes:
+        callers reset that state before timing. Any failure raises `GraphCaptureError`.
+        """
+        reason = self.graph_support()
+        if reason is not None:
+            raise GraphCaptureError(reason)
+        try:
+            with torch.cuda.device(self.index):
+                side = torch.cuda.Stream()
+                side.wait_stream(torch.cuda.current_stream())
+                graph = torch.cuda.CUDAGraph()
+                # the outer context restores the caller's stream even when a failed capture
+                # leaves the inner one unexited
+                with torch.cuda.stream(side):
+                    for _ in range(warmup):
+                        step()
+                    side.synchronize()
+                    with torch.cuda.graph(graph, stream=side, capture_error_mode="thread_local"):
+                        step()
+                torch.cuda.current_stream().wait_stream(side)
+                graph.replay()
+                self.synchronize()
+        except Exception as exc:  # the eager figure stands; the reason goes in the profile
+            with contextlib.suppress(Exception):
+                self.synchronize()
+            raise GraphCaptureError(f"graph capture failed ({_root_cause(exc)})") from exc
+        return graph.replay
 
     def energy_meter(self) -> EnergyMeter:
         if self.kind == "cuda":

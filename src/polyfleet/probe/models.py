@@ -7,6 +7,8 @@ the same on CUDA, ROCm, XPU, MPS or the CPU. Attention goes through
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -83,6 +85,24 @@ class Block(nn.Module):
         x = x + self.out(a.transpose(1, 2).reshape(b, t, d))
         return x + self.mlp(self.norm2(x))
 
+    def decode_at(
+        self, x: Tensor, cache_k: Tensor, cache_v: Tensor, at: Tensor, mask: Tensor
+    ) -> Tensor:
+        """One new token per sequence (x is (b, 1, d)) written at the position held in the device
+        tensor `at` (shape (1,)), attending to the whole fixed-length cache through the additive
+        `mask`: every shape is fixed and no host value is read, so a graph of it replays anywhere.
+        """
+        b, _, d = x.shape
+        q, k, v = self._split(self.norm1(x))
+        cache_k.index_copy_(2, at, k)
+        cache_v.index_copy_(2, at, v)
+        # grouped-query attention without copying the cache: the query heads that share a K/V
+        # head become that head's rows of queries
+        q = q.reshape(b, self.kv_heads, self.heads // self.kv_heads, self.head_dim)
+        a = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=mask)
+        x = x + self.out(a.reshape(b, 1, d))
+        return x + self.mlp(self.norm2(x))
+
 
 class VisionLanguageModel(nn.Module):
     """Image patches and text tokens in one causal transformer, trained on next-token loss of the
@@ -136,6 +156,24 @@ class DecoderLM(nn.Module):
         x = self.embed(tokens)
         for block, k, v in zip(self.blocks, cache[0], cache[1], strict=True):
             x = block.decode(x, k, v, pos)
+        return self.head(self.norm(x[:, -1]))
+
+    def decode_step(
+        self, tokens: Tensor, cache: tuple[list[Tensor], list[Tensor]], at: Tensor
+    ) -> Tensor:
+        """Logits of one new token per sequence (`tokens` (b, 1)) written into the cache at the
+        position held in the device tensor `at` (shape (1,), long); positions after it are masked
+        out. The step's shapes do not depend on the position, so one captured graph of it serves
+        every step; the position is clamped into the cache, so a graph run past its end cannot
+        write outside it."""
+        length = cache[0][0].shape[2]
+        at = at.clamp(max=length - 1)
+        x = self.embed(tokens)
+        after = torch.arange(length, device=at.device) > at
+        mask = torch.zeros(length, dtype=x.dtype, device=at.device).masked_fill_(after, -math.inf)
+        mask = mask.view(1, 1, 1, length)
+        for block, k, v in zip(self.blocks, cache[0], cache[1], strict=True):
+            x = block.decode_at(x, k, v, at, mask)
         return self.head(self.norm(x[:, -1]))
 
 

@@ -8,15 +8,31 @@ a polyfleet profile, or is one of another schema version, is refused with the fi
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyfleet.errors import InputError
-from polyfleet.inputs import input_error, line_of, read_document
+from polyfleet.inputs import FieldError, input_error, line_of, read_document
+from polyfleet.model_shape import ModelShape
+from polyfleet.ranges import (
+    DeviceIndex,
+    InputModel,
+    JoulesPerUnit,
+    LatencyMs,
+    MeasuredGbps,
+    MeasuredRate,
+    MeasuredTflops,
+    MemoryGb,
+    MemoryUsedGb,
+    PeakRatio,
+    Repeats,
+    ShapeValue,
+    WorkPerUnit,
+    one_of,
+)
 
 __all__ = [
     "FORMAT",
@@ -37,14 +53,15 @@ WORKLOAD_NAMES = ("gemm", "copy", "multimodal-train", "llm-decode", "recsys", "s
 PRESET_NAMES = ("tiny", "full")
 FORMAT = "polyfleet-profile"
 SCHEMA_VERSION = 1
+SchemaVersion = one_of(SCHEMA_VERSION)
 DeviceKind = Literal["cuda", "rocm", "xpu", "mps", "cpu", "other"]
 PresetName = Literal["tiny", "full"]
 #: Scenario workload kinds a probe case can calibrate.
 CalibratesKind = Literal["train", "serve", "recsys", "infer"]
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Record(InputModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class DeviceRecord(_Record):
@@ -53,9 +70,9 @@ class DeviceRecord(_Record):
     kind: DeviceKind
     vendor: str
     name: str
-    index: int = Field(default=0, ge=0)
-    count: int = Field(ge=0)
-    memory_gb: float | None = Field(default=None, gt=0)
+    index: DeviceIndex = 0
+    count: DeviceIndex
+    memory_gb: MemoryGb | None = None
     driver: str | None = None
     runtime: str | None = None  # "cuda 13.0", "hip 7.1", None on CPU
     torch: str
@@ -71,8 +88,18 @@ class EnergyRecord(_Record):
 
 
 class Latency(_Record):
-    p50_ms: float = Field(gt=0)
-    p99_ms: float = Field(gt=0)
+    p50_ms: LatencyMs
+    p99_ms: LatencyMs
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Latency:
+        if self.p99_ms < self.p50_ms:
+            raise FieldError(
+                f"p99_ms ({self.p99_ms:g}) is below p50_ms ({self.p50_ms:g}): a 99th percentile "
+                "is never below the median",
+                "p99_ms",
+            )
+        return self
 
 
 class CaseResult(_Record):
@@ -81,26 +108,38 @@ class CaseResult(_Record):
     workload: str
     case: str
     unit: str  # what units_per_s counts: flop, byte, tokens, samples
-    units_per_s: float = Field(gt=0)
+    units_per_s: MeasuredRate
     latency: Latency | None = None
-    repeats: int = Field(gt=0)
-    peak_memory_gb: float | None = Field(default=None, ge=0)
-    flop_per_unit: float | None = Field(default=None, ge=0)
-    bytes_per_unit: float | None = Field(default=None, ge=0)
-    tflops: float | None = Field(default=None, ge=0)
-    gbps: float | None = Field(default=None, ge=0)
-    peak_compute_fraction: float | None = Field(default=None, ge=0)
-    peak_bandwidth_fraction: float | None = Field(default=None, ge=0)
-    joules_per_unit: float | None = Field(default=None, gt=0)
+    repeats: Repeats
+    peak_memory_gb: MemoryUsedGb | None = None
+    flop_per_unit: WorkPerUnit | None = None
+    bytes_per_unit: WorkPerUnit | None = None
+    tflops: MeasuredTflops | None = None
+    gbps: MeasuredGbps | None = None
+    peak_compute_fraction: PeakRatio | None = None
+    peak_bandwidth_fraction: PeakRatio | None = None
+    joules_per_unit: JoulesPerUnit | None = None
     #: Scenario kind this case calibrates, and the model shape it ran (ModelShape fields).
     calibrates: CalibratesKind | None = None
-    shape: dict[str, float | int | str] | None = None
+    shape: dict[str, ShapeValue | str] | None = None
+    #: How a decode step ran: replayed from a captured device graph, or launched op by op. None
+    #: for cases without that choice, and in profiles from before decode had both (those ran eager).
+    mode: Literal["graph", "eager"] | None = None
 
-    @field_validator("units_per_s", "tflops", "gbps", "flop_per_unit", "bytes_per_unit")
+    @field_validator("shape")
     @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("must be a finite number")
+    def _a_model_shape(
+        cls, value: dict[str, float | int | str] | None
+    ) -> dict[str, float | int | str] | None:
+        """The shape calibration estimates: the fields and ranges of a scenario's `model:`."""
+        if value is not None:
+            try:
+                ModelShape.model_validate(value)
+            except ValidationError as exc:
+                err = exc.errors(include_url=False)[0]
+                raise FieldError(
+                    err["msg"].removeprefix("Value error, "), *err["loc"], value=err.get("input")
+                ) from None
         return value
 
 
@@ -114,7 +153,7 @@ class Profile(_Record):
     """Everything one `polyfleet probe` run measured on one device."""
 
     format: Literal["polyfleet-profile"] = FORMAT
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     created: str
     polyfleet: str
     host: str

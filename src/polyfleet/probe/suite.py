@@ -1,85 +1,30 @@
 """The workload suite: each workload builds a real model or kernel, times it, and reports rates.
 
 Workloads see the device only through `Device` (probe/device.py), so the same code runs on any
-backend PyTorch supports. A workload returns one `CaseResult` per measured case; the case marked
-with `calibrates` is the one the planner uses to calibrate estimates of that workload kind.
-Sizes come from a `Preset`: `tiny` runs in seconds on a laptop CPU (and in the tests), `full`
-fills a data-centre GPU.
+backend PyTorch supports; what they share is in probe/context.py, and llm-decode (eager and
+graph-replayed) has its own module, probe/decode.py. A workload returns one `CaseResult` per
+measured case; the case marked with `calibrates` is the one the planner uses to calibrate estimates
+of that workload kind. Sizes come from a `Preset`: `tiny` runs in seconds on a laptop CPU (and in
+the tests), `full` fills a data-centre GPU.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import torch
-from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from polyfleet.catalog import Accelerator, Catalog
+from polyfleet.catalog import Catalog
 from polyfleet.errors import InputError
 from polyfleet.probe import models
-from polyfleet.probe.device import Device, EnergyMeter, hostname
-from polyfleet.probe.profile import (
-    PRESET_NAMES,
-    WORKLOAD_NAMES,
-    CaseResult,
-    Latency,
-    Profile,
-    Skipped,
-)
-from polyfleet.probe.timing import Timed, count_flops, time_calls
+from polyfleet.probe.context import Context, NoProgress, Preset, Progress, case_result
+from polyfleet.probe.decode import run_llm_decode
+from polyfleet.probe.device import Device, hostname
+from polyfleet.probe.profile import PRESET_NAMES, WORKLOAD_NAMES, CaseResult, Profile, Skipped
+from polyfleet.probe.timing import count_flops
 
 __all__ = ["PRESETS", "WORKLOADS", "Preset", "Progress", "run_suite"]
-
-
-@dataclass(frozen=True)
-class Preset:
-    """Problem sizes and repeat counts for one run of the suite."""
-
-    name: str
-    warmup: int
-    repeats: int
-    gemm_n: int
-    gemm_inner: int
-    copy_mib: int
-    copy_inner: int
-    # multimodal-train: a causal transformer over image patches then text tokens
-    vlm_dim: int
-    vlm_layers: int
-    vlm_heads: int
-    vlm_vocab: int
-    vlm_image: int
-    vlm_patch: int
-    vlm_text: int
-    vlm_batch: int
-    # llm-decode: GQA decoder, prompt then `decode_tokens` new tokens at each batch size
-    lm_dim: int
-    lm_layers: int
-    lm_heads: int
-    lm_kv_heads: int
-    lm_hidden: int
-    lm_vocab: int
-    lm_prompt: int
-    decode_tokens: int
-    decode_batches: tuple[int, ...]
-    # recsys: DLRM with `dlrm_tables` embedding bags of `dlrm_lookups` pooled rows each
-    dlrm_tables: int
-    dlrm_rows: int
-    dlrm_dim: int
-    dlrm_lookups: int
-    dlrm_bottom: tuple[int, ...]
-    dlrm_top: tuple[int, ...]
-    dlrm_batch: int
-    # small-infer: encoder at batch 1 (latency) and at a throughput batch
-    enc_dim: int
-    enc_layers: int
-    enc_heads: int
-    enc_seq: int
-    enc_batch: int
-    enc_latency_calls: int
 
 
 PRESETS: dict[str, Preset] = {
@@ -138,15 +83,18 @@ PRESETS: dict[str, Preset] = {
         vlm_patch=14,
         vlm_text=256,
         vlm_batch=32,
-        lm_dim=2048,
-        lm_layers=16,
-        lm_heads=16,
+        # 7.4B parameters (14.7 GB in bf16) in 8 wide layers: a step reads 1.7 GB of weights a
+        # layer (0.35 ms at an H200's 4.8 TB/s) against ~30 small kernels (norms, adds, cache
+        # writes; ~0.1 ms), so the chip's bandwidth, not the kernel count, sets the step time
+        lm_dim=8192,
+        lm_layers=8,
+        lm_heads=64,
         lm_kv_heads=8,
-        lm_hidden=5632,
+        lm_hidden=28672,
         lm_vocab=32000,
         lm_prompt=512,
         decode_tokens=128,
-        decode_batches=(1, 16, 64),
+        decode_batches=(1, 8, 64),
         dlrm_tables=26,
         dlrm_rows=500_000,
         dlrm_dim=128,
@@ -162,112 +110,6 @@ PRESETS: dict[str, Preset] = {
         enc_latency_calls=200,
     ),
 }
-
-
-class Progress(Protocol):
-    """What the suite reports as it goes; the CLI draws it as one bar per workload."""
-
-    def begin(self, workload: str, steps: int) -> None: ...
-    def add_steps(self, steps: int) -> None: ...
-    def advance(self) -> None: ...
-    def end(self) -> None: ...
-
-
-class NoProgress:
-    def begin(self, workload: str, steps: int) -> None:
-        pass
-
-    def add_steps(self, steps: int) -> None:
-        pass
-
-    def advance(self) -> None:
-        pass
-
-    def end(self) -> None:
-        pass
-
-
-@dataclass
-class Context:
-    device: Device
-    preset: Preset
-    accelerator: Accelerator | None  # catalog entry the device matched, for peak fractions
-    meter: EnergyMeter
-    progress: Progress
-    skipped: list[Skipped] = field(default_factory=list)
-
-    @property
-    def dev(self) -> torch.device:
-        return self.device.torch_device
-
-    @property
-    def half(self) -> torch.dtype:
-        """The 16-bit type models run in: bf16 where the device has it, else fp16."""
-        return torch.bfloat16 if self.device.supports_bf16() else torch.float16
-
-    def time(self, step: Callable[[], object], *, inner: int = 1, repeats: int = 0) -> Timed:
-        repeats = repeats or self.preset.repeats
-        self.progress.add_steps(self.preset.warmup + repeats)
-        energy = self.meter.joules if self.meter.source else None
-        return time_calls(
-            step,
-            self.device.synchronize,
-            warmup=self.preset.warmup,
-            repeats=repeats,
-            inner=inner,
-            energy=energy,
-            tick=self.progress.advance,
-        )
-
-    def peak_gb(self) -> float | None:
-        peak = self.device.peak_memory_bytes()
-        return peak / 1e9 if peak is not None else None
-
-
-def _result(
-    ctx: Context,
-    workload: str,
-    case: str,
-    *,
-    unit: str,
-    units_per_call: float,
-    timed: Timed,
-    flop_per_unit: float | None,
-    bytes_per_unit: float | None,
-    precision: str | None = "bf16",
-    latency: bool = False,
-    calibrates: str | None = None,
-    shape: dict[str, float | int | str] | None = None,
-) -> CaseResult:
-    rate = units_per_call / timed.median
-    tflops = rate * flop_per_unit / 1e12 if flop_per_unit else None
-    gbps = rate * bytes_per_unit / 1e9 if bytes_per_unit else None
-    acc = ctx.accelerator
-    peak = acc.tflops.at(precision) if acc is not None and precision else None  # type: ignore[arg-type]
-    joules = timed.energy_j / (timed.calls * units_per_call) if timed.energy_j else None
-    lat = None
-    if latency:
-        lat = Latency(p50_ms=timed.percentile_ms(50), p99_ms=timed.percentile_ms(99))
-    return CaseResult(
-        workload=workload,
-        case=case,
-        unit=unit,
-        units_per_s=rate,
-        latency=lat,
-        repeats=len(timed.per_call),
-        peak_memory_gb=ctx.peak_gb(),
-        flop_per_unit=flop_per_unit,
-        bytes_per_unit=bytes_per_unit,
-        tflops=tflops,
-        gbps=gbps,
-        peak_compute_fraction=tflops / peak if (tflops and peak) else None,
-        peak_bandwidth_fraction=(
-            gbps / (acc.bandwidth_tbps * 1e3) if (gbps and acc and acc.bandwidth_tbps) else None
-        ),
-        joules_per_unit=joules if joules and math.isfinite(joules) else None,
-        calibrates=calibrates,  # type: ignore[arg-type]
-        shape=shape,
-    )
 
 
 # -- workloads ------------------------------------------------------------------------------------
@@ -292,7 +134,7 @@ def run_gemm(ctx: Context) -> list[CaseResult]:
         ctx.device.reset_peak_memory()
         timed = ctx.time(lambda a=a, b=b: torch.matmul(a, b), inner=ctx.preset.gemm_inner)
         out.append(
-            _result(
+            case_result(
                 ctx,
                 "gemm",
                 case,
@@ -322,7 +164,7 @@ def run_gemm(ctx: Context) -> list[CaseResult]:
     ctx.device.reset_peak_memory()
     timed = ctx.time(mm8, inner=ctx.preset.gemm_inner)
     out.append(
-        _result(
+        case_result(
             ctx,
             "gemm",
             "fp8",
@@ -345,7 +187,7 @@ def run_copy(ctx: Context) -> list[CaseResult]:
     moved = 2.0 * src.numel() * src.element_size()  # read once, written once
     ctx.device.reset_peak_memory()
     timed = ctx.time(lambda: dst.copy_(src), inner=ctx.preset.copy_inner)
-    result = _result(
+    result = case_result(
         ctx,
         "copy",
         f"{ctx.preset.copy_mib} MiB",
@@ -405,7 +247,7 @@ def run_multimodal_train(ctx: Context) -> list[CaseResult]:
         "precision": "bf16",
     }
     return [
-        _result(
+        case_result(
             ctx,
             "multimodal-train",
             f"batch {p.vlm_batch} x {patches} patches + {p.vlm_text} text",
@@ -418,88 +260,6 @@ def run_multimodal_train(ctx: Context) -> list[CaseResult]:
             shape=shape,
         )
     ]
-
-
-#: Attention kernels for decoding. cuDNN's builds a plan per shape, and the key length grows by
-#: one every step, so it would plan at every token (43 ms a step on an H200, against 1.1 ms
-#: with these); these kernels take any length as it comes.
-DECODE_ATTENTION = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
-
-
-def _time_decode(
-    ctx: Context, model: models.DecoderLM, batch: int, max_len: int
-) -> tuple[Timed, int]:
-    """Prefill a random prompt, then time one decode step per repeat (a token per sequence)."""
-    p = ctx.preset
-    with ctx.dev:
-        cache = model.new_cache(batch, max_len)
-        prompt = torch.randint(p.lm_vocab, (batch, p.lm_prompt))
-    pos = p.lm_prompt
-    with torch.inference_mode(), sdpa_kernel(DECODE_ATTENTION):
-        nxt = model.step(prompt, cache, 0).argmax(-1, keepdim=True)  # prefill, untimed
-
-        def decode_one() -> None:
-            nonlocal pos
-            nxt.copy_(model.step(nxt, cache, pos).argmax(-1, keepdim=True))
-            pos += 1
-
-        flops = count_flops(lambda: model.step(nxt, cache, p.lm_prompt))
-        ctx.device.reset_peak_memory()
-        timed = ctx.time(decode_one, repeats=p.decode_tokens)
-    return timed, flops
-
-
-def run_llm_decode(ctx: Context) -> list[CaseResult]:
-    p = ctx.preset
-    half = ctx.half
-    with ctx.dev:
-        model = models.DecoderLM(
-            dim=p.lm_dim,
-            layers=p.lm_layers,
-            heads=p.lm_heads,
-            kv_heads=p.lm_kv_heads,
-            hidden=p.lm_hidden,
-            vocab=p.lm_vocab,
-        )
-    model = model.to(dtype=half).eval()
-    elem = half.itemsize
-    params = models.count_params(model)
-    embed_params = model.embed.weight.numel()
-    head_dim = p.lm_dim // p.lm_heads
-    steps = p.warmup + p.decode_tokens
-    max_len = p.lm_prompt + steps + 1
-    out = []
-    for batch in p.decode_batches:
-        timed, flops = _time_decode(ctx, model, batch, max_len)
-        mean_ctx = p.lm_prompt + steps / 2.0
-        kv_read = 2.0 * p.lm_layers * batch * p.lm_kv_heads * head_dim * mean_ctx * elem
-        weights = (params - embed_params) * elem + batch * p.lm_dim * elem
-        per_step_bytes = weights + kv_read
-        headline = batch == max(p.decode_batches)
-        shape = {
-            "params_b": params / 1e9,
-            "seq_len": round(2 * mean_ctx),  # the estimate reads half of seq_len on average
-            "batch": batch,
-            "layers": p.lm_layers,
-            "kv_dim": p.lm_kv_heads * head_dim,
-            "precision": "bf16",
-        }
-        out.append(
-            _result(
-                ctx,
-                "llm-decode",
-                f"batch {batch}",
-                unit="tokens",
-                units_per_call=batch,
-                timed=timed,
-                flop_per_unit=flops / batch,
-                bytes_per_unit=per_step_bytes / batch,
-                latency=True,
-                calibrates="serve" if headline else None,
-                shape=shape,
-            )
-        )
-    return out
 
 
 def run_recsys(ctx: Context) -> list[CaseResult]:
@@ -537,7 +297,7 @@ def run_recsys(ctx: Context) -> list[CaseResult]:
         "precision": "bf16",
     }
     return [
-        _result(
+        case_result(
             ctx,
             "recsys",
             f"batch {p.dlrm_batch}, {p.dlrm_tables} tables x {p.dlrm_lookups} lookups",
@@ -577,7 +337,7 @@ def run_small_infer(ctx: Context) -> list[CaseResult]:
             "precision": "bf16",
         }
         out.append(
-            _result(
+            case_result(
                 ctx,
                 "small-infer",
                 f"batch {batch}" + (" (latency)" if is_latency else " (throughput)"),

@@ -1,4 +1,7 @@
-"""Terminal view of a probe profile: the device, then one row per measured case."""
+"""Terminal view of a probe profile: the device, then one row per measured case.
+
+Decode cases measured both ways (replayed from a device graph, and eager) show as two rows, the
+graph one first, and a line under the table gives the graph / eager ratio of each batch."""
 
 from __future__ import annotations
 
@@ -41,9 +44,11 @@ def profile_table(profile: Profile) -> Table:
     t = Table(
         title=f"polyfleet probe ({profile.preset} preset)", caption=escape(device_line(profile))
     )
+    modes = any(r.mode for r in profile.results)
     for col in (
         "workload",
         "case",
+        *(["mode"] if modes else []),
         "rate",
         "p50 ms",
         "p99 ms",
@@ -55,11 +60,13 @@ def profile_table(profile: Profile) -> Table:
         "J/unit",
         "calibrates",
     ):
-        t.add_column(col, justify="left" if col in ("workload", "case", "calibrates") else "right")
+        left = col in ("workload", "case", "mode", "calibrates")
+        t.add_column(col, justify="left" if left else "right")
     for r in profile.results:
         t.add_row(
             r.workload,
             r.case,
+            *([r.mode or ""] if modes else []),
             _rate(r),
             _opt(r.latency.p50_ms if r.latency else None, ".3f"),
             _opt(r.latency.p99_ms if r.latency else None, ".3f"),
@@ -74,8 +81,22 @@ def profile_table(profile: Profile) -> Table:
     return t
 
 
+def graph_speedups(profile: Profile) -> list[tuple[str, str, float]]:
+    """(workload, case, graph rate / eager rate) for each case measured both ways."""
+    rates = {(r.workload, r.case, r.mode): r.units_per_s for r in profile.results if r.mode}
+    return [
+        (w, c, rate / rates[w, c, "eager"])
+        for (w, c, mode), rate in rates.items()
+        if mode == "graph" and (w, c, "eager") in rates
+    ]
+
+
 def print_profile(profile: Profile, console: Console) -> None:
     console.print(profile_table(profile))
+    speedups = graph_speedups(profile)
+    for workload in dict.fromkeys(w for w, _, _ in speedups):
+        ratios = ", ".join(f"{c} x{x:.2f}" for w, c, x in speedups if w == workload)
+        console.print(escape(f"{workload} graph replay / eager rate: {ratios}"))
     for s in profile.skipped:
         console.print(escape(f"skipped {s.workload} {s.case}: {s.reason}"))
     if profile.energy.source is None:
