@@ -1,4 +1,4 @@
-"""Fixtures of the service tests: a store on each backend.
+"""Fixtures of the service tests: a store on each backend, an app over it, a token per role.
 
 The PostgreSQL case reads its URL from POLYFLEET_TEST_POSTGRES_URL (`.ci/run` starts a server
 and sets it). Without it the case is skipped, except under CI, where it fails: CI must run it.
@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, make_url
 
+from polyfleet.service.app import create_app
+from polyfleet.service.settings import Settings
 from polyfleet.service.store import Store, database_url
 
 POSTGRES_ENV = "POLYFLEET_TEST_POSTGRES_URL"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def postgres_url() -> URL:
@@ -58,3 +63,32 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = Store.open(database_url(None, tmp_path / "state"))
     yield store
     store.close()
+
+
+@dataclass
+class Api:
+    """A test client with one token per role."""
+
+    client: TestClient
+    store: Store
+    secrets: dict[str, str]
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.secrets[role]}"}
+
+
+def make_api(store: Store, state_dir: Path, max_upload_bytes: int = 64 * 1024) -> Api:
+    secrets = {
+        role: store.tokens.create(role, f"test {role}")[1]
+        for role in ("viewer", "planner", "admin")
+    }
+    app = create_app(store, Settings(state_dir=state_dir, max_upload_bytes=max_upload_bytes))
+    return Api(TestClient(app), store, secrets)
+
+
+@pytest.fixture
+def api(sqlite_store: Store, tmp_path: Path) -> Iterator[Api]:
+    """The API over a SQLite store, uploads capped at 64 KiB."""
+    api = make_api(sqlite_store, tmp_path / "state")
+    with api.client:
+        yield api
