@@ -201,3 +201,23 @@ def test_database_urls(tmp_path: Path):
     ):
         with pytest.raises(InputError, match=why):
             database_url(bad, tmp_path)
+
+
+def test_servers_starting_together_migrate_once(db_url: URL):
+    """Several processes opening one empty database at once: one migrates, the others wait and
+    find the schema current (none fails on a half-made schema)."""
+    starters = 4
+    barrier = threading.Barrier(starters)
+
+    def start(_: int) -> str | None:
+        engine = connect(db_url)
+        try:
+            barrier.wait()
+            migrate(engine)
+            return current_revision(engine)
+        finally:
+            engine.dispose()
+
+    with ThreadPoolExecutor(starters) as pool:
+        revisions = list(pool.map(start, range(starters)))
+    assert revisions == [head_revision()] * starters

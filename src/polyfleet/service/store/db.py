@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -98,12 +98,27 @@ def _config(connection: Any = None) -> Any:
     return config
 
 
+# the key of the PostgreSQL advisory lock that migrations hold: the first bytes of "polyfleet"
+MIGRATION_LOCK = int.from_bytes(b"polyflt", "big")
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to `revision` (the newest by default); a no-op when it is there."""
+    """Upgrade the schema to `revision` (the newest by default); a no-op when it is there.
+
+    Servers that start together take turns: the migration runs in one transaction that first
+    takes the database's write lock (SQLite `BEGIN IMMEDIATE`) or an advisory lock (PostgreSQL),
+    so the others wait, then find the schema current.
+    """
     from alembic import command
 
-    with engine.begin() as connection:
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.begin()
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         command.upgrade(_config(connection), revision)
+        connection.commit()
 
 
 def head_revision() -> str:
