@@ -145,3 +145,11 @@ def test_no_cors(api: Api):
     )
     assert simple.status_code == 200 and "access-control-allow-origin" not in simple.headers
     assert simple.headers["x-content-type-options"] == "nosniff"
+
+
+def test_health_needs_no_token_and_reports_the_database(api: Api, monkeypatch: pytest.MonkeyPatch):
+    ok = api.client.get("/health")
+    assert ok.status_code == 200 and ok.json()["status"] == "ok"
+    monkeypatch.setattr(api.store, "ping", lambda: False)
+    down = api.client.get("/health")
+    assert down.status_code == 503 and down.json()["status"] == "unavailable"
