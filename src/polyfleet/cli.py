@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from polyfleet.errors import PolyfleetError
+from polyfleet.service.cli import serve_app
 
 app = typer.Typer(
     name="polyfleet",
@@ -760,6 +761,9 @@ def probe(
     print_profile(profile, console)
     if out is not None:
         console.print(f"profile written to {out}")
+
+
+app.add_typer(serve_app, name="serve")
 
 
 def main() -> None:  # pragma: no cover - console entry
