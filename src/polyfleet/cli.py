@@ -15,6 +15,7 @@ from typer._click.exceptions import UsageError  # typer's bundled click (typer i
 from typer.core import TyperGroup
 
 from polyfleet.errors import PolyfleetError
+from polyfleet.service.cli import serve_app
 
 EXIT_INPUT = 1
 EXIT_INFEASIBLE = 2
@@ -784,6 +785,9 @@ def probe(
     print_profile(profile, console)
     if out is not None:
         console.print(f"profile written to {out}")
+
+
+app.add_typer(serve_app, name="serve")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 
 from polyfleet.economics import CostBreakdown, facility_kw, pool_cost_per_hour
 from polyfleet.perfmodel import ThroughputMatrix
+from polyfleet.plan.shares import share_coefficients
 from polyfleet.scenario import LoadedScenario
 
 __all__ = ["CouplingRows", "PlacementProblem", "ShareBound", "problem_from_scenario"]
@@ -102,9 +103,8 @@ class PlacementProblem:
         for sb in self.shares:
             if sb.vendor not in self.vendors:
                 continue
-            is_v = (self.pool_vendor == self.vendors.index(sb.vendor)).astype(float)
-            coef = (is_v - sb.value) * m if sb.bound == "max" else (sb.value - is_v) * m
-            rows.append(coef[None, :])
+            in_v = self.pool_vendor == self.vendors.index(sb.vendor)
+            rows.append(share_coefficients(in_v, sb.bound, sb.value, m)[None, :])
             b.append(np.zeros(1))
             names.append(f"share_{sb.bound}:{sb.vendor}")
             kinds.append("share")
