@@ -43,7 +43,8 @@ def test_placement_share_rows_use_the_shared_coefficient():
         shares=(ShareBound("amd", "max", 0.6), ShareBound("nvidia", "min", 0.2)),
     )
     rows = problem.coupling()
-    assert rows.names[-2:] == ["share_max:amd", "share_min:nvidia"]
+    assert rows.keys[-2:] == (("share_max", "amd"), ("share_min", "nvidia"))
+    assert rows.names[-2:] == ["share_max:amd", "share_min:nvidia"]  # rendered from the keys
     assert rows.G[-2].tolist() == pytest.approx([0.4 * 2, -0.6 * 5, 0.4 * 3])
     assert rows.G[-1].tolist() == pytest.approx([0.2 * 2, -0.8 * 5, 0.2 * 3])
 
