@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from rich.console import Console
 from scipy.optimize import linprog
 
 from polyfleet.plan import diagnose, placement, problem
@@ -28,6 +29,8 @@ from polyfleet.plan.leverage import _never_reason, leverage
 from polyfleet.plan.placement import make_plan, solve_problem
 from polyfleet.plan.problem import CouplingRows, PlacementProblem, ShareBound
 from polyfleet.plan.solution import Solution
+from polyfleet.report.html import render_html
+from polyfleet.report.terminal import print_plan
 
 from ..conftest import load
 
@@ -111,7 +114,7 @@ def test_keys_render_display_names_and_equal_plain_tuples():
 
 
 @pytest.mark.parametrize("method", ["decomposition", "lp"])
-def test_two_power_rows_priced_under_their_own_labels(monkeypatch, base, method):
+def test_two_power_rows_priced_reported_under_their_own_labels(monkeypatch, base, method):
     plan = _sited_plan(monkeypatch, base, method=method)
     assert plan.status == "optimal"
     assert plan.solution.dual(FLEET) == pytest.approx(PI_FLEET, rel=1e-6)
@@ -131,6 +134,17 @@ def test_two_power_rows_priced_under_their_own_labels(monkeypatch, base, method)
     assert caps["power_cap"]["mw"] == pytest.approx(180.0, rel=1e-6)
     assert caps["power_cap:east"]["shadow_price_per_mw_hour"] == pytest.approx(PI_EAST, rel=1e-6)
 
+    data = plan.to_dict(matrix_cells=False)
+    console = Console(record=True, width=400)
+    print_plan(data, console)
+    text = console.export_text()
+    assert "of 180 MW cap (binding: $" + f"{PI_FLEET:,.0f}/h per extra MW)" in text
+    assert f"east 120.0 MW of 120 MW cap (binding: ${PI_EAST:,.0f}/h per extra MW)" in text
+    page = render_html(data)
+    assert "<tr><td>power_cap:east</td>" in page and "<tr><td>power_cap</td>" in page
+    assert f"<tr><td>east</td><td>120.0</td><td>120.0</td><td>{PI_EAST:,.2f}</td></tr>" in page
+    assert f"<tr><td>fleet</td><td>180.0</td><td>180.0</td><td>{PI_FLEET:,.2f}</td></tr>" in page
+
 
 @pytest.mark.parametrize("method", ["decomposition", "lp"])
 def test_a_sites_cap_that_cannot_hold_is_diagnosed_as_that_sites(monkeypatch, base, method):
@@ -145,6 +159,9 @@ def test_a_sites_cap_that_cannot_hold_is_diagnosed_as_that_sites(monkeypatch, ba
     assert plan.solution.violation(EAST) == pytest.approx(39.25, rel=1e-6)
     assert plan.solution.violation(FLEET) == pytest.approx(0.0, abs=1e-6)
     assert limit["message"].startswith("power cap of east short by 39.")
+    console = Console(record=True, width=400)
+    print_plan(plan.to_dict(matrix_cells=False), console)
+    assert "limit power cap of east short by 39." in console.export_text()
 
 
 def _independent_duals(p: PlacementProblem, rows: dict[CouplingKey, tuple[np.ndarray, float]]):
