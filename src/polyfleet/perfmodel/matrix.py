@@ -21,7 +21,7 @@ from polyfleet.perfmodel import roofline
 from polyfleet.scenario import Scenario, TierPolicy, Workload
 
 if TYPE_CHECKING:
-    from polyfleet.perfmodel.calibrate import Calibration, CalibrationSet
+    from polyfleet.perfmodel.calibration import Calibration, CalibrationSet
 
 __all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix", "estimate_one", "matrix_for"]
 

@@ -15,7 +15,8 @@ from polyfleet.economics import HOURS_PER_YEAR
 from polyfleet.economics.cost import CostBreakdown
 from polyfleet.economics.deal import DealValuation, priced_pools, value_deal
 from polyfleet.perfmodel import Origin, ThroughputMatrix, build_matrix
-from polyfleet.perfmodel.calibrate import CalibrationSet, calibrate
+from polyfleet.perfmodel.calibrate import calibrate
+from polyfleet.perfmodel.calibration import CalibrationSet
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.lp import solve_lp
