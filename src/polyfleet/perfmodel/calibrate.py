@@ -17,10 +17,11 @@ import math
 from collections.abc import Sequence
 
 from polyfleet.catalog import Catalog
+from polyfleet.inputs.model_shape import ModelShape
+from polyfleet.inputs.profile import CaseResult, Profile
+from polyfleet.inputs.scenario import KIND_UNITS, Demand, Workload
 from polyfleet.perfmodel.calibration import Calibration, CalibrationSet
 from polyfleet.perfmodel.matrix import estimate_one
-from polyfleet.probe.profile import CaseResult, Profile
-from polyfleet.scenario import KIND_UNITS, Demand, ModelShape, Workload
 
 __all__ = ["CALIBRATED_KINDS", "calibrate"]
 

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from polyfleet.catalog import Accelerator, Catalog
+from polyfleet.inputs.scenario import Scenario, TierPolicy, Workload
 from polyfleet.perfmodel import roofline
-from polyfleet.scenario import Scenario, TierPolicy, Workload
 
 if TYPE_CHECKING:
     from polyfleet.perfmodel.calibration import Calibration, CalibrationSet
