@@ -1,17 +1,17 @@
-"""The `polyfleet` command.
+"""The `polyfleet` command: an adapter over the application layer (polyfleet.app).
 
-Errors end a command in one place (`_Commands.invoke`): a PolyfleetError prints one line on
-stderr and exits with its class's code (1 bad input or a missing extra, 2 infeasible, 3 the
-solver failed); commands raise, never print errors themselves.
+Each command parses its options into the options model, checks the files it will write, calls
+one app function, and renders the record it returns: terminal tables, `--json` (the record as
+`dump_record` writes it), `--out` and `--html`. Errors end a command in one place
+(`_Commands.invoke`): a PolyfleetError prints one line on stderr and exits with its class's code
+(1 bad input or a missing extra, 2 infeasible, 3 the solver failed).
 """
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,9 +19,12 @@ from rich.markup import escape
 from typer._click.exceptions import UsageError  # typer's bundled click (typer is pinned)
 from typer.core import TyperGroup
 
-from polyfleet.errors import InfeasibleError, InputError, MissingExtraError, PolyfleetError
+from polyfleet.errors import InfeasibleError, InputError, PolyfleetError
 from polyfleet.inputs.cost import COST_DEFAULTS
 from polyfleet.service.cli import serve_app
+
+if TYPE_CHECKING:
+    from polyfleet.app import Progress
 
 EXIT_INPUT = InputError.exit_code
 
@@ -70,21 +73,58 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def _dump(data: Any) -> str:
-    return json.dumps(data, indent=1, allow_nan=False, default=_json_default)
+def _emit(record: Any, *, as_json: bool, out: Path | None = None) -> None:
+    """Write the record's JSON to `out`, and to stdout with `--json`: one dump, checked finite."""
+    if not as_json and out is None:
+        return
+    from polyfleet.results.base import dump_record
+
+    text = dump_record(record)
+    if out is not None:
+        from polyfleet.report.files import write_atomic
+
+        write_atomic(out, text)
+    if as_json:
+        sys.stdout.write(text)
 
 
-def _finite(data: Any, what: str) -> None:
-    """Refuse a result with a NaN or infinity before anything is printed or written."""
-    from polyfleet.finite import check_finite
+def _write_html(path: Path | None, render: Any, *args: Any) -> None:
+    if path is not None:
+        from polyfleet.report.files import write_atomic
 
-    check_finite(data, what)
+        write_atomic(path, render(*args))
 
 
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+class _Bars:
+    """Progress events as rich bars on stderr (one per task), so `--json` stays clean; an event
+    with a message is printed as a line."""
+
+    def __init__(self, width: int) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn(f"{{task.description:<{width}}}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        )
+        self._tasks: dict[str, Any] = {}
+
+    def __call__(self, event: Progress) -> None:
+        if event.message:
+            self.progress.console.print(escape(event.message))
+            return
+        task = self._tasks.get(event.task)
+        if task is None:
+            task = self._tasks[event.task] = self.progress.add_task(event.task, total=None)
+        self.progress.update(task, completed=event.done, total=event.total)
 
 
 @app.command()
@@ -93,29 +133,16 @@ def catalog(
     as_json: JsonOpt = False,
 ) -> None:
     """List the packaged accelerator catalog, with the source of every figure."""
-    from polyfleet.catalog import load_catalog
-    from polyfleet.catalog._catalog import references
+    from polyfleet import app as api
 
-    cat = load_catalog()
-    if vendor is not None and vendor.lower() not in cat.vendors:
-        raise InputError(
-            f"unknown vendor; known: {', '.join(cat.vendors)}", field="--vendor", value=vendor
-        )
-    rows = cat.table_rows(vendor)
+    record = api.catalog(vendor)
     if as_json:
-        typer.echo(
-            _dump(
-                {
-                    "accelerators": [a.model_dump(mode="json") for a in rows],
-                    "references": references(),
-                }
-            )
-        )
+        _emit(record, as_json=True)
         return
     from polyfleet.report.terminal import catalog_table
 
     console = _console()
-    console.print(catalog_table(cat, vendor))
+    console.print(catalog_table(record))
     console.print("Sources per figure: `polyfleet catalog --json`.")
 
 
@@ -126,7 +153,8 @@ def plan(
     out: Annotated[Path | None, typer.Option(help="Also write the plan JSON to this file.")] = None,
     html: Annotated[Path | None, typer.Option(help="Write a self-contained HTML report.")] = None,
     frontier: Annotated[
-        bool, typer.Option("--frontier", help="Add the cost-vs-share frontier to the HTML report.")
+        bool,
+        typer.Option("--frontier", help="Add the cost-vs-share frontier to the record and report."),
     ] = False,
     method: Annotated[str, typer.Option(help="auto | decomposition | lp")] = "auto",
     matrix: Annotated[bool, typer.Option(help="Include every matrix cell in the JSON.")] = True,
@@ -138,49 +166,31 @@ def plan(
     ] = None,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
+    from polyfleet import app as api
     from polyfleet.inputs.options import PlanOptions, parse_options
-    from polyfleet.inputs.scenario import load_scenario
-    from polyfleet.plan.placement import make_plan
     from polyfleet.report.files import check_outputs
 
-    t0 = time.perf_counter()
-    opts = parse_options(PlanOptions, method=method)
-    inputs = {"SCENARIO": scenario} | {f"--profiles {p}": p for p in profiles or []}
+    opts = parse_options(
+        PlanOptions, method=method, profiles=profiles or None, matrix=matrix, frontier=frontier
+    )
+    inputs = {"SCENARIO": scenario} | {f"--profiles {p}": p for p in opts.profiles}
     check_outputs({"--out": out, "--html": html}, inputs=inputs)
-    loaded = load_scenario(scenario)
-    if profiles:
-        loaded = loaded.with_profiles(profiles)
-    result = make_plan(loaded, method=opts.method, load_seconds=time.perf_counter() - t0)
-    data = result.to_dict(matrix_cells=matrix)
-    _finite(data, "plan")
-    front = None
-    if html is not None and data["status"] == "optimal" and frontier:
-        from polyfleet.plan.leverage import share_frontier
-
-        front = share_frontier(result.problem.subset(result.problem.demand > 0)).to_dict()
-        _finite(front, "frontier")
-    text = _dump(data) if (as_json or out is not None) else ""
-    if out is not None:
-        from polyfleet.report.files import write_atomic
-
-        write_atomic(out, text)
-    if html is not None and data["status"] == "optimal":
-        from polyfleet.report.files import write_atomic
+    record = api.plan(scenario, opts)
+    _emit(record, as_json=as_json, out=out)
+    if html is not None and record.status == "optimal":
         from polyfleet.report.html import render_html
 
-        write_atomic(html, render_html(data, front))
-    if as_json:
-        sys.stdout.write(text + "\n")
-    else:
+        _write_html(html, render_html, record)
+    if not as_json:
         from polyfleet.report.terminal import print_plan
 
-        print_plan(data, _console())
-    if data["status"] != "optimal":
+        print_plan(record, _console())
+    if record.status != "optimal":
         raise InfeasibleError(
             "no plan meets every constraint; the diagnosis above says which workloads and "
             "limits fail, and by how much",
-            data.get("diagnosis") or {},
-            record=data,
+            record.diagnosis.model_dump() if record.diagnosis is not None else {},
+            record=record,
         )
 
 
@@ -244,12 +254,9 @@ def tco(
     as_json: JsonOpt = False,
 ) -> None:
     """Cost of one owned accelerator-hour, component by component, and GPUs per gigawatt."""
-    from polyfleet.catalog import load_catalog
-    from polyfleet.economics.cost import owned_cost
-    from polyfleet.inputs.cost import describe
+    from polyfleet import app as api
     from polyfleet.inputs.options import TcoOptions, parse_options
 
-    cat = load_catalog()
     opts = parse_options(
         TcoOptions,
         capex=capex,
@@ -264,38 +271,13 @@ def tco(
         facility_per_mw=facility_per_mw,
         facility_years=facility_years,
     )
-    acc = cat[cat.resolve(accelerator, field="ACCELERATOR")]
-    price = opts.capex if opts.capex is not None else acc.price.purchase
-    if price is None:
-        raise InputError(
-            f"the catalog has no purchase price for {acc.id}",
-            field="--capex",
-            hint="Give --capex (USD per GPU)",
-        )
-    breakdown = owned_cost(acc, price, opts.cost_terms(), opts.pue, pue_assumed=opts.pue_assumed)
-    data = breakdown.to_dict()
-    data["gpu_price_source"] = (
-        "--capex" if capex is not None else f"catalog: {acc.source_of('price.purchase')}"
-    )
-    data["gpu_price_unconfirmed"] = capex is None and acc.is_unconfirmed("price.purchase")
-    data["catalog_rent_per_gpu_hour"] = acc.price.per_gpu_hour
-    data["assumptions"] = describe(data.get("assumed_defaults", ()))
-    _finite(data, "tco")
+    record = api.tco(accelerator, opts)
     if as_json:
-        typer.echo(_dump(data))
+        _emit(record, as_json=True)
         return
-    from polyfleet.report.terminal import assumptions_table, tco_table
+    from polyfleet.report.economics_tables import print_tco
 
-    console = _console()
-    console.print(tco_table(data, f"Owned cost of one {acc.display_name} hour"))
-    note = "" if capex is not None else " (catalog purchase price"
-    if note:
-        note += ", unconfirmed)" if data["gpu_price_unconfirmed"] else ")"
-    console.print(f"GPU price ${price:,.0f}{note}; {opts.years:g} years at {opts.rate:.1%}")
-    if acc.price.per_gpu_hour:
-        console.print(f"catalog rental price: ${acc.price.per_gpu_hour:.2f} per GPU-hour")
-    if data["assumptions"]:
-        console.print(assumptions_table(data["assumptions"]))
+    print_tco(record, _console())
 
 
 @app.command()
@@ -314,65 +296,23 @@ def deal(
     as_json: JsonOpt = False,
 ) -> None:
     """Value a supply deal's warrant and net it against the hardware cost."""
-    from polyfleet.economics.deal import value_deal
-    from polyfleet.inputs.deal import load_deal, valuation_work
+    from polyfleet import app as api
     from polyfleet.inputs.options import DealOptions, parse_options
-    from polyfleet.inputs.work import work_problem
     from polyfleet.report.files import check_outputs
 
     check_outputs({"--html": html}, inputs={"FILE": file})
-    opts = parse_options(DealOptions, paths=paths, seed=seed)
-    terms = load_deal(file)
-    problem = work_problem(valuation_work(terms, paths=opts.paths, sensitivity=sensitivity))
-    if problem is not None:
-        raise InputError(problem, file=str(file), field="--paths", value=opts.paths)
-    valuation = value_deal(
-        terms, paths=opts.paths, seed=opts.seed, fan_points=60, sensitivity=sensitivity
-    )
-    data = valuation.to_dict()
-    _finite(data, "deal")
+    opts = parse_options(DealOptions, paths=paths, seed=seed, sensitivity=sensitivity)
+    record = api.deal(file, opts)
     if html is not None:
-        from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_deal_html
 
-        write_atomic(html, render_deal_html(data))
+        _write_html(html, render_deal_html, record)
     if as_json:
-        typer.echo(_dump(data))
+        _emit(record, as_json=True)
         return
-    from polyfleet.report.terminal import deal_table, sensitivity_table, tco_table
+    from polyfleet.report.economics_tables import print_deal
 
-    console = _console()
-    console.print(deal_table(data))
-    if data.get("warrant", {}).get("sensitivity"):
-        console.print(sensitivity_table(data["warrant"]["sensitivity"]))
-    console.print(tco_table(data["cost"], f"Cost of one {data['accelerator']} hour under the deal"))
-    if data["assumptions"]:
-        console.print("assumptions (not public terms): " + escape("; ".join(data["assumptions"])))
-
-
-def _solvable(scenario: Path) -> Any:
-    """The scenario's merged placement problem; an InfeasibleError if a workload cannot be
-    served at all."""
-    from polyfleet.inputs.scenario import load_scenario
-    from polyfleet.plan import diagnose
-    from polyfleet.plan.placement import prepare
-
-    prep = prepare(load_scenario(scenario))
-    problem = prep.problem
-    bad, why = diagnose.unservable(problem)
-    if bad.any():
-        unservable = [
-            {"workload": prep.matrix.workloads[m], "reason": reason}
-            for c, reason in zip(bad.nonzero()[0], why, strict=True)
-            for m in problem.members[c]
-        ]
-        first = unservable[0]
-        raise InfeasibleError(
-            f"{scenario}: workload {first['workload']} cannot be served ({first['reason']}); "
-            "run `polyfleet plan` for the diagnosis",
-            {"unservable": unservable},
-        )
-    return problem.subset(problem.demand > 0)
+    print_deal(record, _console())
 
 
 @app.command()
@@ -384,20 +324,16 @@ def leverage(
     as_json: JsonOpt = False,
 ) -> None:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in premium."""
+    from polyfleet import app as api
     from polyfleet.inputs.options import LeverageOptions, parse_options
-    from polyfleet.plan.leverage import leverage as run_leverage
 
-    opts = parse_options(LeverageOptions, precision=precision)
-    report = run_leverage(_solvable(scenario), precision=opts.precision)
-    data = report.to_dict()
-    _finite(data, "leverage")
+    record = api.leverage(scenario, parse_options(LeverageOptions, precision=precision))
     if as_json:
-        typer.echo(_dump(data))
+        _emit(record, as_json=True)
         return
     from polyfleet.report.terminal import leverage_table
 
-    console = _console()
-    console.print(leverage_table(data))
+    _console().print(leverage_table(record))
 
 
 @app.command()
@@ -410,26 +346,23 @@ def frontier(
     as_json: JsonOpt = False,
 ) -> None:
     """Least cost as the largest vendor's maximum share falls from 100 % to the lowest feasible."""
+    from polyfleet import app as api
     from polyfleet.inputs.options import FrontierOptions, parse_options
-    from polyfleet.plan.leverage import share_frontier
     from polyfleet.report.files import check_outputs
 
     opts = parse_options(FrontierOptions, points=points)
     check_outputs({"--html": html}, inputs={"SCENARIO": scenario})
-    result = share_frontier(_solvable(scenario), points=opts.points)
-    data = result.to_dict()
-    _finite(data, "frontier")
+    record = api.frontier(scenario, opts)
     if html is not None:
-        from polyfleet.report.files import write_atomic
         from polyfleet.report.html import render_frontier_html
 
-        write_atomic(html, render_frontier_html(data, str(scenario)))
+        _write_html(html, render_frontier_html, record, str(scenario))
     if as_json:
-        typer.echo(_dump(data))
+        _emit(record, as_json=True)
         return
     from polyfleet.report.terminal import frontier_table
 
-    _console().print(frontier_table(data))
+    _console().print(frontier_table(record))
 
 
 @app.command()
@@ -442,32 +375,47 @@ def procure(
     out: Annotated[Path | None, typer.Option(help="Also write the result JSON here.")] = None,
 ) -> None:
     """What to buy, year by year, under budgets, power, shares and deal commitments (MILP)."""
-    from polyfleet.inputs.procurement import load_procurement
-    from polyfleet.plan.procure import procure as run_procure
+    from polyfleet import app as api
+    from polyfleet.inputs.options import ProcureOptions, parse_options
     from polyfleet.report.files import check_outputs
 
     check_outputs({"--out": out}, inputs={"FILE": file})
-    result = run_procure(load_procurement(file), limit_costs=limit_costs)
-    data = result.to_dict()
-    _finite(data, "procurement")
-    text = _dump(data)
-    if out is not None:
-        from polyfleet.report.files import write_atomic
+    record = api.procure(file, parse_options(ProcureOptions, limit_costs=limit_costs))
+    _emit(record, as_json=as_json, out=out)
+    if not as_json:
+        from polyfleet.report.economics_tables import print_procurement
 
-        write_atomic(out, text)
-    if as_json:
-        sys.stdout.write(text + "\n")
-    else:
-        from polyfleet.report.terminal import print_procurement
-
-        print_procurement(data, _console())
-    if data["status"] == "infeasible":
+        print_procurement(record, _console())
+    if record.status == "infeasible":
         raise InfeasibleError(
             "the limits cannot all hold; the shortfalls and violations above say which and by "
             "how much",
-            {k: data[k] for k in ("shortfalls", "violations") if k in data},
-            record=data,
+            record.model_dump(include={"shortfalls", "violations"}),
+            record=record,
         )
+
+
+@app.command()
+def schema(
+    name: Annotated[
+        str | None, typer.Argument(help="A record's name; none: list them.", show_default=False)
+    ] = None,
+) -> None:
+    """Print the JSON Schema of a result record (what `--json` and `--out` write)."""
+    from polyfleet.results import RECORDS, record_class
+
+    if name is None:
+        for key in RECORDS:
+            cls = record_class(key)
+            fmt = cls.model_fields["format"].default
+            version = cls.model_fields["schema_version"].default
+            typer.echo(f"{key:<12} {fmt} version {version}")
+        return
+    if name not in RECORDS:
+        raise InputError(f"no such record; known: {', '.join(RECORDS)}", field="NAME", value=name)
+    import json
+
+    typer.echo(json.dumps(record_class(name).model_json_schema(), indent=2))
 
 
 cluster_app = typer.Typer(help="Start, stop or inspect the Ray cluster jobs run on.")
@@ -488,61 +436,23 @@ def cluster_up(
     state_dir: StateDirOpt = Path(".polyfleet"),
 ) -> None:
     """One Ray node per pool, each advertising its pool, accelerator and vendor as resources."""
-    from polyfleet.dispatch.cluster import local_spec, start_local
-    from polyfleet.inputs.scenario import load_scenario
+    from polyfleet import app as api
+    from polyfleet.report.dispatch_tables import print_cluster
 
-    loaded = load_scenario(scenario)
-    if local == (address is not None):
-        raise InputError(
-            "give --local (start a local cluster) or --address (join one)", field="--local"
-        )
-    if address is not None:
-        _show_pools(address, state_dir, [p.name for p in loaded.scenario.pools])
-        return
-    state = start_local(local_spec(loaded, slots, host_gpus=_host_gpus()), state_dir)
-    console = _console()
-    console.print(f"local Ray cluster up at {state['address']} (pid {state['pid']}):")
-    for node in state["pools"]:
-        console.print(
-            f"  pool {node['pool']}: {node['accelerator']} ({node['vendor']}), {node['slots']} slots"
-        )
-
-
-def _host_gpus() -> tuple[str, int] | None:
-    """(device name, count) of this machine's accelerators, when PyTorch sees any."""
-    try:
-        from polyfleet.probe.device import discover
-    except ImportError:
-        return None
-    dev = discover()
-    return None if dev.type == "cpu" else (dev.name(), dev.count())
-
-
-def _show_pools(address: str | None, state_dir: Path, expected: list[str] | None = None) -> None:
-    from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect
-
-    connect(address, state_dir)
-    try:
-        pools = cluster_pools()
-    finally:
-        disconnect()
-    console = _console()
-    for name, p in sorted(pools.items()):
-        console.print(
-            f"pool {name}: {p['accelerator']} ({p['vendor']}), {p['free']:g} of {p['slots']:g} "
-            f"slots free, {p['alive_nodes']} live node(s)"
-        )
-    missing = [p for p in expected or [] if p not in pools]
-    if missing:
-        raise PolyfleetError(f"the cluster has no node for pool(s): {', '.join(missing)}")
+    record = api.cluster_up(
+        scenario, local=local, address=address, slots=slots, state_dir=state_dir
+    )
+    print_cluster(record, _console())
+    if record.missing:
+        raise PolyfleetError(f"the cluster has no node for pool(s): {', '.join(record.missing)}")
 
 
 @cluster_app.command("down")
 def cluster_down(state_dir: StateDirOpt = Path(".polyfleet")) -> None:
     """Stop the local cluster `cluster up --local` started."""
-    from polyfleet.dispatch.cluster import stop_local
+    from polyfleet import app as api
 
-    _console().print(escape(stop_local(state_dir)))
+    _console().print(escape(api.cluster_down(state_dir)))
 
 
 @app.command()
@@ -572,80 +482,31 @@ def run(
 
     One run at a time per ledger: a second run on the same --state-dir is refused (or, with
     --wait, starts when the first ends). A run submits only this job file's jobs."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect
-    from polyfleet.dispatch.ledger import Ledger, check_ledger
-    from polyfleet.dispatch.plan_file import load_plan
-    from polyfleet.dispatch.runner import match_plan, run_jobs, validate
-    from polyfleet.inputs.jobs import load_jobs
+    from polyfleet import app as api
     from polyfleet.inputs.options import RunOptions, parse_options
-    from polyfleet.report.files import check_outputs
+    from polyfleet.results.run import run_notes
 
-    ledger_path = state_dir / "ledger.sqlite"
-    try:
-        # every input and output is checked before the cluster or the ledger is touched
-        opts = parse_options(RunOptions, retries=retries, timeout=timeout)
-        job_list = load_jobs(jobs)
-        plan_data = match_plan(job_list, load_plan(plan), jobs_file=jobs, plan_file=plan)
-        probes = any(j.run.get("probe") for j in job_list)
-        check_outputs(
-            folders={"--profiles-out": profiles_out if probes else None, "--state-dir": state_dir},
-            inputs={"JOBS": jobs, "--plan": plan},
-        )
-        source = str(jobs.resolve())
-        check_ledger(ledger_path, ((j.id, j.workload, j.run) for j in job_list), source)
-        connect(address, state_dir)
-        validate(job_list, plan_data, cluster_pools(), jobs_file=jobs, plan_file=plan)
-        columns = (
-            TextColumn("{task.description:<10}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-        )
-
-        def waiting(holder: str) -> None:
-            err_console.print(
-                f"waiting for the run that is using {escape(str(ledger_path))} ({holder})"
-            )
-
-        with (
-            Ledger(ledger_path, wait=wait, on_wait=waiting) as ledger,
-            Progress(*columns, console=err_console) as bars,
-        ):
-            tasks = {
-                s: bars.add_task(s, total=len(job_list))
-                for s in ("succeeded", "failed", "rerouted")
-            }
-
-            def show(counts: dict[str, int]) -> None:
-                for s, t in tasks.items():
-                    bars.update(t, completed=counts.get(s, 0))
-
-            report = run_jobs(
-                job_list,
-                plan_data,
-                ledger,
-                source=source,
-                retries=opts.retries,
-                profiles_dir=profiles_out,
-                on_change=show,
-                timeout_s=opts.timeout,
-            )
-    finally:
-        disconnect()
+    opts = parse_options(
+        RunOptions,
+        retries=retries,
+        timeout=timeout,
+        address=address,
+        profiles_out=profiles_out,
+        wait=wait,
+        state_dir=state_dir,
+    )
+    bars = _Bars(10)
+    with bars.progress:
+        record = api.run(jobs, plan, opts, on_progress=bars)
     if as_json:
-        typer.echo(_dump(report.to_dict()))
+        _emit(record, as_json=True)
     else:
-        c = report.counts
-        _console().print(
-            f"{c['succeeded']} succeeded, {c['failed']} failed, {report.rerouted} re-routed, in "
-            f"{report.seconds:.1f} s; ledger {ledger_path}"
-            + (f"; {len(report.profiles)} profile(s) in {profiles_out}" if report.profiles else "")
-        )
-    for note in report.notes(ledger_path):
+        from polyfleet.report.dispatch_tables import print_run
+
+        print_run(record, _console(), profiles_out=opts.profiles_out)
+    for note in run_notes(record):
         err_console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    if report.counts["failed"] or report.unknown:
+    if not record.ok:
         raise typer.Exit(EXIT_INPUT)
 
 
@@ -656,73 +517,16 @@ def status(
     as_json: JsonOpt = False,
 ) -> None:
     """Jobs by state and pool (from the ledger), and the cluster's pools when one is reachable."""
-    from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect, read_state
-    from polyfleet.dispatch.ledger import Ledger, unknown_states
+    from polyfleet import app as api
+    from polyfleet.inputs.options import StatusOptions, parse_options
 
-    ledger_path = state_dir / "ledger.sqlite"
-    data: dict[str, Any] = {"ledger": str(ledger_path), "jobs": {}, "pools": {}, "failed": []}
-    found = ledger_path.exists() or ledger_path.is_symlink()
-    if state_dir.exists() and not state_dir.is_dir():
-        raise InputError("is a file, not a folder", field="--state-dir", value=str(state_dir))
-    if found:
-        with Ledger(ledger_path, readonly=True) as ledger:
-            data["jobs"] = ledger.counts()
-            data["by_pool"] = ledger.by_pool()
-            data["failed"] = [
-                {"id": j["id"], "error": j["error"], "path": j["path"]}
-                for j in ledger.jobs("failed")[:50]
-            ]
-        data["unknown_states"] = unknown_states(data["jobs"])
-    try:
-        if address is not None or read_state(state_dir) is not None:
-            connect(address, state_dir)
-            data["pools"] = cluster_pools()
-    except MissingExtraError:
-        raise  # not the cluster's state: this install cannot reach any cluster
-    except Exception as exc:  # a cluster that is down or unreadable is reported, not fatal
-        data["cluster_error"] = str(exc)
-    finally:
-        disconnect()
+    record = api.status(parse_options(StatusOptions, state_dir=state_dir, address=address))
     if as_json:
-        typer.echo(_dump(data))
+        _emit(record, as_json=True)
         return
-    from polyfleet.report.terminal import status_tables
+    from polyfleet.report.dispatch_tables import print_status
 
-    console = _console()
-    if not found:
-        console.print(f"no jobs yet: `polyfleet run` records them in {ledger_path}")
-    for table in status_tables(data):
-        console.print(table)
-    if data.get("cluster_error"):
-        console.print(f"[yellow]cluster:[/yellow] {escape(data['cluster_error'])}")
-    if data.get("unknown_states"):
-        states = ", ".join(f"{n} in state {s!r}" for s, n in data["unknown_states"].items())
-        console.print(
-            f"[red]jobs in states polyfleet does not know:[/red] {escape(states)}; they are never "
-            f"run: {escape(str(ledger_path))} was changed by another program"
-        )
-
-
-class _BarProgress:
-    """One rich progress bar per workload, on stderr so `--json` output stays clean."""
-
-    def __init__(self, progress: Any) -> None:
-        self._p = progress
-        self._task: Any = None
-
-    def begin(self, workload: str, steps: int) -> None:
-        self._task = self._p.add_task(workload, total=max(steps, 1))
-        self._total = steps
-
-    def add_steps(self, steps: int) -> None:
-        self._total += steps
-        self._p.update(self._task, total=self._total)
-
-    def advance(self) -> None:
-        self._p.advance(self._task)
-
-    def end(self) -> None:
-        self._p.update(self._task, completed=self._total, total=max(self._total, 1))
+    print_status(record, _console())
 
 
 @app.command()
@@ -745,36 +549,18 @@ def probe(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the workload suite on this machine's accelerator and record a profile."""
-    try:
-        from polyfleet.probe.device import discover
-        from polyfleet.probe.suite import WORKLOADS, run_suite
-    except ImportError as exc:  # torch is in the `probe` extra
-        raise MissingExtraError("polyfleet probe", extra="probe", missing=exc.name) from None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from polyfleet import __version__
-    from polyfleet.catalog import load_catalog
+    from polyfleet import app as api
+    from polyfleet.inputs.options import ProbeOptions, parse_options
     from polyfleet.report.files import check_outputs
 
     check_outputs({"--out": out})
-    names = [n.strip() for n in only.split(",") if n.strip()] if only else list(WORKLOADS)
-    dev = discover(device, force_cpu=cpu)
-    columns = (
-        TextColumn("{task.description:<18}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
+    names = tuple(n.strip() for n in only.split(",") if n.strip()) if only else None
+    opts = parse_options(
+        ProbeOptions, preset=preset, only=names, accelerator=as_id, device=device, cpu=cpu
     )
-    with Progress(*columns, console=err_console, transient=False) as bars:
-        profile = run_suite(
-            dev,
-            load_catalog(),
-            preset=preset,
-            only=names,
-            accelerator=as_id,
-            progress=_BarProgress(bars),
-            polyfleet_version=__version__,
-        )
+    bars = _Bars(18)
+    with bars.progress:
+        profile = api.probe(opts, on_progress=bars)
     text = profile.to_json()
     if out is not None:
         from polyfleet.report.files import write_atomic

@@ -7,12 +7,14 @@ table as every input's owned-cost terms (inputs/cost.py).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
+    DeviceIndex,
     Fraction,
     FrontierPoints,
     InputModel,
@@ -37,7 +39,10 @@ __all__ = [
     "FrontierOptions",
     "LeverageOptions",
     "PlanOptions",
+    "ProbeOptions",
+    "ProcureOptions",
     "RunOptions",
+    "StatusOptions",
     "TcoOptions",
     "option_name",
     "parse_options",
@@ -49,6 +54,10 @@ M = TypeVar("M", bound=InputModel)
 class PlanOptions(InputModel):
     command: ClassVar[str] = "plan"
     method: Literal["auto", "decomposition", "lp"] = "auto"
+    #: probe profile files or folders of them: measured efficiency calibrates the estimates
+    profiles: tuple[Path, ...] = ()
+    matrix: bool = True  # every matrix cell in the record
+    frontier: bool = False  # the cost-vs-share frontier in the record
 
 
 #: Each `tco` cost option and the owned-cost term it sets.
@@ -99,6 +108,12 @@ class DealOptions(InputModel):
     command: ClassVar[str] = "deal"
     paths: McPaths | None = None
     seed: Seed | None = None
+    sensitivity: bool = True  # revalue at volatility +-10 points and spot +-20 %
+
+
+class ProcureOptions(InputModel):
+    command: ClassVar[str] = "procure"
+    limit_costs: bool = True  # re-solve with each binding limit lifted, to price it
 
 
 class LeverageOptions(InputModel):
@@ -115,6 +130,25 @@ class RunOptions(InputModel):
     command: ClassVar[str] = "run"
     retries: Retries = 3
     timeout: RunTimeoutS | None = None  # seconds; None: no limit
+    address: str | None = None  # a Ray cluster's; None: the local one
+    profiles_out: Path = Path("profiles")  # where probe jobs write their profiles
+    wait: bool = False  # wait for another run that is using the ledger
+    state_dir: Path = Path(".polyfleet")  # the local cluster's address and the ledger
+
+
+class StatusOptions(InputModel):
+    command: ClassVar[str] = "status"
+    state_dir: Path = Path(".polyfleet")
+    address: str | None = None  # also read this cluster's pools
+
+
+class ProbeOptions(InputModel):
+    command: ClassVar[str] = "probe"
+    preset: str = "tiny"  # tiny (seconds, any CPU) | full (a data-centre GPU)
+    only: tuple[str, ...] | None = None  # workloads to run (default: all)
+    accelerator: str | None = None  # catalog id of the device, when its name matches none
+    device: DeviceIndex = 0
+    cpu: bool = False  # probe the CPU even if a GPU is present
 
 
 def option_name(field: str) -> str:
