@@ -22,6 +22,7 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
     for col in (
         "id",
         "vendor",
+        "stack",
         "memory GB",
         "TB/s",
         "BF16",
@@ -34,7 +35,7 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
         "$/GPU-h",
         "purchase $",
     ):
-        t.add_column(col, justify="left" if col in ("id", "vendor") else "right")
+        t.add_column(col, justify="left" if col in ("id", "vendor", "stack") else "right")
     for acc in catalog.table_rows(vendor):
 
         def mark(field: str, text: str, acc: Any = acc) -> str:
@@ -43,6 +44,7 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
         t.add_row(
             acc.id,
             acc.vendor,
+            acc.stack or "-",
             mark("memory_gb", _num(acc.memory_gb)),
             mark("bandwidth_tbps", _num(acc.bandwidth_tbps, ".2f")),
             mark("tflops.bf16", _num(acc.tflops.bf16)),
