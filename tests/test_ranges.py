@@ -17,6 +17,7 @@ import polyfleet.dispatch.jobs as jobs_schema
 import polyfleet.economics.deal as deal_schema
 import polyfleet.model_shape as model_shape_schema
 import polyfleet.options as options_schema
+import polyfleet.perfmodel.benchmarks as benchmark_schema
 import polyfleet.probe.profile as profile_schema
 import polyfleet.procurement as procurement_schema
 import polyfleet.scenario as scenario_schema
@@ -116,6 +117,7 @@ SCHEMA_MODULES = (
     jobs_schema,
     catalog_schema,
     options_schema,
+    benchmark_schema,
 )
 #: Models that hold loaded inputs or results, not what a file says.
 NOT_READ = {"LoadedScenario", "LoadedProcurement", "Job"}

@@ -27,6 +27,14 @@ EXIT_INPUT = 1
 EXIT_INFEASIBLE = 2
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of tables.")]
+BenchmarksOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--benchmarks",
+        help="Table of published results that calibrates the stack factors (repeatable; "
+        "`packaged`: the shipped MLPerf table, the default; `none`: the bare roofline).",
+    ),
+]
 
 
 def _console() -> Console:
@@ -106,9 +114,11 @@ def plan(
             help="Probe profile file or folder of them (repeatable): calibrates the estimates."
         ),
     ] = None,
+    benchmarks: BenchmarksOpt = None,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
     from polyfleet.options import PlanOptions, parse_options
+    from polyfleet.perfmodel.benchmarks import table_specs
     from polyfleet.plan.placement import make_plan
     from polyfleet.report.files import check_outputs
     from polyfleet.scenario import load_scenario
@@ -116,12 +126,18 @@ def plan(
     t0 = time.perf_counter()
     try:
         opts = parse_options(PlanOptions, method=method)
-        inputs = {"SCENARIO": scenario} | {f"--profiles {p}": p for p in profiles or []}
+        specs = table_specs(benchmarks)
+        inputs = (
+            {"SCENARIO": scenario}
+            | {f"--profiles {p}": p for p in profiles or []}
+            | {f"--benchmarks {b}": Path(b) for b in specs if b != "packaged"}
+        )
         check_outputs({"--out": out, "--html": html}, inputs=inputs)
         loaded = load_scenario(scenario)
         if profiles:
             loaded = loaded.with_profiles(profiles)
-        result = make_plan(loaded, method=opts.method, load_seconds=time.perf_counter() - t0)
+        load_s = time.perf_counter() - t0
+        result = make_plan(loaded, method=opts.method, load_seconds=load_s, benchmarks=specs)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict(matrix_cells=matrix)
@@ -157,6 +173,39 @@ def plan(
             "which workloads and limits fail, and by how much."
         )
         raise typer.Exit(EXIT_INFEASIBLE)
+
+
+@app.command()
+def calibrate(
+    benchmarks: BenchmarksOpt = None,
+    holdout: Annotated[
+        bool,
+        typer.Option(
+            "--holdout",
+            help="Also fit on one round and predict the next: cross-stack ratio errors.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a factor per software stack and workload kind to tables of published results."""
+    from polyfleet.catalog import load_catalog
+    from polyfleet.perfmodel.benchmarks import table_specs
+    from polyfleet.perfmodel.fit import calibration_record
+
+    try:
+        specs = table_specs(benchmarks)
+        if not specs:
+            raise PolyfleetError("calibrate needs a table: give --benchmarks FILE or packaged")
+        data = calibration_record(specs, load_catalog(), with_holdout=holdout)
+    except PolyfleetError as exc:
+        raise _fail(exc) from None
+    _finite(data, "calibration")
+    if as_json:
+        typer.echo(_dump(data))
+        return
+    from polyfleet.report.model_tables import print_calibration_record
+
+    print_calibration_record(data, _console())
 
 
 @app.command()

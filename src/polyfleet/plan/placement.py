@@ -6,7 +6,9 @@ plan = f(scenario, matrix, costs): pure, so it can be re-run for what-if analysi
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,8 +16,11 @@ import numpy as np
 from polyfleet.economics import HOURS_PER_YEAR
 from polyfleet.economics.cost import CostBreakdown
 from polyfleet.economics.deal import DealValuation, priced_pools, value_deal
-from polyfleet.perfmodel import Origin, ThroughputMatrix, build_matrix
+from polyfleet.perfmodel import ThroughputMatrix, build_matrix
+from polyfleet.perfmodel.benchmarks import PACKAGED
 from polyfleet.perfmodel.calibrate import CalibrationSet, calibrate
+from polyfleet.perfmodel.fit import factors_from
+from polyfleet.perfmodel.stacks import StackFactors
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.lp import solve_lp
@@ -46,6 +51,7 @@ class Plan:
     calibration: CalibrationSet | None = None
     costs: list[CostBreakdown] = field(default_factory=list)  # per pool, deal credits netted
     deals: dict[str, DealValuation] = field(default_factory=dict)
+    stacks: StackFactors | None = None  # factors from published results, as fitted
 
     # ---- derived figures -------------------------------------------------------------------
     @property
@@ -205,6 +211,16 @@ class Plan:
             for w, c in zip(w_idx[:limit], c_idx[:limit], strict=True)
         ]
 
+    def stack_factors(self) -> dict[str, Any]:
+        """The factors from published results behind this plan's cells, with their results."""
+        assert self.stacks is not None
+        m = self.matrix
+        refs = np.unique(m.stack_ref[m.stack_ref >= 0])
+        return {
+            "files": list(self.stacks.files),
+            "used": [m.stack_factors[int(k)].to_dict() for k in refs],
+        }
+
     def to_dict(self, *, matrix_cells: bool = True) -> dict[str, Any]:
         sol = self.solution
         feasible = self.status == "optimal"
@@ -244,6 +260,8 @@ class Plan:
                 "used": [c.to_dict() for c in self.calibration.used],
                 "notes": list(self.calibration.notes),
             }
+        if self.stacks is not None:
+            out["stack_factors"] = self.stack_factors()
         if matrix_cells:
             out["matrix"] = self.matrix.cells()
         out["timings"] = dict(self.timings)
@@ -251,15 +269,9 @@ class Plan:
 
 
 def _origin(matrix: ThroughputMatrix, w: int, acc: str) -> dict[str, Any]:
-    """Where a cell's throughput came from: origin, and the source (scenario, roofline, profile)."""
-    a = matrix.accelerators.index(acc)
-    origin = Origin(int(matrix.origin[w, a]))
-    source = {
-        Origin.MEASURED: "scenario",
-        Origin.ESTIMATED: "roofline",
-        Origin.CALIBRATED: matrix.profile_of(w, a),
-    }.get(origin)
-    return {"origin": origin.name.lower(), "source": source}
+    """Where a cell's throughput came from: origin, and the source (scenario, roofline, profile,
+    or the published results behind its stack factor), with its interval."""
+    return matrix.provenance(w, matrix.accelerators.index(acc))
 
 
 def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto") -> Solution:
@@ -285,17 +297,28 @@ class Prepared:
     classes: np.ndarray
     pool_accelerators: list[str]
     timings: dict[str, float]
+    stacks: StackFactors | None = None
 
 
-def prepare(loaded: LoadedScenario) -> Prepared:
-    """Matrix (calibrated by the scenario's profiles), pool costs net of deals, merged problem."""
+def prepare(
+    loaded: LoadedScenario,
+    *,
+    benchmarks: Sequence[str | Path] = (PACKAGED,),
+) -> Prepared:
+    """Matrix (calibrated by the published results in `benchmarks` and the scenario's profiles),
+    pool costs net of deals, merged problem."""
     scn, catalog = loaded.scenario, loaded.catalog
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     pool_accs = [p.accelerator for p in scn.pools]
     calibration = calibrate(loaded.profiles, catalog) if loaded.profiles else None
+    stacks = factors_from(benchmarks, catalog)
     matrix = build_matrix(
-        scn, catalog, list(dict.fromkeys([*catalog, *pool_accs])), calibration=calibration
+        scn,
+        catalog,
+        list(dict.fromkeys([*catalog, *pool_accs])),
+        calibration=calibration,
+        stacks=stacks,
     )
     t1 = time.perf_counter()
     timings["matrix"] = t1 - t0
@@ -310,13 +333,24 @@ def prepare(loaded: LoadedScenario) -> Prepared:
     timings["deals"] = t2 - t1
     problem, classes = problem_from_scenario(loaded, matrix, costs).collapse()
     timings["build"] = time.perf_counter() - t2
-    return Prepared(matrix, costs, valuations, calibration, problem, classes, pool_accs, timings)
+    return Prepared(
+        matrix, costs, valuations, calibration, problem, classes, pool_accs, timings, stacks
+    )
 
 
-def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: float = 0.0) -> Plan:
-    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis."""
+def make_plan(
+    loaded: LoadedScenario,
+    *,
+    method: str = "auto",
+    load_seconds: float = 0.0,
+    benchmarks: Sequence[str | Path] = (PACKAGED,),
+) -> Plan:
+    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis.
+
+    `benchmarks`: the tables of published results that calibrate the stack factors (`packaged`
+    names the shipped one; none: the bare roofline)."""
     scn = loaded.scenario
-    prep = prepare(loaded)
+    prep = prepare(loaded, benchmarks=benchmarks)
     timings = {"load": load_seconds, **prep.timings}
     matrix, problem, classes, pool_accs = (
         prep.matrix,
@@ -373,6 +407,7 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         calibration=calibration,
         costs=costs,
         deals=valuations,
+        stacks=prep.stacks,
     )
     if status == "infeasible":
         assert diagnosis is not None

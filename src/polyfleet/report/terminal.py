@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyfleet.catalog import Catalog
+from polyfleet.report.model_tables import print_plan_model
 
 ORIGIN_MARK = {"measured": "", "calibrated": " (cal)", "estimated": " (est)"}
 
@@ -60,6 +61,18 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
     return t
 
 
+def _spread(cell: dict[str, Any]) -> str:
+    """A cell's interval as multiples of its value: `0.78-1.28x`; blank where it has none."""
+    value = cell.get("served")
+    low, high = cell.get("throughput_low"), cell.get("throughput_high")
+    if cell.get("origin") == "measured" or low is None or high is None:
+        return ""
+    per_acc = value / cell["accelerators"] if value and cell.get("accelerators") else None
+    if not per_acc or high == low:
+        return ""
+    return f"{low / per_acc:.2f}-{high / per_acc:.2f}x"
+
+
 def print_plan(plan: dict[str, Any], console: Console) -> None:
     """Print a plan (the dict from Plan.to_dict) as tables."""
     status = plan["status"]
@@ -69,6 +82,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     )
     if status != "optimal":
         print_diagnosis(plan.get("diagnosis") or {}, console)
+        print_plan_model(plan, console)
         return
     power = plan["power"]
     cap = ""
@@ -84,11 +98,22 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     )
     t = Table(
         title="Assignments (throughput origin; * = not measured for this scenario: a roofline "
-        "estimate, or one calibrated by the probe profile named)"
+        "estimate, or one calibrated by the probe profile or the published results named; "
+        "interval: of the throughput per accelerator)"
     )
-    cols = ("workload", "pool", "accelerator", "accelerators", "served units/s", "origin", "source")
+    cols = (
+        "workload",
+        "pool",
+        "accelerator",
+        "accelerators",
+        "served units/s",
+        "origin",
+        "interval",
+        "source",
+    )
     for col in cols:
-        t.add_column(col, justify="right" if col in ("accelerators", "served units/s") else "left")
+        right = col in ("accelerators", "served units/s", "interval")
+        t.add_column(col, justify="right" if right else "left")
     for a in plan["assignments"][:200]:
         t.add_row(
             a["workload"],
@@ -97,7 +122,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
             _num(a["accelerators"]),
             _num(a["served"], ",.4g"),
             a["origin"] + ("" if a["origin"] == "measured" else "*"),
-            a.get("source") or "",
+            _spread(a),
+            escape(a.get("source") or ""),
         )
     if len(plan["assignments"]) > 200:
         t.caption = f"first 200 of {len(plan['assignments'])} rows; --json for all"
@@ -163,6 +189,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     for deal in plan.get("deals", []):
         console.print(deal_table(deal))
     print_calibration(plan.get("calibration"), console)
+    print_plan_model(plan, console)
     if plan["binding"]:
         t = Table(title="Binding constraints: what relaxing each would save")
         for col in ("constraint", "slack", "saving $/h per unit", "unit"):
