@@ -115,15 +115,25 @@ def plan(
         ),
     ] = None,
     benchmarks: BenchmarksOpt = None,
+    pessimistic: Annotated[
+        bool,
+        typer.Option(
+            "--pessimistic",
+            help="Solve with every estimated cell at the low end of its interval; say which "
+            "assignments change.",
+        ),
+    ] = False,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
     from polyfleet.options import PlanOptions, parse_options
     from polyfleet.perfmodel.benchmarks import table_specs
+    from polyfleet.plan.pessimistic import pessimistic_plan
     from polyfleet.plan.placement import make_plan
     from polyfleet.report.files import check_outputs
     from polyfleet.scenario import load_scenario
 
     t0 = time.perf_counter()
+    changes = None
     try:
         opts = parse_options(PlanOptions, method=method)
         specs = table_specs(benchmarks)
@@ -137,10 +147,17 @@ def plan(
         if profiles:
             loaded = loaded.with_profiles(profiles)
         load_s = time.perf_counter() - t0
-        result = make_plan(loaded, method=opts.method, load_seconds=load_s, benchmarks=specs)
+        if pessimistic:
+            result, changes = pessimistic_plan(
+                loaded, method=opts.method, load_seconds=load_s, benchmarks=specs
+            )
+        else:
+            result = make_plan(loaded, method=opts.method, load_seconds=load_s, benchmarks=specs)
     except PolyfleetError as exc:
         raise _fail(exc) from None
     data = result.to_dict(matrix_cells=matrix)
+    if changes is not None:
+        data["pessimistic"] = changes
     _finite(data, "plan")
     front = None
     if html is not None and data["status"] == "optimal" and frontier:

@@ -52,6 +52,7 @@ class Plan:
     costs: list[CostBreakdown] = field(default_factory=list)  # per pool, deal credits netted
     deals: dict[str, DealValuation] = field(default_factory=dict)
     stacks: StackFactors | None = None  # factors from published results, as fitted
+    pessimistic: bool = False  # solved with every estimated cell at the low end of its interval
 
     # ---- derived figures -------------------------------------------------------------------
     @property
@@ -262,6 +263,7 @@ class Plan:
             }
         if self.stacks is not None:
             out["stack_factors"] = self.stack_factors()
+        out["throughput_bound"] = "low" if self.pessimistic else "point"
         if matrix_cells:
             out["matrix"] = self.matrix.cells()
         out["timings"] = dict(self.timings)
@@ -304,9 +306,10 @@ def prepare(
     loaded: LoadedScenario,
     *,
     benchmarks: Sequence[str | Path] = (PACKAGED,),
+    pessimistic: bool = False,
 ) -> Prepared:
     """Matrix (calibrated by the published results in `benchmarks` and the scenario's profiles),
-    pool costs net of deals, merged problem."""
+    pool costs net of deals, merged problem. `pessimistic`: every cell at its interval's low end."""
     scn, catalog = loaded.scenario, loaded.catalog
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -320,6 +323,8 @@ def prepare(
         calibration=calibration,
         stacks=stacks,
     )
+    if pessimistic:
+        matrix = matrix.at_low()
     t1 = time.perf_counter()
     timings["matrix"] = t1 - t0
     used_deals = {p.deal for p in scn.pools if p.deal is not None}
@@ -344,13 +349,15 @@ def make_plan(
     method: str = "auto",
     load_seconds: float = 0.0,
     benchmarks: Sequence[str | Path] = (PACKAGED,),
+    pessimistic: bool = False,
 ) -> Plan:
     """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis.
 
     `benchmarks`: the tables of published results that calibrate the stack factors (`packaged`
-    names the shipped one; none: the bare roofline)."""
+    names the shipped one; none: the bare roofline). `pessimistic`: solve with every estimated
+    cell at the low end of its interval."""
     scn = loaded.scenario
-    prep = prepare(loaded, benchmarks=benchmarks)
+    prep = prepare(loaded, benchmarks=benchmarks, pessimistic=pessimistic)
     timings = {"load": load_seconds, **prep.timings}
     matrix, problem, classes, pool_accs = (
         prep.matrix,
@@ -408,6 +415,7 @@ def make_plan(
         costs=costs,
         deals=valuations,
         stacks=prep.stacks,
+        pessimistic=pessimistic,
     )
     if status == "infeasible":
         assert diagnosis is not None

@@ -1,5 +1,5 @@
 """Tables of the performance model's calibration: the stack factors and the published results
-behind them, and the held-out check."""
+behind them, the held-out check, and what a pessimistic plan changes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 __all__ = [
+    "changes_table",
     "holdout_table",
     "print_calibration_record",
     "print_plan_model",
@@ -40,13 +41,53 @@ def stack_factors_table(factors: list[dict[str, Any]], title: str) -> Table:
     return t
 
 
+def changes_table(record: dict[str, Any]) -> Table:
+    """The assignments a plan at the low end of the intervals moves, against the point plan."""
+    t = Table(title="Pessimistic plan: assignments that change from the point estimate")
+    for col in ("workload", "pool", "point", "low end", "change", ""):
+        t.add_column(col, justify="left" if col in ("workload", "pool", "") else "right")
+    for c in record["changed_assignments"][:100]:
+        t.add_row(
+            c["workload"],
+            c["pool"],
+            f"{c['accelerators_point']:,.0f}",
+            f"{c['accelerators_low']:,.0f}",
+            f"{c['change']:+,.0f}",
+            c["status"],
+        )
+    n = len(record["changed_assignments"])
+    if n > 100:
+        t.caption = f"first 100 of {n}; --json for all"
+    return t
+
+
 def print_plan_model(plan: dict[str, Any], console: Console) -> None:
-    """A plan's stack factors."""
+    """A plan's stack factors and, for a pessimistic plan, what changed."""
     stacks = plan.get("stack_factors")
     if stacks and stacks["used"]:
         files = ", ".join(stacks["files"])
         title = f"Stack factors from published results ({escape(files)}): `polyfleet calibrate`"
         console.print(stack_factors_table(stacks["used"], title))
+    record = plan.get("pessimistic")
+    if record is None:
+        return
+    point, low = record["point_cost_per_hour"], record["low_cost_per_hour"]
+    if low is None:
+        console.print(
+            "pessimistic: with every estimated cell at the low end of its interval no plan meets "
+            "every constraint (the diagnosis above); at the point estimate the plan is "
+            f"{record['point_status']}" + (f" at ${point:,.0f}/h" if point is not None else "")
+        )
+        return
+    if point is not None:
+        console.print(
+            f"pessimistic: every estimated cell at the low end of its interval; cost "
+            f"${low:,.0f}/h against ${point:,.0f}/h at the point estimate ({low / point - 1:+.1%})"
+        )
+    if record["changed_assignments"]:
+        console.print(changes_table(record))
+    elif point is not None and low is not None:
+        console.print("no assignment changes at the low end: only the counts they need grow")
 
 
 def holdout_table(holdout: dict[str, Any]) -> Table:

@@ -79,6 +79,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     console.print(
         f"[bold]polyfleet plan[/bold] {plan['scenario']} — objective {plan['objective']}, "
         f"status [{'green' if status == 'optimal' else 'red'}]{status}[/]"
+        + (" (pessimistic: throughputs at the low end)" if plan.get("pessimistic") else "")
     )
     if status != "optimal":
         print_diagnosis(plan.get("diagnosis") or {}, console)
