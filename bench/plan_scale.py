@@ -88,7 +88,7 @@ def baseline(problem) -> tuple[float, float]:
     b.append(problem.power_cap_mw)
     r += 1
     coupling = problem.coupling()
-    share = coupling.G[-1]
+    share = coupling.G[coupling.row(("share_max", "nvidia"))]
     for (_w, p), c in col_of.items():  # vendor share
         rows.append(r), cols.append(c), vals.append(share[p])
     b.append(0.0)

@@ -109,7 +109,7 @@ def test_demand_unit_must_fit_kind(base):
 
 def test_unknown_field_is_refused(base):
     base["pools"][0]["colour"] = "green"
-    with pytest.raises(InputError, match=r"pools\[0\]\.colour.*Extra inputs"):
+    with pytest.raises(InputError, match=r"pools\[0\]\.colour \(nv\)': unknown field 'colour'"):
         load(base)
 
 

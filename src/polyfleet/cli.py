@@ -11,20 +11,44 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer._click.exceptions import UsageError  # typer's bundled click (typer is pinned)
+from typer.core import TyperGroup
 
 from polyfleet.errors import PolyfleetError
 from polyfleet.service.cli import serve_app
 
+EXIT_INPUT = 1
+EXIT_INFEASIBLE = 2
+
+
+class _Commands(TyperGroup):
+    """Usage errors (unknown option, missing argument, bad option type) exit 1 like any other bad
+    input, with typer's message: click's 2 is polyfleet's code for "infeasible"."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            exc.exit_code = EXIT_INPUT  # type: ignore[misc]
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            exc.exit_code = EXIT_INPUT  # type: ignore[misc]
+            raise
+
+
 app = typer.Typer(
     name="polyfleet",
     help="Plan, price and run a multi-vendor AI-accelerator fleet.",
+    cls=_Commands,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True)
-EXIT_INPUT = 1
-EXIT_INFEASIBLE = 2
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of tables.")]
 BenchmarksOpt = Annotated[

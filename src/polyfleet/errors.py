@@ -9,9 +9,99 @@ PolyfleetError
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import itertools
+import reprlib
+from pathlib import PurePath
 from typing import Any
 
-__all__ = ["CatalogError", "InfeasibleError", "InputError", "PolyfleetError", "SolverError"]
+__all__ = [
+    "CatalogError",
+    "InfeasibleError",
+    "InputError",
+    "PolyfleetError",
+    "SolverError",
+    "preview",
+]
+
+#: Longest message and field path an InputError prints: a hostile file can make both huge.
+MAX_MESSAGE = 1000
+MAX_FIELD = 160
+_BOUNDED_REPR = (
+    float,
+    bool,
+    complex,
+    type(None),
+    dt.date,
+    dt.time,
+    dt.timedelta,
+    decimal.Decimal,
+    PurePath,
+)
+
+
+class _Preview(reprlib.Repr):
+    """reprlib, made bounded for every value a parsed file can hold: no sorting of whole dicts or
+    sets, no decimal conversion of huge integers, no repr of arbitrary objects."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel = 3
+        self.maxstring = self.maxother = 60
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = 6
+
+    def repr_int(self, x: int, level: int) -> str:
+        bits = x.bit_length()
+        return repr(x) if bits <= 200 else f"<an integer of {bits} bits>"
+
+    def repr_bytes(self, x: bytes, level: int) -> str:
+        shown = repr(x[:8])
+        return shown if len(x) <= 8 else shown + f"... ({len(x)} bytes)"
+
+    def repr_dict(self, x: dict[Any, Any], level: int) -> str:
+        if not x:
+            return "{}"
+        if level <= 0:
+            return "{...}"
+        items = [
+            f"{self.repr1(k, level - 1)}: {self.repr1(v, level - 1)}"
+            for k, v in itertools.islice(x.items(), self.maxdict)
+        ]
+        more = ", ..." if len(x) > self.maxdict else ""
+        return "{" + ", ".join(items) + more + "}"
+
+    def repr_set(self, x: set[Any], level: int) -> str:
+        return self._unsorted(x, level, "{", "}", "set()")
+
+    def repr_frozenset(self, x: frozenset[Any], level: int) -> str:
+        return self._unsorted(x, level, "frozenset({", "})", "frozenset()")
+
+    def _unsorted(self, x: Any, level: int, left: str, right: str, empty: str) -> str:
+        if not x:
+            return empty
+        if level <= 0:
+            return left + "..." + right
+        items = [self.repr1(v, level - 1) for v in itertools.islice(x, self.maxset)]
+        return left + ", ".join(items) + (", ..." if len(x) > self.maxset else "") + right
+
+    def repr_instance(self, x: Any, level: int) -> str:
+        if isinstance(x, _BOUNDED_REPR):
+            return _clip(repr(x), self.maxother)
+        return f"<{type(x).__name__}>"
+
+
+_PREVIEW = _Preview()
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def preview(value: Any) -> str:
+    """A short repr of any value a parsed file can hold, in time and memory bounded by the
+    preview's size, not the value's (a YAML alias bomb or a 100 MB string stays cheap)."""
+    return _clip(_PREVIEW.repr(value), 80)
 
 
 class PolyfleetError(Exception):
@@ -19,7 +109,10 @@ class PolyfleetError(Exception):
 
 
 class InputError(PolyfleetError):
-    """Bad input: names the file, the field path (and line when known) and the offending value."""
+    """Bad input: names the file, the field path (and line when known) and the offending value.
+
+    The value is shown as a bounded preview and the message and field are clipped, so that
+    printing the error costs little whatever the input held."""
 
     def __init__(
         self,
@@ -45,15 +138,13 @@ class InputError(PolyfleetError):
             where = self.file or "<input>"
             parts.append(where if self.line is None else f"{where}:{self.line}")
         if self.field:
-            parts.append(f"field '{self.field}'" if not self.field.startswith("-") else self.field)
-        text = ": ".join(parts) + f": {self.message}"
+            field = _clip(self.field, MAX_FIELD)
+            parts.append(f"field '{field}'" if not field.startswith("-") else field)
+        text = ": ".join(parts) + f": {_clip(self.message, MAX_MESSAGE)}"
         if self.value is not None:
-            shown = repr(self.value)
-            if len(shown) > 80:
-                shown = shown[:77] + "..."
-            text += f" (got {shown})"
+            text += f" (got {preview(self.value)})"
         if self.hint:
-            text += f". {self.hint}"
+            text += f". {_clip(self.hint, MAX_MESSAGE)}"
         return text
 
 

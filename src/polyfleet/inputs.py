@@ -1,23 +1,33 @@
 """Reading input files (scenarios, deals, procurement and job files, profiles) so that errors can
 name the file, line and field.
 
-JSON is read with the json module and YAML with the C loader when present; `line_of` walks the YAML
-node tree (JSON is YAML too) to find the line of a field path for error messages.
+Every file kind reads its document with `read_document` (polyfleet/documents.py: size, depth,
+alias and duplicate-key defences, line numbers) and turns pydantic's errors into one InputError
+with `input_error`, so a new file kind gets both for free. The converter reports:
+
+- the field path and its line, and the offending value as a bounded preview;
+- a misspelt key as "unknown field 'acelerator' — did you mean 'accelerator'?" rather than the
+  required field it leaves missing;
+- a cross-field check at the field it names: a model validator raises `FieldError(message,
+  "deployment", 2, "date")` (a path relative to its model) instead of a bare ValueError.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+import difflib
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from polyfleet.documents import dotted, line_of, read_document
 from polyfleet.errors import InputError
 
 __all__ = [
+    "FieldError",
     "clean_loc",
     "dotted",
     "field_path",
@@ -27,75 +37,21 @@ __all__ = [
     "relative_file",
 ]
 
-
-def read_document(path: Path) -> tuple[Any, str]:
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read file: {exc}", file=str(path)) from None
-    if path.suffix.lower() == ".json":
-        try:
-            return json.loads(text), text
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                f"JSON syntax error: {exc.msg}", file=str(path), line=exc.lineno
-            ) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        return yaml.load(text, Loader=loader), text
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(
-            f"YAML syntax error: {problem}",
-            file=str(path),
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
+_UNSET: Any = object()
 
 
-def line_of(text: str | None, loc: Sequence[str | int]) -> int | None:
-    """The 1-based line of the node at `loc`, walking the YAML node tree (JSON is YAML too);
-    None without the source text."""
-    if text is None:
-        return None
-    try:
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return None
-    line = node.start_mark.line if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            nxt = None
-            for k, v in node.value:
-                if str(k.value) == str(key):
-                    nxt = v
-                    line = k.start_mark.line
-                    break
-            if nxt is None:
-                break
-            node = nxt
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            if key >= len(node.value):
-                break
-            node = node.value[key]
-            line = node.start_mark.line
-        else:
-            break
-    return None if line is None else line + 1
+class FieldError(ValueError):
+    """Raised by a model validator to name the field at fault, by its path relative to the
+    model, and optionally the value to show (default: the value found at that path)."""
 
-
-def dotted(loc: Sequence[str | int]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+    def __init__(self, message: str, *loc: str | int, value: Any = _UNSET) -> None:
+        super().__init__(message)
+        self.loc = loc
+        self.value = value
 
 
 def clean_loc(loc: Sequence[Any]) -> list[str | int]:
     """A pydantic error location without the union/function tags pydantic inserts."""
-    # pydantic inserts union/function tags into the path; drop what is not a key of the data
     return [p for p in loc if isinstance(p, int) or not str(p).startswith("function-")]
 
 
@@ -115,20 +71,100 @@ def input_error(
     file: str,
     text: str | None,
     name: Callable[[Sequence[str | int]], str] = dotted,
+    model: type[BaseModel] | None = None,
 ) -> InputError:
-    """The first pydantic error as an InputError naming file, line, field and (short) value."""
-    err = exc.errors()[0]
+    """The most useful of pydantic's errors as an InputError naming file, line, field and value.
+    `model` (the model validated) lets a misspelt key get a suggestion."""
+    err = _pick(exc.errors(include_url=False))
     loc = clean_loc(err["loc"])
     value = err.get("input")
-    if isinstance(value, dict | list) and len(repr(value)) > 80:
+    message = err["msg"].removeprefix("Value error, ")
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):
+        loc += list(cause.loc)
+        value = _lookup(value, cause.loc) if cause.value is _UNSET else cause.value
+        message = str(cause)
+    elif err["type"] == "extra_forbidden":
+        message, value = _unknown_field(str(loc[-1]), _fields_at(model, loc[:-1])), None
+    elif err["type"] == "missing":
         value = None
     return InputError(
-        err["msg"].removeprefix("Value error, "),
-        file=file,
-        field=name(loc) or None,
-        value=value,
-        line=line_of(text, loc),
+        message, file=file, field=name(loc) or None, value=value, line=line_of(text, loc)
     )
+
+
+def _pick(errors: list[Any]) -> Any:
+    """The first error, unless it is a missing field next to an unknown one: then the unknown
+    one, most like the missing name (`acelerator` explains a missing `accelerator`)."""
+    first = errors[0]
+    if first["type"] != "missing":
+        return first
+    parent, missing = first["loc"][:-1], str(first["loc"][-1])
+    extras = [e for e in errors if e["type"] == "extra_forbidden" and e["loc"][:-1] == parent]
+    if not extras:
+        return first
+    return max(  # keys clipped: a hostile key may be megabytes long
+        extras,
+        key=lambda e: difflib.SequenceMatcher(None, str(e["loc"][-1])[:100], missing).ratio(),
+    )
+
+
+def _unknown_field(key: str, fields: list[str]) -> str:
+    close = difflib.get_close_matches(key[:100], fields, n=1, cutoff=0.6)
+    if close:
+        return f"unknown field '{key}' — did you mean '{close[0]}'?"
+    if fields:
+        return f"unknown field '{key}'; the fields here are {', '.join(fields)}"
+    return f"unknown field '{key}'"
+
+
+def _fields_at(model: type[BaseModel] | None, loc: Sequence[str | int]) -> list[str]:
+    """The field names (aliases where set) of the model found at `loc` under `model`."""
+    types_here: list[Any] = [model] if model is not None else []
+    for part in loc:
+        nxt: list[Any] = []
+        for tp in types_here:
+            nxt += _step(tp, part)
+        types_here = nxt
+    names: list[str] = []
+    for tp in types_here:
+        for cls in _models(tp):
+            names += [f.alias or n for n, f in cls.model_fields.items()]
+    return list(dict.fromkeys(names))
+
+
+def _models(tp: Any) -> list[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType, typing.Annotated):
+        return [m for arg in typing.get_args(tp) for m in _models(arg)]
+    return []
+
+
+def _step(tp: Any, part: str | int) -> list[Any]:
+    """The types one step below `tp` along `part` (a field, a list index or a mapping key)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return [t for arg in args for t in _step(arg, part)]
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        for field_name, info in tp.model_fields.items():
+            if part in (field_name, info.alias):
+                return [info.annotation]
+        return []
+    if isinstance(origin, type) and issubclass(origin, Mapping) and len(args) == 2:
+        return [args[1]]
+    if isinstance(origin, type) and issubclass(origin, Sequence) and args:
+        return [args[0]] if isinstance(part, int) else []
+    return []
+
+
+def _lookup(data: Any, loc: Sequence[str | int]) -> Any:
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def relative_file(

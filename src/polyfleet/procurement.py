@@ -137,7 +137,7 @@ def parse_procurement(
     try:
         proc = Procurement.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=file, text=text) from None
+        raise input_error(exc, file=file, text=text, model=Procurement) from None
     _check_shape(proc, fail)
     try:
         catalog = load_catalog(proc.catalog, file=file)

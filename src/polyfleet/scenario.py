@@ -23,6 +23,7 @@ from polyfleet.catalog import Catalog, load_catalog
 from polyfleet.economics.deal import Deal, load_deals
 from polyfleet.errors import CatalogError, InputError
 from polyfleet.inputs import (
+    FieldError,
     dotted,
     field_path,
     input_error,
@@ -239,9 +240,9 @@ class Scenario(InputModel):
     def _unique_names(self) -> Scenario:
         for what, items in (("pools", self.pools), ("workloads", self.workloads)):
             seen: set[str] = set()
-            for item in items:
+            for i, item in enumerate(items):
                 if item.name in seen:
-                    raise ValueError(f"duplicate {what[:-1]} name '{item.name}'")
+                    raise FieldError(f"duplicate {what[:-1]} name '{item.name}'", what, i, "name")
                 seen.add(item.name)
         return self
 
@@ -289,7 +290,9 @@ def parse_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=file, text=text, name=lambda loc: _named(loc, data)) from None
+        raise input_error(
+            exc, file=file, text=text, name=lambda loc: _named(loc, data), model=Scenario
+        ) from None
     try:
         catalog = load_catalog(scenario.catalog, file=file)
     except CatalogError as exc:

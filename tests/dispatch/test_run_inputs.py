@@ -71,7 +71,7 @@ PLANS: list[tuple[str, bytes, str | None, str]] = [
     ("no pool", json.dumps(_plan(assignments__0__pool=KeyError)).encode(), "pool", "required"),
     ("a top-level string", b'"optimal"', None, "JSON object"),
     ("a top-level list", b"[1, 2]", None, "JSON object"),
-    ("not UTF-8", b'{"status": "\xff\xfe"}', None, "cannot read"),
+    ("not UTF-8", b'{"status": "\xff\xfe"}', None, "not UTF-8 text"),
     ("not JSON", b"{status: [", None, "syntax error"),
     (
         "an unlisted workload",

@@ -100,25 +100,44 @@ def _edit(data: dict[str, Any], path: tuple, value: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "value", "field", "message"),
     [
-        (("warrant", "tranches", 0, "shares"), 10, "warrant", "tranche shares sum to"),
-        (("warrant", "tranches", 2, "vests_at_gw"), 0.5, "warrant", "milestones out of order"),
+        (("warrant", "tranches", 0, "shares"), 10, "warrant.shares", "tranche shares sum to"),
+        (
+            ("warrant", "tranches", 2, "vests_at_gw"),
+            0.5,
+            "warrant.tranches[2].vests_at_gw",
+            "milestones out of order",
+        ),
         (("stock", "volatility"), -0.2, "stock.volatility", "volatility must be ≥ 0.001"),
-        (("deployment", 3, "gw"), 2.5, None, "deployment is cumulative"),
-        (("warrant", "expiry"), "2025-01-01", None, "is not after the valuation date"),
-        (("warrant", "tranches", 5, "vests_at_gw"), 9, None, "could never vest"),
+        (("deployment", 3, "gw"), 2.5, "deployment[3].gw", "deployment is cumulative"),
+        (("deployment", 2, "date"), "2027-01-01", "deployment[2].date", "dates must increase"),
+        (("deployment", 6, "gw"), 7.0, "deployment[6].gw", "more than the 6 GW committed"),
+        (("warrant", "expiry"), "2025-01-01", "warrant.expiry", "not after the valuation date"),
+        (
+            ("warrant", "tranches", 5, "vests_at_gw"),
+            9,
+            "warrant.tranches[5].vests_at_gw",
+            "could never vest",
+        ),
+        (("stock",), None, "warrant", "a warrant needs a stock model"),
         (("price",), {"per_gpu": 30_000, "per_gw": 15e9}, "price", "exactly one of"),
         (("accelerator",), "mi999x", "accelerator", "unknown accelerator"),
         (("vendor",), "nvidia", "vendor", "mi455x is made by amd, not nvidia"),
     ],
 )
 def test_contradictory_deal_is_refused(deal_data, tmp_path, path, value, field, message):
-    path_ = write(tmp_path, _edit(deal_data, path, value), name="deal.yaml")
+    """Cross-field checks name the field at fault and its line, not the deal's first line."""
+    if value is None:
+        del deal_data[path[0]]
+    else:
+        _edit(deal_data, path, value)
+    path_ = write(tmp_path, deal_data, name="deal.yaml")
     with pytest.raises(InputError, match=message) as err:
         load_deal(path_)
     assert err.value.file == str(path_)
-    if field is not None:
-        assert err.value.field == field
-        assert err.value.line is not None
+    assert err.value.field == field
+    assert err.value.line is not None
+    line = path_.read_text().splitlines()[err.value.line - 1]
+    assert f"{field.split('.')[-1].split('[')[0]}:" in line
 
 
 def _scenario(base: dict[str, Any], deal_file: str, deal_name: str | None) -> dict[str, Any]:

@@ -115,7 +115,12 @@ def test_a_users_table_loads_and_resolves_aliases(tmp_path):
             "batch",
             "",
         ),
-        (lambda t: t["results"][0].update(minutes=12.0), "results[0] (r1)", None, "not minutes"),
+        (
+            lambda t: t["results"][0].update(minutes=12.0),
+            "results[0] (r1)",
+            None,
+            "not minutes",
+        ),
         (
             lambda t: t["results"][0].update(precision="int4"),
             "results[0] (r1).precision",
@@ -123,7 +128,13 @@ def test_a_users_table_loads_and_resolves_aliases(tmp_path):
             "",
         ),
         (lambda t: t["results"][0].update(throughput=True), "results[0] (r1).throughput", True, ""),
-        (lambda t: t["results"][0].update(colour="red"), "results[0] (r1).colour", "red", "Extra"),
+        (lambda t: t["results"][0].update(colour="red"), "results[0] (r1).colour", None, "unknown"),
+        (
+            lambda t: t["results"][0].update(througput=1.0),
+            "results[0] (r1).througput",
+            None,
+            "throughput",
+        ),
         (lambda t: t.update(format="csv"), "format", "csv", ""),
         (lambda t: t["models"]["m70"].update(params_b=1e9), "models.m70.params_b", 1e9, "≤"),
     ],

@@ -89,11 +89,11 @@ def test_decomposition_agrees_with_lp_over_spread_prices(seed):
             check_feasible(p, sol.x.toarray(), sol.idle)
         return
     # both report the least violation, Σ violation / row size, and the plan that attains it
-    least = least_violation_total(p, lp.violation)
+    least = least_violation_total(p, lp.violations)
     assert least > 0
-    assert least_violation_total(p, dw.violation) == pytest.approx(least, rel=1e-6, abs=1e-9)
+    assert least_violation_total(p, dw.violations) == pytest.approx(least, rel=1e-6, abs=1e-9)
     for sol in (lp, dw):
         x = sol.x.toarray()
         assert ((x * p.T).sum(axis=1) >= p.demand * (1 - 1e-6)).all()  # demand is always met
         assert (x.sum(axis=1) <= p.cap * (1 + 1e-6) + 1e-9).all()
-        assert violation_of(p, sol.usage) == pytest.approx(sol.violation, rel=1e-5, abs=1e-6)
+        assert violation_of(p, sol.usage) == pytest.approx(sol.violations, rel=1e-5, abs=1e-6)

@@ -111,8 +111,8 @@ def test_answer_does_not_depend_on_the_penalty(tmp_path, monkeypatch, big):
     tight = replace(problem, capacity=problem.capacity / 1000)  # 1 + 1 accelerators: too few
     lp, dw = solve_lp(tight), solve_decomposed(tight)
     assert dw.status == lp.status == "infeasible"
-    assert least_violation_total(tight, dw.violation) == pytest.approx(
-        least_violation_total(tight, lp.violation), rel=1e-6
+    assert least_violation_total(tight, dw.violations) == pytest.approx(
+        least_violation_total(tight, lp.violations), rel=1e-6
     )
 
 
@@ -135,7 +135,7 @@ def test_infeasible_diagnosis_is_the_least_violation(tmp_path):
     problem = prepare(load_scenario(path)).problem
     sol = solve_decomposed(problem)
     assert sol.usage[problem.pools.index("m")] == pytest.approx(2.0, rel=1e-6)
-    assert np.count_nonzero(sol.violation) == 1
+    assert np.count_nonzero(sol.violations) == 1
 
 
 @pytest.mark.parametrize("price", [0.01, 1e-12])

@@ -127,7 +127,7 @@ def test_decomposition_matches_lp_and_constraints_hold(seed, n_w, n_p, tight):
     dw = solve_decomposed(p)
     assert dw.status == lp.status
     if lp.status != "optimal":
-        assert dw.violation.sum() > 0
+        assert dw.violations.sum() > 0
         return
     assert dw.cost_per_hour == pytest.approx(lp.cost_per_hour, rel=2e-6)
     assert dw.gap <= 1e-6

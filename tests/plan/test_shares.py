@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from polyfleet.plan.problem import PlacementProblem, ShareBound
-from polyfleet.plan.shares import share_coefficients
+from polyfleet.plan.shares import share_coefficients, share_point, vendor_shares, vendor_totals
 
 
 def test_max_and_min_coefficients_by_hand():
@@ -43,6 +43,24 @@ def test_placement_share_rows_use_the_shared_coefficient():
         shares=(ShareBound("amd", "max", 0.6), ShareBound("nvidia", "min", 0.2)),
     )
     rows = problem.coupling()
-    assert rows.names[-2:] == ["share_max:amd", "share_min:nvidia"]
+    assert rows.keys[-2:] == (("share_max", "amd"), ("share_min", "nvidia"))
+    assert rows.names[-2:] == ["share_max:amd", "share_min:nvidia"]  # rendered from the keys
     assert rows.G[-2].tolist() == pytest.approx([0.4 * 2, -0.6 * 5, 0.4 * 3])
     assert rows.G[-1].tolist() == pytest.approx([0.2 * 2, -0.8 * 5, 0.2 * 3])
+
+
+def test_vendor_shares_and_totals_by_hand():
+    usage = np.array([10.0, 30.0, 20.0])  # pools of amd, nvidia, amd
+    of = np.array([0, 1, 0])
+    mw = np.array([1.0, 2.0, 0.5])
+    # by count: amd 30 of 60; by power: amd 10 + 10 = 20 of 80 MW
+    assert vendor_shares(usage, of, ["amd", "nvidia"], np.ones(3)) == {"amd": 0.5, "nvidia": 0.5}
+    assert vendor_shares(usage, of, ["amd", "nvidia"], mw) == {"amd": 0.25, "nvidia": 0.75}
+    assert vendor_shares(np.zeros(3), of, ["amd", "nvidia"], mw) == {"amd": 0.0, "nvidia": 0.0}
+    # one point of the power measure is 0.8 MW
+    assert share_point(usage, mw) == pytest.approx(0.8)
+    # totals keep further axes (procurement: kinds × years)
+    per_year = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    totals = vendor_totals(per_year, of, ["amd", "nvidia"], mw)
+    assert totals["amd"].tolist() == [1.0 + 2.5, 2.0 + 3.0]
+    assert totals["nvidia"].tolist() == [6.0, 8.0]

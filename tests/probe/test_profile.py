@@ -89,7 +89,7 @@ def test_invalid_field_is_named(tiny_profile: Profile, path, value, field):
 def test_unknown_field_is_refused(tiny_profile: Profile):
     data = _data(tiny_profile)
     data["results"][0]["speedup"] = 3
-    with pytest.raises(InputError, match="Extra inputs"):
+    with pytest.raises(InputError, match=r"results\[0\]\.speedup.*unknown field .speedup."):
         parse_profile(data)
 
 
@@ -112,16 +112,16 @@ def test_p99_below_p50_is_refused_naming_the_latency():
     data["results"][i]["latency"] = {"p50_ms": 10.0, "p99_ms": 5.0}
     with pytest.raises(InputError, match=r"p99_ms \(5\) is below p50_ms \(10\)") as err:
         parse_profile(data, file="p.json")
-    assert err.value.field == f"results[{i}].latency" and err.value.file == "p.json"
+    assert err.value.field == f"results[{i}].latency.p99_ms" and err.value.file == "p.json"
 
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("batch", 0, "batch: a batch size must be ≥ 1"),
-        ("params_b", 1e6, "params_b: a parameter count"),
-        ("precision", "fp64", "precision:"),
-        ("speedup", 3, "speedup: Extra inputs"),
+        ("batch", 0, "a batch size must be ≥ 1"),
+        ("params_b", 1e6, "a parameter count"),
+        ("precision", "fp64", "Input should be"),
+        ("speedup", 3, "Extra inputs"),
     ],
 )
 def test_a_case_shape_is_checked_like_a_scenario_model(key, value, message):
@@ -130,4 +130,4 @@ def test_a_case_shape_is_checked_like_a_scenario_model(key, value, message):
     data["results"][i]["shape"][key] = value
     with pytest.raises(InputError, match=message) as err:
         parse_profile(data, file="p.json")
-    assert err.value.field == f"results[{i}].shape"
+    assert err.value.field == f"results[{i}].shape.{key}" and err.value.value == value

@@ -106,7 +106,7 @@ def safe_name(name: str) -> str:
 def load_jobs(path: str | Path) -> list[Job]:
     """Read and validate a job file; every job expanded (`count`) and given a stable id."""
     path = Path(path)
-    data, text = read_document(path)
+    data, text = read_document(path, json_data=True)  # a job's args are stored as JSON
     if not isinstance(data, dict):
         raise InputError(
             "a job file must be a mapping with a `jobs` list", file=str(path), value=data
@@ -114,7 +114,7 @@ def load_jobs(path: str | Path) -> list[Job]:
     try:
         parsed = JobFile.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=str(path), text=text) from None
+        raise input_error(exc, file=str(path), text=text, model=JobFile) from None
     jobs: list[Job] = []
     seen: set[str] = set()
     for i, spec in enumerate(parsed.jobs):

@@ -69,7 +69,7 @@ def parse_plan(data: Any, *, file: str, text: str | None = None) -> PlanFile:
     try:
         plan = PlanFile.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=file, text=text) from None
+        raise input_error(exc, file=file, text=text, model=PlanFile) from None
     names = plan.workload_names()
     for i, a in enumerate(plan.assignments):
         if a.workload not in names:

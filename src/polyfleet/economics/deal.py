@@ -35,7 +35,7 @@ from polyfleet.economics.warrant import (
     work_problem,
 )
 from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import input_error, line_of, read_document, relative_file
+from polyfleet.inputs import FieldError, input_error, line_of, read_document, relative_file
 from polyfleet.ranges import (
     LIMITS,
     Fraction,
@@ -124,15 +124,19 @@ class Warrant(InputModel):
     def _consistent(self) -> Warrant:
         total = sum(t.shares for t in self.tranches)
         if not math.isclose(total, self.shares, rel_tol=1e-9):
-            raise ValueError(
-                f"tranche shares sum to {total:,.0f}, not the warrant's {self.shares:,.0f} shares"
+            raise FieldError(
+                f"tranche shares sum to {total:,.0f}, not the warrant's {self.shares:,.0f} shares",
+                "shares",
             )
         for i in range(1, len(self.tranches)):
             prev, cur = self.tranches[i - 1], self.tranches[i]
             if cur.vests_at_gw < prev.vests_at_gw:
-                raise ValueError(
+                raise FieldError(
                     f"milestones out of order: tranche {i + 1} vests at {cur.vests_at_gw:g} GW, "
-                    f"before tranche {i} at {prev.vests_at_gw:g} GW"
+                    f"before tranche {i} at {prev.vests_at_gw:g} GW",
+                    "tranches",
+                    i,
+                    "vests_at_gw",
                 )
         return self
 
@@ -202,33 +206,51 @@ class Deal(InputModel):
         for i in range(1, len(self.deployment)):
             a, b = self.deployment[i - 1], self.deployment[i]
             if b.date <= a.date:
-                raise ValueError(
+                raise FieldError(
                     f"deployment dates must increase: step {i + 1} ({b.date}) is not after "
-                    f"step {i} ({a.date})"
+                    f"step {i} ({a.date})",
+                    "deployment",
+                    i,
+                    "date",
                 )
             if b.gw < a.gw:
-                raise ValueError(
+                raise FieldError(
                     f"deployment is cumulative: step {i + 1} has {b.gw:g} GW, less than "
-                    f"step {i}'s {a.gw:g} GW"
+                    f"step {i}'s {a.gw:g} GW",
+                    "deployment",
+                    i,
+                    "gw",
                 )
         if self.deployed_gw > self.committed_gw + 1e-9:
-            raise ValueError(
+            last_step = max(range(len(self.deployment)), key=lambda i: self.deployment[i].gw)
+            raise FieldError(
                 f"deployment reaches {self.deployed_gw:g} GW, more than the "
-                f"{self.committed_gw:g} GW committed under capacity"
+                f"{self.committed_gw:g} GW committed under capacity",
+                "deployment",
+                last_step,
+                "gw",
             )
         if self.warrant is not None:
             if self.stock is None:
-                raise ValueError("a warrant needs a stock model (spot, volatility, risk_free)")
+                raise FieldError(
+                    "a warrant needs a stock model (spot, volatility, risk_free)", "warrant"
+                )
             if self.warrant.expiry <= self.valuation_date:
-                raise ValueError(
+                raise FieldError(
                     f"warrant expiry {self.warrant.expiry} is not after the valuation date "
-                    f"{self.valuation_date}"
+                    f"{self.valuation_date}",
+                    "warrant",
+                    "expiry",
                 )
             last = self.warrant.tranches[-1].vests_at_gw
             if last > self.committed_gw + 1e-9:
-                raise ValueError(
+                raise FieldError(
                     f"the last tranche vests at {last:g} GW, more than the "
-                    f"{self.committed_gw:g} GW committed: it could never vest"
+                    f"{self.committed_gw:g} GW committed: it could never vest",
+                    "warrant",
+                    "tranches",
+                    len(self.warrant.tranches) - 1,
+                    "vests_at_gw",
                 )
         return self
 
@@ -243,7 +265,7 @@ def parse_deal(
     try:
         deal = Deal.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=file, text=text) from None
+        raise input_error(exc, file=file, text=text, model=Deal) from None
     catalog = catalog or load_catalog()
     try:
         deal.accelerator = catalog.resolve(deal.accelerator, file=file, field="accelerator")

@@ -159,7 +159,9 @@ def parse_benchmarks(
     try:
         table = BenchmarkTable.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=file, text=text, name=lambda loc: _row(data, loc)) from None
+        raise input_error(
+            exc, file=file, text=text, name=lambda loc: _row(data, loc), model=BenchmarkTable
+        ) from None
 
     def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> InputError:
         return InputError(

@@ -19,17 +19,12 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from polyfleet.plan.keys import RowKey, row_name
 from polyfleet.plan.lp import INF
 
 __all__ = ["ColumnBlock", "LinearModel", "ModelBuilder", "RowBlock", "RowKey", "Slack", "row_name"]
 
-RowKey = tuple[Hashable, ...]
 F = NDArray[np.float64]
-
-
-def row_name(key: RowKey) -> str:
-    """A row's display name, rendered from its key: ("share_max", "amd", 2027) → share_max:amd:2027."""
-    return ":".join(str(part) for part in key)
 
 
 @dataclass(frozen=True)

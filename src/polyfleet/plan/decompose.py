@@ -47,6 +47,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from polyfleet.errors import SolverError
+from polyfleet.plan.keys import CouplingKey
 from polyfleet.plan.lp import INF, check_problem, checked, new_highs, violation_scale
 from polyfleet.plan.problem import PlacementProblem
 from polyfleet.plan.solution import Solution
@@ -213,7 +214,12 @@ class WarmStart:
 
     proposals: list[_Proposal]
     duals: F  # per coupling row, USD per unit (as Solution.duals)
-    rows: list[str]  # coupling row names the duals belong to
+    keys: tuple[CouplingKey, ...]  # the coupling rows the duals belong to
+
+    def prices_for(self, keys: tuple[CouplingKey, ...]) -> F:
+        """The duals on another problem's rows, matched by key; 0 on a row this solve lacked."""
+        prev = dict(zip(self.keys, self.duals, strict=True))
+        return np.array([prev.get(key, 0.0) for key in keys], dtype=float)
 
 
 MAX_WARM_COLUMNS = 400
@@ -240,8 +246,10 @@ class _Master:
     and one per proposal. Costs are in units of `unit` USD per hour (phase 1: none but the
     slack's), re-scaled whenever a feasible objective strays far from 1 (`rescale`)."""
 
-    def __init__(self, Gs: F, bs: F, cost: F, unit: float, names: list[str], scale: F) -> None:
-        self.Gs, self.cost, self.unit, self.names, self.scale = Gs, cost, unit, names, scale
+    def __init__(
+        self, Gs: F, bs: F, cost: F, unit: float, keys: tuple[CouplingKey, ...], scale: F
+    ) -> None:
+        self.Gs, self.cost, self.unit, self.keys, self.scale = Gs, cost, unit, keys, scale
         self.n_k, self.n_p = Gs.shape
         self.proposals: list[_Proposal] = []
         self.col_cost: list[float] = []  # per proposal, in master units
@@ -286,7 +294,7 @@ class _Master:
             k = int(np.flatnonzero(bad)[0])
             raise SolverError(
                 f"decomposition: a candidate plan uses {coef[k] * self.scale[k]:.3g} of limit "
-                f"{self.names[k]}, beyond what the solver can represent (check the demand, "
+                f"{self.keys[k]}, beyond what the solver can represent (check the demand, "
                 "throughput and capacity figures)",
                 status="not representable",
                 seconds=0.0,
@@ -485,15 +493,14 @@ def solve_decomposed(
     first.cost /= unit
     val0 /= unit
 
-    master = _Master(Gs, bs, cost, unit, list(coupling.names), scale)
+    master = _Master(Gs, bs, cost, unit, coupling.keys, scale)
     master.add(first)
     bound = _Bound(val0, np.zeros(n_k))  # the Lagrangian bound at π = 0
     if warm is not None and warm.proposals and warm.proposals[0].p1.shape[0] == n_w:
         for prop in warm.proposals[-MAX_WARM_COLUMNS:]:
             master.add(_Proposal.recosted(prop, float(cost @ prop.usage)))
         # the previous prices, on the rows both problems have, as the first stability centre
-        prev = dict(zip(warm.rows, warm.duals, strict=True))
-        pi0 = np.array([prev.get(name, 0.0) for name in coupling.names]) * scale / unit
+        pi0 = warm.prices_for(coupling.keys) * scale / unit
         pi0[~np.isfinite(bs)] = 0.0
         r0 = cost + pi0 @ Gs
         if r0.min() >= 0:
@@ -567,7 +574,7 @@ def solve_decomposed(
     duals = master.prices * unit / scale if feasible else np.zeros(n_k)
     keep = [proposals[j] for j in np.argsort(-lam, kind="stable")[:MAX_WARM_COLUMNS]]
     return Solution(
-        warm_start=WarmStart(keep, duals, list(coupling.names)),
+        warm_start=WarmStart(keep, duals, coupling.keys),
         x=x,
         status=status,
         objective=total,
@@ -577,9 +584,10 @@ def solve_decomposed(
         usage=usage,
         idle=idle,
         method="decomposition",
+        keys=coupling.keys,
         gap=gap_out,
         lower_bound=bound.value * unit if feasible else float("nan"),
         iterations=rounds,
-        violation=np.zeros(n_k) if feasible else np.maximum(slack, 0.0) * scale,
+        violations=np.zeros(n_k) if feasible else np.maximum(slack, 0.0) * scale,
         seconds=time.perf_counter() - started,
     )

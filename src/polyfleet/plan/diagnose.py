@@ -9,6 +9,7 @@ import numpy as np
 from polyfleet.perfmodel import ThroughputMatrix
 from polyfleet.plan.lp import solve_lp
 from polyfleet.plan.problem import PlacementProblem
+from polyfleet.plan.shares import share_point
 from polyfleet.plan.solution import Solution
 
 #: Above this many cells the shortfall LP is skipped (it solves the whole LP at once).
@@ -50,33 +51,39 @@ def pool_reasons(
 
 
 def violated_limits(problem: PlacementProblem, solution: Solution) -> list[dict[str, Any]]:
-    """Coupling rows the least-violation plan exceeds, with the amount in the row's own unit."""
-    rows = problem.coupling()
+    """Coupling rows the least-violation plan exceeds, with the amount in the row's own unit
+    (share rows in points of the share measure), read from the solution by each row's key."""
+    point = share_point(solution.usage, problem.share_weight)
     out = []
-    total = {
-        "count": float(solution.usage.sum()),
-        "power": float(problem.mw @ solution.usage),
-        "spend": float(problem.cost @ solution.usage),
-    }[problem.share_measure]
-    for k in np.flatnonzero(solution.violation > 0):
-        name, kind = rows.names[k], rows.kinds[k]
-        amount = float(solution.violation[k])
-        if kind == "capacity":
-            text = f"pool {name.split(':', 1)[1]} short by {amount:,.0f} accelerators"
+    for key in problem.coupling().keys:
+        amount = solution.violation(key)
+        if not amount > 0:
+            continue
+        if key.kind == "capacity":
+            text = f"pool {key.subject} short by {amount:,.0f} accelerators"
             unit = "accelerators"
-        elif kind == "power":
-            text = f"power cap short by {amount:,.1f} MW"
+        elif key.kind == "power":
+            where = "" if key.subject is None else f" of {key.subject}"
+            text = f"power cap{where} short by {amount:,.1f} MW"
             unit = "MW"
         else:
-            bound, vendor = name.split(":", 1)
-            points = 100.0 * amount / total if total > 0 else float("nan")
-            word = "cap" if bound == "share_max" else "floor"
+            amount = amount / point if point > 0 else float("nan")
+            word = "cap" if key.kind == "share_max" else "floor"
             text = (
-                f"{vendor} share {word} must give by {points:.2f} points ({problem.share_measure})"
+                f"{key.subject} share {word} must give by {amount:.2f} points "
+                f"({problem.share_measure})"
             )
             unit = "share points"
-            amount = points
-        out.append({"limit": name, "kind": kind, "by": amount, "unit": unit, "message": text})
+        out.append(
+            {
+                "limit": str(key),
+                "key": key.to_dict(),
+                "kind": key.family,
+                "by": amount,
+                "unit": unit,
+                "message": text,
+            }
+        )
     return out
 
 

@@ -30,7 +30,9 @@ import numpy as np
 from polyfleet.errors import PolyfleetError
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
+from polyfleet.plan.keys import CouplingKey
 from polyfleet.plan.problem import PlacementProblem, ShareBound
+from polyfleet.plan.shares import share_point, vendor_shares
 from polyfleet.plan.solution import Solution
 
 __all__ = ["Frontier", "VendorLeverage", "leverage", "share_frontier"]
@@ -170,7 +172,8 @@ class LeverageReport:
 
 
 def _never_reason(problem: PlacementProblem, mask: np.ndarray, vendor: str, what: str) -> str:
-    """Why a vendor keeps work (or stays in the fleet) at any price."""
+    """Why a vendor keeps work (or stays in the fleet) at any price: the workloads only it
+    serves, and the limits, read from the coupling rows' keys, that hold work on it."""
     reasons = []
     eligible_elsewhere = ((problem.a > 0) & ~mask[None, :]).any(axis=1)
     only_v = np.flatnonzero(~eligible_elsewhere & (problem.demand > 0))
@@ -178,15 +181,16 @@ def _never_reason(problem: PlacementProblem, mask: np.ndarray, vendor: str, what
         names = ", ".join(problem.workloads[i] for i in only_v[:3])
         more = f" and {only_v.size - 3} more" if only_v.size > 3 else ""
         reasons.append(f"only {vendor} can serve {names}{more}")
-    if any(sb.vendor == vendor and sb.bound == "min" for sb in problem.shares):
+    rows = problem.coupling()
+    if CouplingKey("share_min", vendor) in rows.keys:
         reasons.append(f"the minimum share of {vendor}")
-    capped = sorted(
-        {sb.vendor for sb in problem.shares if sb.vendor != vendor and sb.bound == "max"}
-    )
+    capped = sorted(str(k.subject) for k in rows.of_kind("share_max") if k.subject != vendor)
     if capped:
         reasons.append("the maximum share of " + ", ".join(capped))
     if not reasons:
-        reasons.append("the other vendors' capacity or the power cap cannot take all its work")
+        limits = ["the other vendors' capacity", *(k.describe() for k in rows.of_kind("power"))]
+        held = ", ".join(limits[:-1]) + " or " + limits[-1] if len(limits) > 1 else limits[0]
+        reasons.append(f"{held} cannot take all its work")
     return f"{what} at no price up to x{MAX_MULTIPLIER:g}: " + "; ".join(reasons)
 
 
@@ -234,8 +238,8 @@ def leverage(
         raise PolyfleetError("the scenario has no feasible plan; leverage needs one (run `plan`)")
     free = replace(problem, shares=())
     unlimited = solver.solve(free, chain="free") if problem.shares else base
-    rows = problem.coupling()
-    total_m = float(problem.share_weight @ base.usage)
+    point = share_point(base.usage, problem.share_weight)
+    share_keys = [k for k in problem.coupling().keys if k.family == "share"]
     out = []
     for vendor in problem.vendors:
         mask = _vendor_mask(problem, vendor)
@@ -287,10 +291,8 @@ def leverage(
                     else None
                 )
         single_cost, single_status, single_why = _single_vendor(solver, free, mask, vendor)
-        duals = {}
-        for k, name in enumerate(rows.names):
-            if rows.kinds[k] == "share" and name.endswith(f":{vendor}") and base.duals.size:
-                duals[name.split(":")[0]] = float(base.duals[k]) * total_m * 0.01
+        # $/h per share point of each bound on this vendor ("share_max" / "share_min")
+        duals = {k.kind: base.dual(k) * point for k in share_keys if k.subject == vendor}
         out.append(
             VendorLeverage(
                 vendor=vendor,
@@ -346,12 +348,9 @@ def _capped(problem: PlacementProblem, vendor: str, cap: float) -> PlacementProb
     return replace(problem, shares=(*kept, ShareBound(vendor, "max", cap)))
 
 
-def vendor_shares(problem: PlacementProblem, sol: Solution) -> dict[str, float]:
-    m = problem.share_weight * sol.usage
-    total = float(m.sum()) or 1.0
-    return {
-        v: float(m[problem.pool_vendor == i].sum()) / total for i, v in enumerate(problem.vendors)
-    }
+def _shares(problem: PlacementProblem, sol: Solution) -> dict[str, float]:
+    """Each vendor's share of the plan by the scenario's share measure."""
+    return vendor_shares(sol.usage, problem.pool_vendor, problem.vendors, problem.share_weight)
 
 
 def knee_index(shares: np.ndarray, costs: np.ndarray) -> int:
@@ -377,7 +376,7 @@ def share_frontier(
         raise PolyfleetError(
             "no feasible plan even without share caps; run `plan` for the diagnosis"
         )
-    shares0 = vendor_shares(problem, start)
+    shares0 = _shares(problem, start)
     vendor = max(shares0, key=lambda v: shares0[v])
     # the other vendors' caps stay; the largest vendor's cap is what the sweep sets
     free = replace(
@@ -402,7 +401,7 @@ def share_frontier(
         out.append(
             {
                 "max_share": float(cap),
-                "share": vendor_shares(problem, sol)[vendor] if ok else None,
+                "share": _shares(problem, sol)[vendor] if ok else None,
                 "cost_per_hour": sol.cost_per_hour if ok else None,
                 "status": sol.status,
             }

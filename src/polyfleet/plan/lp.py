@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from polyfleet.errors import SolverError
+from polyfleet.plan.keys import CouplingKey
 from polyfleet.plan.problem import CouplingRows, PlacementProblem
 from polyfleet.plan.solution import Solution
 
@@ -286,7 +287,7 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
     violation = np.zeros(n_k)
     if status == "infeasible":
         if not n_slack:
-            return _nothing(problem, n_k, started)
+            return _nothing(problem, coupling.keys, started)
         # least violation: the same LP with the slack free and only the slack costed
         slack = np.arange(s0, n_col, dtype=np.int32)
         checked(h.changeColsBounds(n_k, slack, np.zeros(n_k), np.full(n_k, INF)), "the slack")
@@ -339,13 +340,14 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
         usage=np.asarray(x.sum(axis=0)).ravel() + idle,
         idle=idle,
         method="lp",
+        keys=coupling.keys,
         seconds=time.perf_counter() - started,
         lower_bound=obj if feasible else float("nan"),
-        violation=violation,
+        violations=violation,
     )
 
 
-def _nothing(problem: PlacementProblem, n_k: int, started: float) -> Solution:
+def _nothing(problem: PlacementProblem, keys: tuple[CouplingKey, ...], started: float) -> Solution:
     """An infeasible answer with no plan (the objectives that serve what they can never are)."""
     n_w, n_p = problem.shape
     return Solution(
@@ -355,11 +357,11 @@ def _nothing(problem: PlacementProblem, n_k: int, started: float) -> Solution:
         objective=float("nan"),
         cost_per_hour=float("nan"),
         served=np.zeros(n_w),
-        duals=np.zeros(n_k),
+        duals=np.zeros(len(keys)),
         usage=np.zeros(n_p),
         method="lp",
+        keys=keys,
         seconds=time.perf_counter() - started,
-        violation=np.zeros(n_k),
     )
 
 

@@ -25,12 +25,16 @@ from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.lp import solve_lp
 from polyfleet.plan.problem import PlacementProblem, problem_from_scenario
+from polyfleet.plan.shares import share_point, vendor_shares
 from polyfleet.plan.solution import Solution
 from polyfleet.scenario import LoadedScenario
 
 __all__ = ["Plan", "make_plan", "solve_problem"]
 
 BINDING_TOL = 1e-9
+MEASURES = ("count", "power", "spend")
+#: What one unit of each family of coupling row is, as the binding list names it.
+UNITS = {"capacity": "accelerator", "power": "MW", "share": "share point"}
 
 
 @dataclass
@@ -64,31 +68,37 @@ class Plan:
         return float(self.problem.mw @ self.solution.usage)
 
     def vendor_shares(self) -> dict[str, dict[str, float]]:
-        use = self.solution.usage
-        p = self.problem
-        measures = {"count": use, "power": p.mw * use, "spend": p.cost * use}
-        out: dict[str, dict[str, float]] = {}
-        for vi, vendor in enumerate(p.vendors):
-            mask = p.pool_vendor == vi
-            out[vendor] = {
-                m: float(v[mask].sum() / v.sum()) if v.sum() > 0 else 0.0
-                for m, v in measures.items()
-            }
-        return out
+        """Each vendor's share of the accelerators used, by count, power and spend."""
+        p, use = self.problem, self.solution.usage
+        by_measure = {
+            m: vendor_shares(use, p.pool_vendor, p.vendors, p.measure_weight(m)) for m in MEASURES
+        }
+        return {v: {m: by_measure[m][v] for m in MEASURES} for v in p.vendors}
 
     def power(self) -> dict[str, Any]:
-        """Power drawn in MW and GW, the cap, and the cap's shadow price ($/h per extra MW)."""
+        """Power drawn in MW and GW; every power cap (the fleet's first, then each site's) with
+        what it draws and its shadow price ($/h per extra MW); `cap_mw` and its price are the
+        fleet's cap."""
         p, sol = self.problem, self.solution
-        price = 0.0
-        if p.power_cap_mw is not None and sol.duals.size:
-            rows = p.coupling()
-            k = rows.kinds.index("power")
-            price = float(sol.duals[k])
+        rows = p.coupling()
+        drawn = rows.G @ sol.usage
+        caps = [
+            {
+                "limit": str(key),
+                "key": key.to_dict(),
+                "cap_mw": float(rows.b[rows.row(key)]),
+                "mw": float(drawn[rows.row(key)]),
+                "shadow_price_per_mw_hour": sol.dual(key),
+            }
+            for key in sorted(rows.of_kind("power"), key=lambda k: (k.subject is not None, str(k)))
+        ]
+        fleet = next((c for c in caps if c["key"]["subject"] is None), None)
         return {
             "mw": self.power_mw,
             "gw": self.power_mw / 1000.0,
-            "cap_mw": p.power_cap_mw,
-            "cap_shadow_price_per_mw_hour": price,
+            "cap_mw": fleet["cap_mw"] if fleet else None,
+            "cap_shadow_price_per_mw_hour": fleet["shadow_price_per_mw_hour"] if fleet else 0.0,
+            "caps": caps,
         }
 
     def binding(self) -> list[dict[str, Any]]:
@@ -96,27 +106,29 @@ class Plan:
         p, sol = self.problem, self.solution
         rows = p.coupling()
         lhs = rows.G @ sol.usage
-        total_m = float(p.share_weight @ sol.usage)
+        point = share_point(sol.usage, p.share_weight)
         out = []
-        for k, name in enumerate(rows.names):
-            slack = float(rows.b[k] - lhs[k])
-            dual = float(sol.duals[k]) if sol.duals.size else 0.0
-            at_limit = bool(np.isfinite(slack)) and slack <= 1e-7 * max(abs(float(rows.b[k])), 1.0)
-            if abs(slack) <= 1e-7 * max(abs(float(rows.b[k])), 1.0):
+        for key in rows.keys:
+            k = rows.row(key)
+            limit = float(rows.b[k])
+            slack = float(limit - lhs[k])
+            dual = sol.dual(key)
+            at_limit = bool(np.isfinite(slack)) and slack <= 1e-7 * max(abs(limit), 1.0)
+            if abs(slack) <= 1e-7 * max(abs(limit), 1.0):
                 slack = 0.0  # solver round-off, not a real margin
             if dual <= BINDING_TOL * max(self.cost_per_hour, 1.0) and not at_limit:
                 continue
-            kind = rows.kinds[k]
             # a share row's dual is per unit of share-weighted measure; one point is 1% of it all
-            saving = dual * total_m * 0.01 if kind == "share" else dual
+            share = key.family == "share"
             out.append(
                 {
-                    "constraint": name,
-                    "kind": kind,
-                    "limit": float(rows.b[k]) if kind != "share" else None,
+                    "constraint": str(key),
+                    "key": key.to_dict(),
+                    "kind": key.family,
+                    "limit": None if share else limit,
                     "slack": slack,
-                    "unit": {"capacity": "accelerator", "power": "MW"}.get(kind, "share point"),
-                    "saving_per_hour": saving,
+                    "unit": UNITS[key.family],
+                    "saving_per_hour": dual * point if share else dual,
                 }
             )
         return sorted(out, key=lambda e: -e["saving_per_hour"])
@@ -419,7 +431,7 @@ def make_plan(
     )
     if status == "infeasible":
         assert diagnosis is not None
-        if solution.violation.size and solution.violation.any():
+        if solution.violations.any():
             diagnosis["limits"] = diagnose.violated_limits(problem, solution)
         short = diagnose.shortfalls(problem, to_solve)
         if short is not None:
@@ -444,16 +456,18 @@ def _expand(sol: Solution | None, problem: PlacementProblem, keep: np.ndarray) -
     n_w, n_p = problem.shape
     idx = np.flatnonzero(keep)
     if sol is None:  # nothing to solve: no workload both servable and with demand
+        keys = problem.coupling().keys
         return Solution(
             x=sp.csr_matrix((n_w, n_p)),
             status="optimal",
             objective=0.0,
             cost_per_hour=0.0,
             served=np.zeros(n_w),
-            duals=np.zeros(0),
+            duals=np.zeros(len(keys)),
             usage=np.zeros(n_p),
             idle=np.zeros(n_p),
             method="none",
+            keys=keys,
         )
     x = sol.x.tocoo()
     full_x = sp.csr_matrix((x.data, (idx[x.row], x.col)), shape=(n_w, n_p))

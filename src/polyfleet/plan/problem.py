@@ -9,11 +9,14 @@ Notation (w: workload class, p: pool, k: coupling row)
              capacity rows (G = e_p, b = N[p]), power (G = mw, b = cap), vendor share rows
              (max: G = (1[v(p)=v] − s)·m[p], min: G = (s − 1[v(p)=v])·m[p], b = 0), where m is
              1, mw or c by the scenario's share measure.
+Each coupling row carries a key (`polyfleet.plan.keys.CouplingKey`): ("capacity", pool),
+("power", None) for the fleet's cap, ("share_max" | "share_min", vendor). Solutions, diagnosis,
+leverage and reports find rows by these keys; their display names are rendered from them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -21,10 +24,17 @@ from numpy.typing import NDArray
 
 from polyfleet.economics import CostBreakdown, facility_kw, pool_cost_per_hour
 from polyfleet.perfmodel import ThroughputMatrix
+from polyfleet.plan.keys import CouplingKey, RowKey
 from polyfleet.plan.shares import share_coefficients
 from polyfleet.scenario import LoadedScenario
 
-__all__ = ["CouplingRows", "PlacementProblem", "ShareBound", "problem_from_scenario"]
+__all__ = [
+    "CouplingKey",
+    "CouplingRows",
+    "PlacementProblem",
+    "ShareBound",
+    "problem_from_scenario",
+]
 
 F = NDArray[np.float64]
 
@@ -38,12 +48,38 @@ class ShareBound:
 
 @dataclass(frozen=True)
 class CouplingRows:
-    """Rows that tie workloads together: G @ usage ≤ b, usage[p] = accelerators used in pool p."""
+    """Rows that tie workloads together: G @ usage ≤ b, usage[p] = accelerators used in pool p;
+    row k is the limit `keys[k]`. Positions are this object's own: a row is found by its key."""
 
     G: F
     b: F
-    names: list[str]
-    kinds: list[str]  # "capacity" | "power" | "share"
+    keys: tuple[CouplingKey, ...]
+    _index: dict[RowKey, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[RowKey, int] = {}
+        for k, key in enumerate(self.keys):
+            if index.setdefault(key, k) != k:
+                raise ValueError(f"coupling row {key!r} appears twice")
+        if self.G.shape[0] != len(self.keys) or self.b.shape != (len(self.keys),):
+            raise ValueError(f"{len(self.keys)} keys for {self.G.shape[0]} coupling rows")
+        object.__setattr__(self, "_index", index)
+
+    @property
+    def names(self) -> list[str]:
+        """Display names, rendered from the keys (for people, never parsed back)."""
+        return [str(key) for key in self.keys]
+
+    def row(self, key: RowKey) -> int:
+        """The position of the row with this key."""
+        try:
+            return self._index[key]
+        except KeyError:
+            raise KeyError(f"no coupling row {key!r}") from None
+
+    def of_kind(self, kind: str) -> Iterator[CouplingKey]:
+        """The keys of every row of one kind ("power": the fleet's cap and any site's), in order."""
+        return (key for key in self.keys if key.kind == kind)
 
 
 @dataclass(frozen=True)
@@ -84,21 +120,22 @@ class PlacementProblem:
 
     @property
     def share_weight(self) -> F:
-        return {"count": np.ones_like(self.cost), "power": self.mw, "spend": self.cost}[
-            self.share_measure
-        ]
+        """m per pool for the scenario's own share measure (what its share rows weigh)."""
+        return self.measure_weight(self.share_measure)
+
+    def measure_weight(self, measure: str) -> F:
+        """m per pool for a share measure: 1 (count), MW (power) or USD per hour (spend)."""
+        return {"count": np.ones_like(self.cost), "power": self.mw, "spend": self.cost}[measure]
 
     def coupling(self) -> CouplingRows:
-        n_p = len(self.pools)
-        rows = [np.eye(n_p)]
+        """Capacity per pool, the power cap, the vendor-share bounds: one keyed row each."""
+        rows = [np.eye(len(self.pools))]
         b = [self.capacity]
-        names = [f"capacity:{p}" for p in self.pools]
-        kinds = ["capacity"] * n_p
+        keys = [CouplingKey("capacity", p) for p in self.pools]
         if self.power_cap_mw is not None:
             rows.append(self.mw[None, :])
             b.append(np.array([self.power_cap_mw]))
-            names.append("power_cap")
-            kinds.append("power")
+            keys.append(CouplingKey("power", None))
         m = self.share_weight
         for sb in self.shares:
             if sb.vendor not in self.vendors:
@@ -106,9 +143,8 @@ class PlacementProblem:
             in_v = self.pool_vendor == self.vendors.index(sb.vendor)
             rows.append(share_coefficients(in_v, sb.bound, sb.value, m)[None, :])
             b.append(np.zeros(1))
-            names.append(f"share_{sb.bound}:{sb.vendor}")
-            kinds.append("share")
-        return CouplingRows(np.vstack(rows), np.concatenate(b), names, kinds)
+            keys.append(CouplingKey(f"share_{sb.bound}", sb.vendor))
+        return CouplingRows(np.vstack(rows), np.concatenate(b), tuple(keys))
 
     def subset(self, keep: NDArray[np.bool_]) -> PlacementProblem:
         """The same fleet and limits with only the workload classes where `keep` is true."""

@@ -17,6 +17,7 @@ from polyfleet.errors import SolverError
 from polyfleet.plan.blocks import RowKey, row_name
 from polyfleet.plan.lp import INF, new_highs, pass_lp
 from polyfleet.plan.procure_model import Model, build_model
+from polyfleet.plan.shares import vendor_totals
 from polyfleet.procurement import LoadedProcurement
 
 __all__ = ["Model", "ProcurementResult", "build_model", "procure"]
@@ -216,12 +217,10 @@ class ProcurementResult:
         capex_t = (n * (g * cap)[:, None]).sum(axis=0)
         opex_t = (inst * opex[:, None]).sum(axis=0)
         vendors = sorted({k.vendor for k in m.kinds})
+        kind_vendor = [vendors.index(k.vendor) for k in m.kinds]
         gw = {
-            v: [
-                float((inst[:, t] * mw * np.array([k.vendor == v for k in m.kinds])).sum() / 1000)
-                for t in range(len(m.years))
-            ]
-            for v in vendors
+            v: [float(t) / 1000 for t in mw_t]
+            for v, mw_t in vendor_totals(inst, kind_vendor, vendors, mw).items()
         }
         z = m.lp.values(self.solution, "z")
         shortfalls, violations = self.shortfalls(), self.violations()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyfleet.errors import InputError
-from polyfleet.inputs import dotted, input_error
+from polyfleet.inputs import FieldError, input_error, line_of, read_document
 from polyfleet.model_shape import ModelShape
 from polyfleet.ranges import (
     DeviceIndex,
@@ -94,9 +94,10 @@ class Latency(_Record):
     @model_validator(mode="after")
     def _ordered(self) -> Latency:
         if self.p99_ms < self.p50_ms:
-            raise ValueError(
+            raise FieldError(
                 f"p99_ms ({self.p99_ms:g}) is below p50_ms ({self.p50_ms:g}): a 99th percentile "
-                "is never below the median"
+                "is never below the median",
+                "p99_ms",
             )
         return self
 
@@ -135,9 +136,10 @@ class CaseResult(_Record):
             try:
                 ModelShape.model_validate(value)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                got = err.get("input")
-                raise ValueError(f"{dotted(err['loc'])}: {err['msg']} (got {got!r})") from None
+                err = exc.errors(include_url=False)[0]
+                raise FieldError(
+                    err["msg"].removeprefix("Value error, "), *err["loc"], value=err.get("input")
+                ) from None
         return value
 
 
@@ -175,22 +177,12 @@ class Profile(_Record):
 def load_profile(path: str | Path) -> Profile:
     """Read and validate one profile file; anything else is an InputError naming what is wrong."""
     path = Path(path)
-    try:
-        text = path.read_text("utf-8")
-    except FileNotFoundError:
-        raise InputError("profile file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read profile: {exc}", file=str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            f"not a profile: JSON syntax error: {exc.msg}", file=str(path), line=exc.lineno
-        ) from None
-    return parse_profile(data, file=str(path))
+    data, text = read_document(path, syntax="json")  # a profile is JSON whatever its name
+    return parse_profile(data, file=str(path), text=text)
 
 
-def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
+def parse_profile(data: Any, *, file: str = "<profile>", text: str | None = None) -> Profile:
+    """Validate profile data; `text` (the source) lets errors give a line."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         found = data.get("format") if isinstance(data, dict) else type(data).__name__
         raise InputError(
@@ -198,6 +190,7 @@ def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
             file=file,
             field="format",
             value=found,
+            line=line_of(text, ["format"]),
             hint=f"A profile has format '{FORMAT}'; write one with `polyfleet probe --out`",
         )
     if data.get("schema_version") != SCHEMA_VERSION:
@@ -206,12 +199,13 @@ def parse_profile(data: Any, *, file: str = "<profile>") -> Profile:
             file=file,
             field="schema_version",
             value=data.get("schema_version"),
+            line=line_of(text, ["schema_version"]),
             hint=f"This polyfleet reads version {SCHEMA_VERSION}; re-run `polyfleet probe`",
         )
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
-        raise input_error(exc, file=file, text=None) from None
+        raise input_error(exc, file=file, text=text, model=Profile) from None
 
 
 def profile_files(paths: Iterable[str | Path]) -> list[Path]:

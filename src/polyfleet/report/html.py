@@ -169,6 +169,7 @@ def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) ->
             f"<td>{esc(b['unit'])}</td></tr>"
         )
     parts.append("</table>")
+    parts.append(_power_caps(plan["power"]["caps"]))
     for i, deal in enumerate(plan.get("deals", [])):
         parts.append(_deal_section(deal, i, include_js=False))
     if frontier is not None:
@@ -180,6 +181,22 @@ def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) ->
         )
     parts.append("</body></html>")
     return "".join(parts)
+
+
+def _power_caps(caps: list[dict[str, Any]]) -> str:
+    """One row per power cap, named by its key's subject: the fleet's, or a site's."""
+    if not caps:
+        return ""
+    esc = html.escape
+    rows = "".join(
+        f"<tr><td>{esc(str(c['key']['subject'] or 'fleet'))}</td><td>{c['mw']:,.1f}</td>"
+        f"<td>{c['cap_mw']:,.1f}</td><td>{c['shadow_price_per_mw_hour']:,.2f}</td></tr>"
+        for c in caps
+    )
+    return (
+        "<h2>Power caps</h2><table id='power-caps'><tr><th>cap</th><th>MW drawn</th>"
+        f"<th>cap MW</th><th>saving $/h per extra MW</th></tr>{rows}</table>"
+    )
 
 
 def frontier_figure(data: dict[str, Any]) -> go.Figure:

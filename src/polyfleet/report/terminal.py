@@ -86,14 +86,9 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
         print_plan_model(plan, console)
         return
     power = plan["power"]
-    cap = ""
-    if power["cap_mw"] is not None:
-        cap = f" of {power['cap_mw']:,.0f} MW cap"
-        if power["cap_shadow_price_per_mw_hour"] > 0:
-            cap += f" (binding: ${power['cap_shadow_price_per_mw_hour']:,.0f}/h per extra MW)"
     console.print(
         f"cost ${plan['cost_per_hour']:,.0f}/h  (${plan['cost_per_year'] / 1e9:,.2f}B/yr)   "
-        f"power {power['mw']:,.1f} MW = {power['gw']:,.3f} GW{cap}   "
+        f"power {power['mw']:,.1f} MW = {power['gw']:,.3f} GW{_power_caps(power['caps'])}   "
         f"optimality gap {plan['optimality_gap']:.1e} "
         f"({plan['solver']['method']}, {plan['solver']['iterations']} rounds)"
     )
@@ -203,6 +198,20 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
                 b["unit"],
             )
         console.print(t)
+
+
+def _power_caps(caps: list[dict[str, Any]]) -> str:
+    """Each power cap, by its key: the fleet's as "of N MW cap", a site's with what it draws."""
+    out = ""
+    for c in caps:
+        site = c["key"]["subject"]
+        text = f" of {c['cap_mw']:,.0f} MW cap"
+        if site is not None:
+            text = f"; {escape(str(site))} {c['mw']:,.1f} MW{text}"
+        if c["shadow_price_per_mw_hour"] > 0:
+            text += f" (binding: ${c['shadow_price_per_mw_hour']:,.0f}/h per extra MW)"
+        out += text
+    return out
 
 
 def tco_table(cost: dict[str, Any], title: str) -> Table:
