@@ -117,8 +117,8 @@ def test_a_users_table_loads_and_resolves_aliases(tmp_path):
         ),
         (
             lambda t: t["results"][0].update(minutes=12.0),
-            "results[0] (r1)",
-            None,
+            "results[0] (r1).minutes",
+            12.0,
             "not minutes",
         ),
         (

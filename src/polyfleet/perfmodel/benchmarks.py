@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError, model_validator
 from polyfleet.catalog import Catalog
 from polyfleet.catalog._catalog import Precision
 from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import dotted, input_error, line_of, read_document
+from polyfleet.inputs import FieldError, dotted, input_error, line_of, read_document
 from polyfleet.ranges import (
     ActiveParamsB,
     FlopPerParam,
@@ -107,9 +107,17 @@ class BenchmarkResult(InputModel):
     def _one_figure(self) -> BenchmarkResult:
         if self.scenario == "training":
             if (self.throughput is None) == (self.minutes is None):
-                raise ValueError("a training result gives either minutes or throughput (tokens/s)")
-        elif self.minutes is not None or self.throughput is None:
-            raise ValueError(f"an {self.scenario} result gives throughput (tokens/s), not minutes")
+                raise FieldError(
+                    "a training result gives either minutes or throughput (tokens/s)", "minutes"
+                )
+        elif self.minutes is not None:
+            raise FieldError(
+                f"an {self.scenario} result gives throughput (tokens/s), not minutes", "minutes"
+            )
+        elif self.throughput is None:
+            raise FieldError(
+                f"an {self.scenario} result needs its throughput (tokens/s)", "throughput"
+            )
         return self
 
     @property
@@ -155,7 +163,9 @@ def parse_benchmarks(
 ) -> LoadedBenchmarks:
     """Validate a table's data and resolve its accelerators against `catalog`."""
     if not isinstance(data, dict):
-        raise InputError("a benchmark table must be a mapping at the top level", file=file)
+        raise InputError(
+            "a benchmark table must be a mapping at the top level", file=file, value=data
+        )
     try:
         table = BenchmarkTable.model_validate(data)
     except ValidationError as exc:
