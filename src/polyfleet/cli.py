@@ -1,4 +1,9 @@
-"""The `polyfleet` command."""
+"""The `polyfleet` command.
+
+Errors end a command in one place (`_Commands.invoke`): a PolyfleetError prints one line on
+stderr and exits with its class's code (1 bad input or a missing extra, 2 infeasible, 3 the
+solver failed); commands raise, never print errors themselves.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +19,17 @@ from rich.markup import escape
 from typer._click.exceptions import UsageError  # typer's bundled click (typer is pinned)
 from typer.core import TyperGroup
 
-from polyfleet.errors import PolyfleetError
+from polyfleet.errors import InfeasibleError, InputError, MissingExtraError, PolyfleetError
+from polyfleet.inputs.cost import COST_DEFAULTS
 from polyfleet.service.cli import serve_app
 
-EXIT_INPUT = 1
-EXIT_INFEASIBLE = 2
+EXIT_INPUT = InputError.exit_code
 
 
 class _Commands(TyperGroup):
-    """Usage errors (unknown option, missing argument, bad option type) exit 1 like any other bad
-    input, with typer's message: click's 2 is polyfleet's code for "infeasible"."""
+    """The one place a command's error ends it: a PolyfleetError is one line on stderr and its
+    class's exit code. Usage errors (unknown option, missing argument, bad option type) exit 1
+    like any other bad input, with typer's message: click's 2 is polyfleet's "infeasible"."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -38,6 +44,12 @@ class _Commands(TyperGroup):
         except UsageError as exc:
             exc.exit_code = EXIT_INPUT  # type: ignore[misc]
             raise
+        except PolyfleetError as exc:
+            label = "infeasible" if isinstance(exc, InfeasibleError) else "error"
+            err_console.print(
+                f"[red]{label}:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
+            raise typer.Exit(exc.exit_code) from None
 
 
 app = typer.Typer(
@@ -66,11 +78,6 @@ def _console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def _fail(exc: PolyfleetError) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
-    return typer.Exit(EXIT_INPUT)
-
-
 def _dump(data: Any) -> str:
     return json.dumps(data, indent=1, allow_nan=False, default=_json_default)
 
@@ -79,10 +86,7 @@ def _finite(data: Any, what: str) -> None:
     """Refuse a result with a NaN or infinity before anything is printed or written."""
     from polyfleet.finite import check_finite
 
-    try:
-        check_finite(data, what)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    check_finite(data, what)
 
 
 def _json_default(obj: Any) -> Any:
@@ -102,7 +106,9 @@ def catalog(
 
     cat = load_catalog()
     if vendor is not None and vendor.lower() not in cat.vendors:
-        raise _fail(PolyfleetError(f"unknown vendor {vendor!r}; known: {', '.join(cat.vendors)}"))
+        raise InputError(
+            f"unknown vendor; known: {', '.join(cat.vendors)}", field="--vendor", value=vendor
+        )
     rows = cat.table_rows(vendor)
     if as_json:
         typer.echo(
@@ -149,36 +155,34 @@ def plan(
     ] = False,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
-    from polyfleet.options import PlanOptions, parse_options
-    from polyfleet.perfmodel.benchmarks import table_specs
-    from polyfleet.plan.pessimistic import pessimistic_plan
+    from polyfleet.inputs.benchmarks import PACKAGED, table_specs
+    from polyfleet.inputs.options import PlanOptions, parse_options
+    from polyfleet.inputs.scenario import load_scenario
     from polyfleet.plan.placement import make_plan
     from polyfleet.report.files import check_outputs
-    from polyfleet.scenario import load_scenario
 
     t0 = time.perf_counter()
+    opts = parse_options(PlanOptions, method=method)
+    specs = table_specs(benchmarks)
+    inputs = (
+        {"SCENARIO": scenario}
+        | {f"--profiles {p}": p for p in profiles or []}
+        | {f"--benchmarks {b}": Path(b) for b in specs if b != PACKAGED}
+    )
+    check_outputs({"--out": out, "--html": html}, inputs=inputs)
+    loaded = load_scenario(scenario)
+    if profiles:
+        loaded = loaded.with_profiles(profiles)
+    load_s = time.perf_counter() - t0
     changes = None
-    try:
-        opts = parse_options(PlanOptions, method=method)
-        specs = table_specs(benchmarks)
-        inputs = (
-            {"SCENARIO": scenario}
-            | {f"--profiles {p}": p for p in profiles or []}
-            | {f"--benchmarks {b}": Path(b) for b in specs if b != "packaged"}
+    if pessimistic:
+        from polyfleet.plan.pessimistic import pessimistic_plan
+
+        result, changes = pessimistic_plan(
+            loaded, method=opts.method, load_seconds=load_s, benchmarks=specs
         )
-        check_outputs({"--out": out, "--html": html}, inputs=inputs)
-        loaded = load_scenario(scenario)
-        if profiles:
-            loaded = loaded.with_profiles(profiles)
-        load_s = time.perf_counter() - t0
-        if pessimistic:
-            result, changes = pessimistic_plan(
-                loaded, method=opts.method, load_seconds=load_s, benchmarks=specs
-            )
-        else:
-            result = make_plan(loaded, method=opts.method, load_seconds=load_s, benchmarks=specs)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    else:
+        result = make_plan(loaded, method=opts.method, load_seconds=load_s, benchmarks=specs)
     data = result.to_dict(matrix_cells=matrix)
     if changes is not None:
         data["pessimistic"] = changes
@@ -187,10 +191,7 @@ def plan(
     if html is not None and data["status"] == "optimal" and frontier:
         from polyfleet.plan.leverage import share_frontier
 
-        try:
-            front = share_frontier(result.problem.subset(result.problem.demand > 0)).to_dict()
-        except PolyfleetError as exc:
-            raise _fail(exc) from None
+        front = share_frontier(result.problem.subset(result.problem.demand > 0)).to_dict()
         _finite(front, "frontier")
     text = _dump(data) if (as_json or out is not None) else ""
     if out is not None:
@@ -209,11 +210,24 @@ def plan(
 
         print_plan(data, _console())
     if data["status"] != "optimal":
-        err_console.print(
-            "[red]infeasible:[/red] no plan meets every constraint; the diagnosis above says "
-            "which workloads and limits fail, and by how much."
+        where = ""
+        if changes is not None:
+            where = (
+                " at the low end of the throughput intervals (the point plan is "
+                f"{changes['point_status']})"
+            )
+        raise InfeasibleError(
+            f"no plan meets every constraint{where}; the diagnosis above says which workloads "
+            "and limits fail, and by how much",
+            data.get("diagnosis") or {},
+            record=data,
         )
-        raise typer.Exit(EXIT_INFEASIBLE)
+
+
+def _default(term: str) -> str:
+    """The documented default of an owned-cost term, for an option's help."""
+    d = COST_DEFAULTS[term]
+    return f"default {d.shown}: {d.source}"
 
 
 @app.command()
@@ -230,16 +244,18 @@ def calibrate(
 ) -> None:
     """Fit a factor per software stack and workload kind to tables of published results."""
     from polyfleet.catalog import load_catalog
-    from polyfleet.perfmodel.benchmarks import table_specs
+    from polyfleet.inputs.benchmarks import table_specs
     from polyfleet.perfmodel.fit import calibration_record
 
-    try:
-        specs = table_specs(benchmarks)
-        if not specs:
-            raise PolyfleetError("calibrate needs a table: give --benchmarks FILE or packaged")
-        data = calibration_record(specs, load_catalog(), with_holdout=holdout)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    specs = table_specs(benchmarks)
+    if not specs:
+        raise InputError(
+            "calibrate needs a table",
+            field="--benchmarks",
+            value="none",
+            hint="Give --benchmarks FILE, or `packaged` for the shipped table",
+        )
+    data = calibration_record(specs, load_catalog(), with_holdout=holdout)
     _finite(data, "calibration")
     if as_json:
         typer.echo(_dump(data))
@@ -257,87 +273,104 @@ def tco(
     capex: Annotated[
         float | None, typer.Option(help="GPU price, USD (default: the catalog's purchase price).")
     ] = None,
-    power_price: Annotated[float, typer.Option(help="Electricity, USD per MWh.")] = 70.0,
-    pue: Annotated[float, typer.Option(help="Power usage effectiveness of the facility.")] = 1.3,
-    years: Annotated[float, typer.Option(help="Amortisation of GPU, node and network.")] = 4.0,
-    rate: Annotated[float, typer.Option(help="Cost of capital per year (0.08 = 8 %).")] = 0.08,
-    maintenance: Annotated[
-        float, typer.Option(help="Maintenance, fraction of capex a year.")
-    ] = 0.0,
-    utilisation: Annotated[float, typer.Option(help="Average fraction of full power drawn.")] = 1.0,
-    node: Annotated[float | None, typer.Option(help="Server share per GPU, USD.")] = None,
-    network: Annotated[float | None, typer.Option(help="Fabric share per GPU, USD.")] = None,
-    facility_per_mw: Annotated[
-        float | None, typer.Option(help="Data-centre build cost per MW of IT load, USD.")
+    power_price: Annotated[
+        float | None,
+        typer.Option(help=f"Electricity, USD per MWh ({_default('power_price_per_mwh')})."),
     ] = None,
-    facility_years: Annotated[float, typer.Option(help="Facility financing years.")] = 15.0,
+    pue: Annotated[
+        float | None,
+        typer.Option(help=f"Power usage effectiveness of the facility ({_default('pue')})."),
+    ] = None,
+    years: Annotated[
+        float | None,
+        typer.Option(help=f"Amortisation of GPU, node and network ({_default('amortize_years')})."),
+    ] = None,
+    rate: Annotated[
+        float | None,
+        typer.Option(help=f"Cost of capital per year, 0.08 = 8 % ({_default('cost_of_capital')})."),
+    ] = None,
+    maintenance: Annotated[
+        float | None,
+        typer.Option(
+            help=f"Maintenance, fraction of capex a year ({_default('maintenance_frac_per_year')})."
+        ),
+    ] = None,
+    utilisation: Annotated[
+        float | None,
+        typer.Option(help=f"Average fraction of full power drawn ({_default('utilisation')})."),
+    ] = None,
+    node: Annotated[
+        float | None, typer.Option(help=f"Server share per GPU, USD ({_default('node_per_gpu')}).")
+    ] = None,
+    network: Annotated[
+        float | None,
+        typer.Option(help=f"Fabric share per GPU, USD ({_default('network_per_gpu')})."),
+    ] = None,
+    facility_per_mw: Annotated[
+        float | None,
+        typer.Option(
+            help=f"Data-centre build cost per MW of IT load, USD ({_default('facility_per_mw')})."
+        ),
+    ] = None,
+    facility_years: Annotated[
+        float | None,
+        typer.Option(help=f"Facility financing years ({_default('facility_years')})."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Cost of one owned accelerator-hour, component by component, and GPUs per gigawatt."""
     from polyfleet.catalog import load_catalog
-    from polyfleet.economics.cost import OwnedTerms, owned_cost
-    from polyfleet.options import TcoOptions, parse_options
+    from polyfleet.economics.cost import owned_cost
+    from polyfleet.inputs.cost import describe
+    from polyfleet.inputs.options import TcoOptions, parse_options
 
     cat = load_catalog()
-    try:
-        opts = parse_options(
-            TcoOptions,
-            capex=capex,
-            power_price=power_price,
-            pue=pue,
-            years=years,
-            rate=rate,
-            maintenance=maintenance,
-            utilisation=utilisation,
-            node=node,
-            network=network,
-            facility_per_mw=facility_per_mw,
-            facility_years=facility_years,
-        )
-        acc = cat[cat.resolve(accelerator, field="ACCELERATOR")]
-        price = opts.capex if opts.capex is not None else acc.price.purchase
-        if price is None:
-            raise PolyfleetError(
-                f"the catalog has no purchase price for {acc.id}: give --capex (USD per GPU)"
-            )
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
-    breakdown = owned_cost(
-        acc,
-        OwnedTerms(
-            gpu_price=price,
-            amortize_years=opts.years,
-            cost_of_capital=opts.rate,
-            power_price_per_mwh=opts.power_price,
-            pue=opts.pue,
-            utilisation=opts.utilisation,
-            maintenance_frac_per_year=opts.maintenance,
-            node_per_gpu=opts.node,
-            network_per_gpu=opts.network,
-            facility_per_mw=opts.facility_per_mw,
-            facility_years=opts.facility_years,
-        ),
+    opts = parse_options(
+        TcoOptions,
+        capex=capex,
+        power_price=power_price,
+        pue=pue,
+        years=years,
+        rate=rate,
+        maintenance=maintenance,
+        utilisation=utilisation,
+        node=node,
+        network=network,
+        facility_per_mw=facility_per_mw,
+        facility_years=facility_years,
     )
+    acc = cat[cat.resolve(accelerator, field="ACCELERATOR")]
+    price = opts.capex if opts.capex is not None else acc.price.purchase
+    if price is None:
+        raise InputError(
+            f"the catalog has no purchase price for {acc.id}",
+            field="--capex",
+            hint="Give --capex (USD per GPU)",
+        )
+    breakdown = owned_cost(acc, price, opts.cost_terms(), opts.pue, pue_assumed=opts.pue_assumed)
     data = breakdown.to_dict()
     data["gpu_price_source"] = (
         "--capex" if capex is not None else f"catalog: {acc.source_of('price.purchase')}"
     )
     data["gpu_price_unconfirmed"] = capex is None and acc.is_unconfirmed("price.purchase")
     data["catalog_rent_per_gpu_hour"] = acc.price.per_gpu_hour
+    data["assumptions"] = describe(data.get("assumed_defaults", ()))
     _finite(data, "tco")
     if as_json:
         typer.echo(_dump(data))
         return
-    from polyfleet.report.terminal import tco_table
+    from polyfleet.report.terminal import assumptions_table, tco_table
 
     console = _console()
     console.print(tco_table(data, f"Owned cost of one {acc.display_name} hour"))
     note = "" if capex is not None else " (catalog purchase price"
     if note:
         note += ", unconfirmed)" if data["gpu_price_unconfirmed"] else ")"
-    console.print(f"GPU price ${price:,.0f}{note}; {years:g} years at {rate:.1%}")
+    console.print(f"GPU price ${price:,.0f}{note}; {opts.years:g} years at {opts.rate:.1%}")
     if acc.price.per_gpu_hour:
         console.print(f"catalog rental price: ${acc.price.per_gpu_hour:.2f} per GPU-hour")
+    if data["assumptions"]:
+        console.print(assumptions_table(data["assumptions"]))
 
 
 @app.command()
@@ -356,24 +389,21 @@ def deal(
     as_json: JsonOpt = False,
 ) -> None:
     """Value a supply deal's warrant and net it against the hardware cost."""
-    from polyfleet.economics.deal import load_deal, valuation_work, value_deal
-    from polyfleet.economics.warrant import work_problem
-    from polyfleet.errors import InputError
-    from polyfleet.options import DealOptions, parse_options
+    from polyfleet.economics.deal import value_deal
+    from polyfleet.inputs.deal import load_deal, valuation_work
+    from polyfleet.inputs.options import DealOptions, parse_options
+    from polyfleet.inputs.work import work_problem
     from polyfleet.report.files import check_outputs
 
-    try:
-        check_outputs({"--html": html}, inputs={"FILE": file})
-        opts = parse_options(DealOptions, paths=paths, seed=seed)
-        terms = load_deal(file)
-        problem = work_problem(valuation_work(terms, paths=opts.paths, sensitivity=sensitivity))
-        if problem is not None:
-            raise InputError(problem, file=str(file), field="--paths", value=opts.paths)
-        valuation = value_deal(
-            terms, paths=opts.paths, seed=opts.seed, fan_points=60, sensitivity=sensitivity
-        )
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    check_outputs({"--html": html}, inputs={"FILE": file})
+    opts = parse_options(DealOptions, paths=paths, seed=seed)
+    terms = load_deal(file)
+    problem = work_problem(valuation_work(terms, paths=opts.paths, sensitivity=sensitivity))
+    if problem is not None:
+        raise InputError(problem, file=str(file), field="--paths", value=opts.paths)
+    valuation = value_deal(
+        terms, paths=opts.paths, seed=opts.seed, fan_points=60, sensitivity=sensitivity
+    )
     data = valuation.to_dict()
     _finite(data, "deal")
     if html is not None:
@@ -396,19 +426,26 @@ def deal(
 
 
 def _solvable(scenario: Path) -> Any:
-    """The scenario's merged placement problem, or an error if some workload cannot be served."""
+    """The scenario's merged placement problem; an InfeasibleError if a workload cannot be
+    served at all."""
+    from polyfleet.inputs.scenario import load_scenario
     from polyfleet.plan import diagnose
     from polyfleet.plan.placement import prepare
-    from polyfleet.scenario import load_scenario
 
     prep = prepare(load_scenario(scenario))
     problem = prep.problem
     bad, why = diagnose.unservable(problem)
     if bad.any():
-        first = problem.workloads[int(bad.nonzero()[0][0])]
-        raise PolyfleetError(
-            f"{scenario}: workload {first} cannot be served ({why[0]}); run `polyfleet plan` "
-            "for the diagnosis"
+        unservable = [
+            {"workload": prep.matrix.workloads[m], "reason": reason}
+            for c, reason in zip(bad.nonzero()[0], why, strict=True)
+            for m in problem.members[c]
+        ]
+        first = unservable[0]
+        raise InfeasibleError(
+            f"{scenario}: workload {first['workload']} cannot be served ({first['reason']}); "
+            "run `polyfleet plan` for the diagnosis",
+            {"unservable": unservable},
         )
     return problem.subset(problem.demand > 0)
 
@@ -422,14 +459,11 @@ def leverage(
     as_json: JsonOpt = False,
 ) -> None:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in premium."""
-    from polyfleet.options import LeverageOptions, parse_options
+    from polyfleet.inputs.options import LeverageOptions, parse_options
     from polyfleet.plan.leverage import leverage as run_leverage
 
-    try:
-        opts = parse_options(LeverageOptions, precision=precision)
-        report = run_leverage(_solvable(scenario), precision=opts.precision)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    opts = parse_options(LeverageOptions, precision=precision)
+    report = run_leverage(_solvable(scenario), precision=opts.precision)
     data = report.to_dict()
     _finite(data, "leverage")
     if as_json:
@@ -451,16 +485,13 @@ def frontier(
     as_json: JsonOpt = False,
 ) -> None:
     """Least cost as the largest vendor's maximum share falls from 100 % to the lowest feasible."""
-    from polyfleet.options import FrontierOptions, parse_options
+    from polyfleet.inputs.options import FrontierOptions, parse_options
     from polyfleet.plan.leverage import share_frontier
     from polyfleet.report.files import check_outputs
 
-    try:
-        opts = parse_options(FrontierOptions, points=points)
-        check_outputs({"--html": html}, inputs={"SCENARIO": scenario})
-        result = share_frontier(_solvable(scenario), points=opts.points)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    opts = parse_options(FrontierOptions, points=points)
+    check_outputs({"--html": html}, inputs={"SCENARIO": scenario})
+    result = share_frontier(_solvable(scenario), points=opts.points)
     data = result.to_dict()
     _finite(data, "frontier")
     if html is not None:
@@ -486,15 +517,12 @@ def procure(
     out: Annotated[Path | None, typer.Option(help="Also write the result JSON here.")] = None,
 ) -> None:
     """What to buy, year by year, under budgets, power, shares and deal commitments (MILP)."""
+    from polyfleet.inputs.procurement import load_procurement
     from polyfleet.plan.procure import procure as run_procure
-    from polyfleet.procurement import load_procurement
     from polyfleet.report.files import check_outputs
 
-    try:
-        check_outputs({"--out": out}, inputs={"FILE": file})
-        result = run_procure(load_procurement(file), limit_costs=limit_costs)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    check_outputs({"--out": out}, inputs={"FILE": file})
+    result = run_procure(load_procurement(file), limit_costs=limit_costs)
     data = result.to_dict()
     _finite(data, "procurement")
     text = _dump(data)
@@ -509,11 +537,12 @@ def procure(
 
         print_procurement(data, _console())
     if data["status"] == "infeasible":
-        err_console.print(
-            "[red]infeasible:[/red] the limits cannot all hold; the shortfalls and violations "
-            "above say which and by how much."
+        raise InfeasibleError(
+            "the limits cannot all hold; the shortfalls and violations above say which and by "
+            "how much",
+            {k: data[k] for k in ("shortfalls", "violations") if k in data},
+            record=data,
         )
-        raise typer.Exit(EXIT_INFEASIBLE)
 
 
 cluster_app = typer.Typer(help="Start, stop or inspect the Ray cluster jobs run on.")
@@ -535,18 +564,17 @@ def cluster_up(
 ) -> None:
     """One Ray node per pool, each advertising its pool, accelerator and vendor as resources."""
     from polyfleet.dispatch.cluster import local_spec, start_local
-    from polyfleet.scenario import load_scenario
+    from polyfleet.inputs.scenario import load_scenario
 
-    try:
-        loaded = load_scenario(scenario)
-        if local == (address is not None):
-            raise PolyfleetError("give --local (start a local cluster) or --address (join one)")
-        if address is not None:
-            _show_pools(address, state_dir, [p.name for p in loaded.scenario.pools])
-            return
-        state = start_local(local_spec(loaded, slots, host_gpus=_host_gpus()), state_dir)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    loaded = load_scenario(scenario)
+    if local == (address is not None):
+        raise InputError(
+            "give --local (start a local cluster) or --address (join one)", field="--local"
+        )
+    if address is not None:
+        _show_pools(address, state_dir, [p.name for p in loaded.scenario.pools])
+        return
+    state = start_local(local_spec(loaded, slots, host_gpus=_host_gpus()), state_dir)
     console = _console()
     console.print(f"local Ray cluster up at {state['address']} (pid {state['pid']}):")
     for node in state["pools"]:
@@ -589,11 +617,7 @@ def cluster_down(state_dir: StateDirOpt = Path(".polyfleet")) -> None:
     """Stop the local cluster `cluster up --local` started."""
     from polyfleet.dispatch.cluster import stop_local
 
-    try:
-        said = stop_local(state_dir)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
-    _console().print(escape(said))
+    _console().print(escape(stop_local(state_dir)))
 
 
 @app.command()
@@ -626,16 +650,17 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect
-    from polyfleet.dispatch.jobs import load_jobs
     from polyfleet.dispatch.ledger import Ledger, check_ledger
     from polyfleet.dispatch.plan_file import load_plan
-    from polyfleet.dispatch.runner import check_run_options, match_plan, run_jobs, validate
+    from polyfleet.dispatch.runner import match_plan, run_jobs, validate
+    from polyfleet.inputs.jobs import load_jobs
+    from polyfleet.inputs.options import RunOptions, parse_options
     from polyfleet.report.files import check_outputs
 
     ledger_path = state_dir / "ledger.sqlite"
     try:
         # every input and output is checked before the cluster or the ledger is touched
-        check_run_options(retries, timeout)
+        opts = parse_options(RunOptions, retries=retries, timeout=timeout)
         job_list = load_jobs(jobs)
         plan_data = match_plan(job_list, load_plan(plan), jobs_file=jobs, plan_file=plan)
         probes = any(j.run.get("probe") for j in job_list)
@@ -677,13 +702,11 @@ def run(
                 plan_data,
                 ledger,
                 source=source,
-                retries=retries,
+                retries=opts.retries,
                 profiles_dir=profiles_out,
                 on_change=show,
-                timeout_s=timeout,
+                timeout_s=opts.timeout,
             )
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
     finally:
         disconnect()
     if as_json:
@@ -710,29 +733,27 @@ def status(
     """Jobs by state and pool (from the ledger), and the cluster's pools when one is reachable."""
     from polyfleet.dispatch.cluster import cluster_pools, connect, disconnect, read_state
     from polyfleet.dispatch.ledger import Ledger, unknown_states
-    from polyfleet.errors import InputError
 
     ledger_path = state_dir / "ledger.sqlite"
     data: dict[str, Any] = {"ledger": str(ledger_path), "jobs": {}, "pools": {}, "failed": []}
     found = ledger_path.exists() or ledger_path.is_symlink()
-    try:
-        if state_dir.exists() and not state_dir.is_dir():
-            raise InputError("is a file, not a folder", field="--state-dir", value=str(state_dir))
-        if found:
-            with Ledger(ledger_path, readonly=True) as ledger:
-                data["jobs"] = ledger.counts()
-                data["by_pool"] = ledger.by_pool()
-                data["failed"] = [
-                    {"id": j["id"], "error": j["error"], "path": j["path"]}
-                    for j in ledger.jobs("failed")[:50]
-                ]
-            data["unknown_states"] = unknown_states(data["jobs"])
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    if state_dir.exists() and not state_dir.is_dir():
+        raise InputError("is a file, not a folder", field="--state-dir", value=str(state_dir))
+    if found:
+        with Ledger(ledger_path, readonly=True) as ledger:
+            data["jobs"] = ledger.counts()
+            data["by_pool"] = ledger.by_pool()
+            data["failed"] = [
+                {"id": j["id"], "error": j["error"], "path": j["path"]}
+                for j in ledger.jobs("failed")[:50]
+            ]
+        data["unknown_states"] = unknown_states(data["jobs"])
     try:
         if address is not None or read_state(state_dir) is not None:
             connect(address, state_dir)
             data["pools"] = cluster_pools()
+    except MissingExtraError:
+        raise  # not the cluster's state: this install cannot reach any cluster
     except Exception as exc:  # a cluster that is down or unreadable is reported, not fatal
         data["cluster_error"] = str(exc)
     finally:
@@ -803,19 +824,14 @@ def probe(
         from polyfleet.probe.device import discover
         from polyfleet.probe.suite import WORKLOADS, run_suite
     except ImportError as exc:  # torch is in the `probe` extra
-        raise _fail(
-            PolyfleetError(f"the probe needs PyTorch ({exc}); install polyfleet[probe]")
-        ) from None
+        raise MissingExtraError("polyfleet probe", extra="probe", missing=exc.name) from None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from polyfleet import __version__
     from polyfleet.catalog import load_catalog
     from polyfleet.report.files import check_outputs
 
-    try:
-        check_outputs({"--out": out})
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    check_outputs({"--out": out})
     names = [n.strip() for n in only.split(",") if n.strip()] if only else list(WORKLOADS)
     dev = discover(device, force_cpu=cpu)
     columns = (
@@ -824,19 +840,16 @@ def probe(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    try:
-        with Progress(*columns, console=err_console, transient=False) as bars:
-            profile = run_suite(
-                dev,
-                load_catalog(),
-                preset=preset,
-                only=names,
-                accelerator=as_id,
-                progress=_BarProgress(bars),
-                polyfleet_version=__version__,
-            )
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    with Progress(*columns, console=err_console, transient=False) as bars:
+        profile = run_suite(
+            dev,
+            load_catalog(),
+            preset=preset,
+            only=names,
+            accelerator=as_id,
+            progress=_BarProgress(bars),
+            polyfleet_version=__version__,
+        )
     text = profile.to_json()
     if out is not None:
         from polyfleet.report.files import write_atomic

@@ -13,10 +13,10 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from polyfleet.dispatch.cluster import cluster_pools, node_labels, node_resources  # noqa: E402
-from polyfleet.dispatch.jobs import Job, load_jobs  # noqa: E402
 from polyfleet.dispatch.ledger import Ledger  # noqa: E402
 from polyfleet.dispatch.runner import run_jobs, validate  # noqa: E402
 from polyfleet.errors import InputError, PolyfleetError  # noqa: E402
+from polyfleet.inputs.jobs import Job, load_jobs  # noqa: E402
 from polyfleet.plan.placement import make_plan  # noqa: E402
 
 from ..conftest import load  # noqa: E402
@@ -150,8 +150,8 @@ def test_user_error_fails_without_retry_and_probe_results_become_profiles(cluste
     assert odd["state"] == "succeeded" and odd["result"]["value"]["not_json"] == "uuid.UUID"
     (profile_file,) = report.profiles
     from polyfleet.catalog import load_catalog
+    from polyfleet.inputs.profile import load_profile
     from polyfleet.perfmodel.calibrate import calibrate
-    from polyfleet.probe.profile import load_profile
 
     profile = load_profile(profile_file)
     assert profile.device.accelerator == "h100-sxm"

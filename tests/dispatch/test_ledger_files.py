@@ -278,7 +278,7 @@ def test_a_sound_ledger_passes_and_a_conflicting_job_file_is_refused(tmp_path, m
     file whose id the ledger holds with another definition is refused before any cluster."""
     monkeypatch.chdir(tmp_path)
     inputs(tmp_path)
-    from polyfleet.dispatch.jobs import load_jobs
+    from polyfleet.inputs.jobs import load_jobs
 
     with Ledger(tmp_path / "state" / "ledger.sqlite") as ledger:
         ledger.add([(j.id, j.workload, j.run) for j in load_jobs("jobs.yaml")])

@@ -106,7 +106,7 @@ def test_local_spec_scales_slots_and_gives_real_gpus_to_their_pool():
     from pathlib import Path
 
     from polyfleet.dispatch.cluster import local_spec
-    from polyfleet.scenario import load_scenario
+    from polyfleet.inputs.scenario import load_scenario
 
     loaded = load_scenario(Path(__file__).parents[2] / "examples" / "hyperscaler-2026.yaml")
     spec = local_spec(loaded, 32)

@@ -14,11 +14,11 @@ from typer.testing import CliRunner
 from polyfleet.catalog import load_catalog
 from polyfleet.cli import app
 from polyfleet.errors import InputError
+from polyfleet.inputs.profile import CaseResult, DeviceRecord, Profile
+from polyfleet.inputs.scenario import load_scenario
 from polyfleet.perfmodel import Origin, Reason, build_matrix
 from polyfleet.perfmodel.calibrate import calibrate
 from polyfleet.perfmodel.matrix import estimate_one
-from polyfleet.probe.profile import CaseResult, DeviceRecord, Profile
-from polyfleet.scenario import load_scenario
 
 from ..conftest import load, write
 

@@ -17,9 +17,16 @@ from typer.testing import CliRunner
 
 from polyfleet.catalog import load_catalog
 from polyfleet.cli import app
+from polyfleet.inputs.benchmarks import KIND_OF_SCENARIO, LoadedBenchmarks, parse_benchmarks
 from polyfleet.perfmodel import Origin, build_matrix
-from polyfleet.perfmodel.benchmarks import LoadedBenchmarks, packaged_benchmarks, parse_benchmarks
-from polyfleet.perfmodel.fit import factors_from, fit_factors, holdout, observe
+from polyfleet.perfmodel.fit import (
+    factors_from,
+    fit_factors,
+    holdout,
+    load_tables,
+    observe,
+    packaged_benchmarks,
+)
 
 from ..conftest import load
 
@@ -92,6 +99,30 @@ def _synthetic(rounds: tuple[str, ...] = ("v1",)) -> LoadedBenchmarks:
     for row, est, n, s in zip(rows, _bare(rows), noise, stacks, strict=True):
         row["throughput"] = KNOWN[s, "serve"] * math.exp(n) * est * row["count"]
     return _parse(_table(rows))
+
+
+def test_packaged_table_loads_every_row_sourced_and_resolved():
+    cat = load_catalog()
+    table = packaged_benchmarks(cat)
+    assert len(table.results) >= 20
+    for row in table.results:
+        assert row.source and row.accelerator in cat and row.model in table.models
+        assert row.kind in set(KIND_OF_SCENARIO.values())
+    assert all(m.source for m in table.models.values())
+    # the reference's figures, as transcribed
+    by_id = {r.id: r for r in table.results}
+    assert by_id["v5.0-amd-8xmi325x-offline"].throughput == 33928.1
+    assert by_id["t5.0-amd-8xmi300x-lora"].minutes == 28.27
+
+
+def test_load_tables_merges_the_packaged_table_with_a_users(tmp_path):
+    cat = load_catalog()
+    path = tmp_path / "ours.json"
+    path.write_text(json.dumps(_table([_row(0, "H200", throughput=30000.0)])))
+    both = load_tables(["packaged", path], cat)
+    assert both.files == ("benchmarks.yaml", str(path))
+    assert len(both.results) == len(packaged_benchmarks(cat).results) + 1
+    assert both.results[-1].accelerator == "h200-sxm"
 
 
 def test_a_synthetic_table_gives_back_its_factors():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from polyfleet.perfmodel.fit import factors_from
 from polyfleet.plan.pessimistic import assignment_changes
 
 from ..conftest import load, write
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "hyperscaler-2026.yaml"
 
 
 def test_assignment_changes_lists_what_moved_and_ignores_round_off():
@@ -83,6 +86,25 @@ def test_pessimistic_plan_moves_work_to_the_measured_pool_and_says_so(base, tmp_
     table = runner.invoke(app, ["plan", str(path), "--pessimistic"])
     assert "Pessimistic plan: assignments that change" in table.stdout
     assert "removed" in table.stdout and "added" in table.stdout
+
+
+def test_a_pessimistic_plan_infeasible_at_the_low_end_is_written_then_exits_2(tmp_path):
+    """The bundled fleet is feasible at the point estimates but not at the low end: the record
+    (with what was compared) is still printed and written, and the one handler exits 2."""
+    out = tmp_path / "plan.json"
+    args = ["plan", str(EXAMPLE), "--pessimistic", "--no-matrix", "--json", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.stderr
+    data = json.loads(result.stdout)
+    assert json.loads(out.read_text()) == data
+    assert data["status"] == "infeasible" and data["throughput_bound"] == "low"
+    assert data["diagnosis"]["shortfalls"] or data["diagnosis"]["limits"]
+    record = data["pessimistic"]
+    assert record["point_status"] == "optimal" and record["point_cost_per_hour"] > 0
+    assert record["low_cost_per_hour"] is None and record["changed_assignments"] == []
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("infeasible: no plan meets every constraint at the low end")
+    assert "(the point plan is optimal)" in line
 
 
 def test_the_point_plan_shows_intervals_and_the_results_behind_them(base, tmp_path):

@@ -9,11 +9,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from polyfleet.errors import CatalogError
-from polyfleet.ranges import (
+from polyfleet.inputs.base import (
     AcceleratorsPerNode,
     BandwidthTbps,
     InputModel,
@@ -26,10 +25,12 @@ from polyfleet.ranges import (
     TflopsPeak,
     Year,
 )
+from polyfleet.inputs.convert import input_error
+from polyfleet.inputs.model_shape import Precision
+from polyfleet.inputs.reader import line_of, read_document
 
 PACKAGED_FILE = "accelerators.yaml"
 SCHEMA_VERSION = 1
-Precision = Literal["bf16", "fp8", "fp4"]
 #: The software path a chip needs: NVIDIA CUDA, AMD ROCm, Google XLA.
 Stack = Literal["cuda", "rocm", "xla"]
 STACKS: tuple[Stack, ...] = ("cuda", "rocm", "xla")
@@ -227,9 +228,15 @@ class Catalog(Mapping[str, Accelerator]):
         raise CatalogError("unknown accelerator", file=file, field=field, value=name, hint=hint)
 
     def with_entries(
-        self, entries: Iterable[Mapping[str, Any]], *, file: str, field: str
+        self,
+        entries: Iterable[Mapping[str, Any]],
+        *,
+        file: str,
+        field: str,
+        text: str | None = None,
     ) -> Catalog:
-        """A new catalog with `entries` added, or merged field by field into an existing id."""
+        """A new catalog with `entries` added, or merged field by field into an existing id.
+        `text` (the file's source) lets errors give the line of the entry's field."""
         merged = dict(self._by_id)
         for i, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or "id" not in entry:
@@ -238,6 +245,7 @@ class Catalog(Mapping[str, Accelerator]):
                     file=file,
                     field=f"{field}[{i}]",
                     value=entry,
+                    line=line_of(text, [field, i]),
                 )
             key = self.find(str(entry["id"])) or str(entry["id"]).strip().lower()
             base = merged[key].model_dump(exclude_defaults=True) if key in merged else {}
@@ -246,13 +254,13 @@ class Catalog(Mapping[str, Accelerator]):
             try:
                 merged[key] = Accelerator.model_validate(data)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(p) for p in err["loc"])
-                raise CatalogError(
-                    err["msg"],
+                raise input_error(
+                    exc,
                     file=file,
-                    field=f"{field}[{i}].{loc}" if loc else f"{field}[{i}]",
-                    value=err.get("input"),
+                    text=text,
+                    model=Accelerator,
+                    prefix=(field, i),
+                    error=CatalogError,
                 ) from None
         return Catalog(
             merged.values(), origin=f"{self.origin} + {file}", references=self.references
@@ -275,8 +283,8 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _packaged() -> Catalog:
-    text = resources.files("polyfleet.catalog").joinpath(PACKAGED_FILE).read_text("utf-8")
-    data = yaml.safe_load(text)
+    raw = resources.files("polyfleet.catalog").joinpath(PACKAGED_FILE).read_bytes()
+    data, text = read_document(raw, file=PACKAGED_FILE)
     if data.get("schema_version") != SCHEMA_VERSION:
         raise CatalogError(
             "unsupported catalog schema version",
@@ -290,21 +298,25 @@ def _packaged() -> Catalog:
         try:
             accs.append(Accelerator.model_validate(entry))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise CatalogError(
-                err["msg"],
+            raise input_error(
+                exc,
                 file=PACKAGED_FILE,
-                field=f"accelerators[{i}]." + ".".join(str(p) for p in err["loc"]),
-                value=err.get("input"),
+                text=text,
+                model=Accelerator,
+                prefix=("accelerators", i),
+                error=CatalogError,
             ) from None
     return Catalog(accs, references=data.get("references", {}))
 
 
-def load_catalog(extra: Iterable[Mapping[str, Any]] = (), *, file: str = "<scenario>") -> Catalog:
-    """The packaged catalog, with `extra` entries (a scenario's `catalog:` list) merged in."""
+def load_catalog(
+    extra: Iterable[Mapping[str, Any]] = (), *, file: str = "<scenario>", text: str | None = None
+) -> Catalog:
+    """The packaged catalog, with `extra` entries (a scenario's `catalog:` list) merged in; an
+    entry's error names the file, field and (with the file's `text`) line."""
     base = _packaged()
     extra = list(extra)
-    return base.with_entries(extra, file=file, field="catalog") if extra else base
+    return base.with_entries(extra, file=file, field="catalog", text=text) if extra else base
 
 
 def references() -> dict[str, str]:

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from polyfleet.errors import InputError
-from polyfleet.inputs import input_error, line_of, read_document
+from polyfleet.inputs.convert import input_error
+from polyfleet.inputs.reader import line_of, read_document
 
 __all__ = ["PlanFile", "load_plan", "parse_plan"]
 

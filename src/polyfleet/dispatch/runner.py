@@ -13,7 +13,6 @@ failed with that error.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,16 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from polyfleet.dispatch.cluster import cluster_pools
-from polyfleet.dispatch.jobs import Job, execute, safe_name
+from polyfleet.dispatch.jobs import execute
 from polyfleet.dispatch.ledger import Ledger, unknown_states
 from polyfleet.dispatch.plan_file import PlanFile
 from polyfleet.dispatch.router import Router
 from polyfleet.errors import InputError, PolyfleetError
+from polyfleet.inputs.jobs import Job, safe_name
 
 __all__ = [
     "Placement",
     "RunReport",
-    "check_run_options",
     "match_plan",
     "run_jobs",
     "validate",
@@ -94,22 +93,6 @@ class Placement:
     live: list[str]
     missing: dict[str, str]
     stranded: dict[str, str]
-
-
-MAX_RETRIES = 100
-MAX_TIMEOUT_S = 30 * 86400.0
-
-
-def check_run_options(retries: int, timeout_s: float | None) -> None:
-    """`--retries` and `--timeout` within their ranges (NaN is not a timeout)."""
-    if not 0 <= retries <= MAX_RETRIES:
-        raise InputError(f"must be between 0 and {MAX_RETRIES}", field="--retries", value=retries)
-    if timeout_s is not None and not (math.isfinite(timeout_s) and 0 < timeout_s <= MAX_TIMEOUT_S):
-        raise InputError(
-            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} (30 days)",
-            field="--timeout",
-            value=timeout_s,
-        )
 
 
 def _error(message: str, file: str | Path | None, **kw: Any) -> PolyfleetError:
@@ -344,7 +327,7 @@ def run_jobs(
 
 def _write_profile(folder: Path, job: str, pool: str, profile: dict[str, Any]) -> str:
     """A probe job's measurement as a profile file, for `polyfleet plan --profiles`."""
-    from polyfleet.probe.profile import parse_profile
+    from polyfleet.inputs.profile import parse_profile
     from polyfleet.report.files import child_path, write_atomic
 
     checked = parse_profile(profile, file=f"job {job}")

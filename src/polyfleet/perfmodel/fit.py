@@ -31,6 +31,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -39,11 +40,17 @@ from scipy import stats
 from polyfleet.catalog import Catalog
 from polyfleet.catalog._catalog import STACKS
 from polyfleet.errors import InputError
-from polyfleet.model_shape import ModelShape
-from polyfleet.perfmodel.benchmarks import PACKAGED, BenchmarkResult, LoadedBenchmarks, load_tables
+from polyfleet.inputs.benchmarks import (
+    PACKAGED,
+    BenchmarkResult,
+    LoadedBenchmarks,
+    load_benchmarks,
+    merge,
+)
+from polyfleet.inputs.model_shape import ModelShape
+from polyfleet.inputs.scenario import Demand, Slo, Workload
 from polyfleet.perfmodel.matrix import Reason, matrix_for
 from polyfleet.perfmodel.stacks import StackFactor, StackFactors
-from polyfleet.scenario import Demand, Slo, Workload
 
 __all__ = [
     "HOLDOUT_TARGETS",
@@ -55,12 +62,31 @@ __all__ = [
     "factors_from",
     "fit_factors",
     "holdout",
+    "load_tables",
     "observe",
+    "packaged_benchmarks",
     "stack_factors",
 ]
 
 MIN_RESULTS = 3
 _CONFIDENCE = 0.95  # one-sided: the interval covers about 90 %
+#: The packaged table of published results, beside this module.
+PACKAGED_FILE = "benchmarks.yaml"
+
+
+def packaged_benchmarks(catalog: Catalog) -> LoadedBenchmarks:
+    """The table polyfleet ships (MLPerf results from reference/accelerators.md §3)."""
+    raw = resources.files("polyfleet.perfmodel").joinpath(PACKAGED_FILE).read_bytes()
+    return load_benchmarks(raw, catalog, file=PACKAGED_FILE)
+
+
+def load_tables(specs: Sequence[str | Path], catalog: Catalog) -> LoadedBenchmarks:
+    """The tables named by `specs` (paths, or `packaged` for the shipped one) merged."""
+    tables = [
+        packaged_benchmarks(catalog) if str(s) == PACKAGED else load_benchmarks(s, catalog)
+        for s in specs
+    ]
+    return merge(tables) if len(tables) != 1 else tables[0]
 
 
 @dataclass(frozen=True)

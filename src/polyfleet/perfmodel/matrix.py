@@ -19,12 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from polyfleet.catalog import Accelerator, Catalog
+from polyfleet.inputs.scenario import Scenario, TierPolicy, Workload
 from polyfleet.perfmodel import roofline
 from polyfleet.perfmodel.stacks import StackFactor, StackFactors
-from polyfleet.scenario import Scenario, TierPolicy, Workload
 
 if TYPE_CHECKING:
-    from polyfleet.perfmodel.calibrate import Calibration, CalibrationSet
+    from polyfleet.perfmodel.calibration import Calibration, CalibrationSet
 
 __all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix", "estimate_one", "matrix_for"]
 

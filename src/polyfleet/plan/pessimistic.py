@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from polyfleet.perfmodel.benchmarks import PACKAGED
+from polyfleet.inputs.benchmarks import PACKAGED
+from polyfleet.inputs.scenario import LoadedScenario
 from polyfleet.plan.placement import Plan, make_plan
-from polyfleet.scenario import LoadedScenario
 
 __all__ = ["assignment_changes", "pessimistic_plan"]
 

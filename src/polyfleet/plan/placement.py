@@ -15,19 +15,21 @@ import numpy as np
 
 from polyfleet.economics import HOURS_PER_YEAR
 from polyfleet.economics.cost import CostBreakdown
-from polyfleet.economics.deal import DealValuation, priced_pools, value_deal
+from polyfleet.economics.deal import DealValuation, value_deal
+from polyfleet.inputs.benchmarks import PACKAGED
+from polyfleet.inputs.scenario import LoadedScenario
 from polyfleet.perfmodel import ThroughputMatrix, build_matrix
-from polyfleet.perfmodel.benchmarks import PACKAGED
-from polyfleet.perfmodel.calibrate import CalibrationSet, calibrate
+from polyfleet.perfmodel.calibrate import calibrate
+from polyfleet.perfmodel.calibration import CalibrationSet
 from polyfleet.perfmodel.fit import factors_from
 from polyfleet.perfmodel.stacks import StackFactors
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.lp import solve_lp
+from polyfleet.plan.pricing import cost_assumptions, priced_pools
 from polyfleet.plan.problem import PlacementProblem, problem_from_scenario
 from polyfleet.plan.shares import share_point, vendor_shares
 from polyfleet.plan.solution import Solution
-from polyfleet.scenario import LoadedScenario
 
 __all__ = ["Plan", "make_plan", "solve_problem"]
 
@@ -264,6 +266,7 @@ class Plan:
                 binding=self.binding(),
                 ineligible=self.ineligible(),
             )
+        out["assumptions"] = cost_assumptions(self.problem.pools, self.costs) if self.costs else []
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis
         if self.deals:

@@ -167,6 +167,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
             _num(p["used"] * p["mw_per_gpu"], ",.1f"),
         )
     console.print(t)
+    if plan.get("assumptions"):
+        console.print(assumptions_table(plan["assumptions"]))
     t = Table(title="Vendor shares")
     for col in ("vendor", "count", "power", "spend"):
         t.add_column(col, justify="left" if col == "vendor" else "right")
@@ -239,7 +241,7 @@ def tco_table(cost: dict[str, Any], title: str) -> Table:
     t.caption = (
         f"{cost['it_kw_per_gpu']:.2f} kW IT, {cost['facility_kw_per_gpu']:.2f} kW at the meter per "
         f"GPU; {cost['gpus_per_gw']:,.0f} GPUs per GW"
-        + ("; * = documented default (assumption)" if assumed else "")
+        + ("; * = documented default (assumption)" if assumed & set(cost["per_gpu_hour"]) else "")
     )
     return t
 
@@ -520,3 +522,16 @@ def status_tables(data: dict[str, Any]) -> list[Table]:
             t.add_row(f["id"], escape(str(f["error"])), " -> ".join(f["path"]))
         out.append(t)
     return out
+
+
+def assumptions_table(rows: list[dict[str, Any]]) -> Table:
+    """The documented defaults a cost took because its input left the term out, with sources."""
+    with_pools = any("pools" in r for r in rows)
+    t = Table(title="Assumed: owned-cost terms the input left out, at their documented defaults")
+    for col in ("term", "default", *(("pools",) if with_pools else ()), "source"):
+        t.add_column(col)
+    for r in rows:
+        shown = f"{r['value']:,.10g}" + (f" {r['unit']}" if r["unit"] else "")
+        pools = (", ".join(r.get("pools", ())),) if with_pools else ()
+        t.add_row(r["term"], shown, *pools, r["source"])
+    return t

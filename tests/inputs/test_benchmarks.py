@@ -1,4 +1,4 @@
-"""Tables of published results: the packaged one loads with a source on every row; a bad row is
+"""Tables of published results: a user's table loads with its aliases resolved; a bad row is
 refused with the file, the row (index and id), the field, the value and the line."""
 
 from __future__ import annotations
@@ -14,14 +14,7 @@ from typer.testing import CliRunner
 from polyfleet.catalog import load_catalog
 from polyfleet.cli import app
 from polyfleet.errors import CatalogError, InputError
-from polyfleet.perfmodel.benchmarks import (
-    KIND_OF_SCENARIO,
-    load_benchmarks,
-    load_tables,
-    packaged_benchmarks,
-    parse_benchmarks,
-    table_specs,
-)
+from polyfleet.inputs.benchmarks import load_benchmarks, merge, parse_benchmarks, table_specs
 
 TABLE: dict[str, Any] = {
     "format": "polyfleet-benchmarks",
@@ -80,20 +73,6 @@ def _line(text: str, needle: str, after: str = "") -> int:
     lines = text.splitlines()
     start = next(i for i, x in enumerate(lines) if after in x) if after else 0
     return next(i for i, x in enumerate(lines) if i >= start and needle in x) + 1
-
-
-def test_packaged_table_loads_every_row_sourced_and_resolved():
-    cat = load_catalog()
-    table = packaged_benchmarks(cat)
-    assert len(table.results) >= 20
-    for row in table.results:
-        assert row.source and row.accelerator in cat and row.model in table.models
-        assert row.kind in set(KIND_OF_SCENARIO.values())
-    assert all(m.source for m in table.models.values())
-    # the reference's figures, as transcribed
-    by_id = {r.id: r for r in table.results}
-    assert by_id["v5.0-amd-8xmi325x-offline"].throughput == 33928.1
-    assert by_id["t5.0-amd-8xmi300x-lora"].minutes == 28.27
 
 
 def test_a_users_table_loads_and_resolves_aliases(tmp_path):
@@ -194,8 +173,10 @@ def test_two_tables_may_not_reuse_a_result_id(tmp_path):
     path, _ = _write(tmp_path, TABLE)
     other = tmp_path / "other.yaml"
     other.write_text(path.read_text())
-    with pytest.raises(InputError, match="already used in"):
-        load_tables([path, other], load_catalog())
+    cat = load_catalog()
+    with pytest.raises(InputError, match="already used in") as err:
+        merge([load_benchmarks(path, cat), load_benchmarks(other, cat)])
+    assert err.value.file == str(other) and err.value.value == "r1"
 
 
 def test_benchmarks_option_values():
@@ -204,6 +185,14 @@ def test_benchmarks_option_values():
     assert table_specs(["packaged", "mine.yaml"]) == ("packaged", "mine.yaml")
     with pytest.raises(InputError, match="cannot be combined"):
         table_specs(["none", "mine.yaml"])
+
+
+def test_calibrate_without_a_table_is_one_error_naming_the_option():
+    result = CliRunner().invoke(app, ["calibrate", "--benchmarks", "none", "--json"])
+    assert result.exit_code == 1 and result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: --benchmarks: calibrate needs a table (got 'none')")
+    assert "packaged" in line
 
 
 def test_calibrate_refuses_a_bad_table_and_writes_nothing(tmp_path):

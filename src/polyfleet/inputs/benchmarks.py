@@ -3,26 +3,22 @@
 A table names the models its results ran (in the terms the estimate needs) and one row per result:
 which system, how many of which accelerator, at what precision, which model and scenario, the
 throughput (or the time to train), the round and the source. The packaged table
-(`benchmarks.yaml`) transcribes the MLPerf figures polyfleet ships with; users add their own in a
-file of the same shape. Bad rows are refused with the file, the row (its id), the field and value.
+(`perfmodel/benchmarks.yaml`, read by `perfmodel.fit`) transcribes the MLPerf figures polyfleet
+ships with; users add their own in a file of the same shape. Bad rows are refused with the file,
+the row (its id), the field and value. The catalog is passed in, never imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from polyfleet.catalog import Catalog
-from polyfleet.catalog._catalog import Precision
-from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import FieldError, dotted, input_error, line_of, read_document
-from polyfleet.ranges import (
+from polyfleet.errors import InputError
+from polyfleet.inputs.base import (
     ActiveParamsB,
     FlopPerParam,
     InputModel,
@@ -37,6 +33,9 @@ from polyfleet.ranges import (
     TrainMinutes,
     one_of,
 )
+from polyfleet.inputs.convert import FieldError, Names, resolve_name, validate
+from polyfleet.inputs.model_shape import Precision
+from polyfleet.inputs.reader import dotted, line_of, read_document
 
 __all__ = [
     "KIND_OF_SCENARIO",
@@ -46,15 +45,13 @@ __all__ = [
     "BenchmarkTable",
     "LoadedBenchmarks",
     "load_benchmarks",
-    "load_tables",
     "merge",
-    "packaged_benchmarks",
     "parse_benchmarks",
     "table_specs",
 ]
 
+#: The spec that names the packaged table on the command line (`--benchmarks packaged`).
 PACKAGED = "packaged"
-PACKAGED_FILE = "benchmarks.yaml"
 FORMAT = "polyfleet-benchmarks"
 Scenario = Literal["offline", "server", "training"]
 #: The workload kind each scenario calibrates.
@@ -159,24 +156,19 @@ def _row(data: Any, loc: Sequence[str | int]) -> str:
 
 
 def parse_benchmarks(
-    data: Any, catalog: Catalog, *, file: str, text: str | None = None
+    data: Any, catalog: Names, *, file: str, text: str | None = None
 ) -> LoadedBenchmarks:
     """Validate a table's data and resolve its accelerators against `catalog`."""
-    if not isinstance(data, dict):
-        raise InputError(
-            "a benchmark table must be a mapping at the top level", file=file, value=data
-        )
-    try:
-        table = BenchmarkTable.model_validate(data)
-    except ValidationError as exc:
-        raise input_error(
-            exc, file=file, text=text, name=lambda loc: _row(data, loc), model=BenchmarkTable
-        ) from None
 
-    def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> InputError:
-        return InputError(
-            msg, file=file, field=_row(data, loc), value=value, line=line_of(text, loc), hint=hint
-        )
+    def name(loc: Sequence[str | int]) -> str:
+        return _row(data, loc)
+
+    table = validate(
+        BenchmarkTable, data, file=file, text=text, what="a benchmark table", name=name
+    )
+
+    def fail(msg: str, loc: list[str | int], value: Any) -> InputError:
+        return InputError(msg, file=file, field=name(loc), value=value, line=line_of(text, loc))
 
     seen: set[str] = set()
     results = []
@@ -196,29 +188,21 @@ def parse_benchmarks(
                 ["results", i, "minutes"],
                 row.minutes,
             )
-        try:
-            acc_id = catalog.resolve(
-                row.accelerator, file=file, field=_row(data, ["results", i, "accelerator"])
-            )
-        except CatalogError as exc:
-            exc.line = line_of(text, ["results", i, "accelerator"])
-            raise
+        loc: list[str | int] = ["results", i, "accelerator"]
+        acc_id = resolve_name(catalog, row.accelerator, loc, file=file, text=text, name=name)
         results.append(row.model_copy(update={"accelerator": acc_id}))
     return LoadedBenchmarks(files=(file,), models=dict(table.models), results=tuple(results))
 
 
-def load_benchmarks(path: str | Path, catalog: Catalog) -> LoadedBenchmarks:
-    """Read and validate one table file (YAML, or JSON by its suffix)."""
-    path = Path(path)
-    data, text = read_document(path)
-    return parse_benchmarks(data, catalog, file=str(path), text=text)
-
-
-def packaged_benchmarks(catalog: Catalog) -> LoadedBenchmarks:
-    """The table polyfleet ships (MLPerf results from reference/accelerators.md §3)."""
-    text = resources.files("polyfleet.perfmodel").joinpath(PACKAGED_FILE).read_text("utf-8")
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return parse_benchmarks(data, catalog, file=PACKAGED_FILE, text=text)
+def load_benchmarks(
+    source: str | Path | bytes, catalog: Names, *, file: str | None = None
+) -> LoadedBenchmarks:
+    """Read and validate one table: a file (YAML, or JSON by its suffix), or the bytes of one
+    (`file` names it in errors)."""
+    if file is None:
+        file = "<benchmarks>" if isinstance(source, bytes) else str(source)
+    data, text = read_document(source, file=file)
+    return parse_benchmarks(data, catalog, file=file, text=text)
 
 
 def merge(tables: Sequence[LoadedBenchmarks]) -> LoadedBenchmarks:
@@ -263,12 +247,3 @@ def table_specs(values: Sequence[str | Path] | None) -> tuple[str, ...]:
             raise InputError("`none` cannot be combined with tables", field="--benchmarks")
         return ()
     return specs
-
-
-def load_tables(specs: Sequence[str | Path], catalog: Catalog) -> LoadedBenchmarks:
-    """The tables named by `specs` (paths, or `packaged` for the shipped one) merged."""
-    tables = [
-        packaged_benchmarks(catalog) if str(s) == PACKAGED else load_benchmarks(s, catalog)
-        for s in specs
-    ]
-    return merge(tables) if len(tables) != 1 else tables[0]

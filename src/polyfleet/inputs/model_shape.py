@@ -3,8 +3,9 @@ probe profile records for the case it measured, so both are checked by the same 
 
 from __future__ import annotations
 
-from polyfleet.catalog._catalog import Precision
-from polyfleet.ranges import (
+from typing import Literal
+
+from polyfleet.inputs.base import (
     ActiveParamsB,
     Batch,
     EmbeddingDim,
@@ -18,7 +19,10 @@ from polyfleet.ranges import (
     SeqLen,
 )
 
-__all__ = ["ModelShape"]
+__all__ = ["ModelShape", "Precision"]
+
+#: The number formats a model may run in (and an accelerator may have dense rates for).
+Precision = Literal["bf16", "fp8", "fp4"]
 
 
 class ModelShape(InputModel):

@@ -77,6 +77,8 @@ __all__ = [
     "Range",
     "Rate",
     "Repeats",
+    "Retries",
+    "RunTimeoutS",
     "ScaleupGbps",
     "SearchPrecision",
     "Seed",
@@ -291,6 +293,10 @@ RANGES: dict[str, Range] = {
            "the re-solves are optimal to 1e-5, so finer multipliers are noise"),
         _R("frontier_points", "a number of frontier points", "points", 20, 500,
            "each point is one solve", integer=True),
+        _R("retries", "a number of re-routes per job", "", 0, 100,
+           "each re-route follows a lost node; more than 100 is a loop", integer=True),
+        _R("run_timeout_s", "a run's time limit", "s", 0, 30 * 86400, "up to 30 days",
+           low_open=True),
     )
 }
 # fmt: on
@@ -439,6 +445,8 @@ TokenCount = ranged("token_count")
 FlopPerParam = ranged("flop_per_param")
 SearchPrecision = ranged("search_precision")
 FrontierPoints = ranged("frontier_points")
+Retries = ranged("retries")
+RunTimeoutS = ranged("run_timeout_s")
 
 
 class _Checked:
@@ -475,7 +483,7 @@ class InputModel(BaseModel):
             if bad:
                 raise TypeError(
                     f"{cls.__name__}.{name}: a number in an input schema needs a ranged type "
-                    f"(polyfleet.ranges.ranged), not {bad}"
+                    f"(polyfleet.inputs.base.ranged), not {bad}"
                 )
 
 
@@ -527,11 +535,14 @@ def _ranges_in(tp: Any) -> list[Range]:
 
 def fields_by_range(models: Iterable[type[BaseModel]]) -> dict[str, list[str]]:
     """Where each range is used: `Pool.count`, or `tco --capex` for a command's options (a model
-    with a `command` class attribute)."""
+    with a `command` class attribute). An inherited field is listed under the model declaring it."""
     out: dict[str, list[str]] = {}
     for model in models:
         command = getattr(model, "command", None)
+        inherited = {n for base in model.__mro__[1:] for n in getattr(base, "model_fields", {})}
         for name, info in model.model_fields.items():
+            if name in inherited:
+                continue  # listed under the model that declares it
             used = [m for m in info.metadata if isinstance(m, Range)] + _ranges_in(info.annotation)
             where = (
                 f"{command} --{name.replace('_', '-')}" if command else f"{model.__name__}.{name}"
