@@ -63,6 +63,14 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of tables.")]
+BenchmarksOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--benchmarks",
+        help="Table of published results that calibrates the stack factors (repeatable; "
+        "`packaged`: the shipped MLPerf table, the default; `none`: the bare roofline).",
+    ),
+]
 
 
 def _console() -> Console:
@@ -136,8 +144,18 @@ def plan(
             help="Probe profile file or folder of them (repeatable): calibrates the estimates."
         ),
     ] = None,
+    benchmarks: BenchmarksOpt = None,
+    pessimistic: Annotated[
+        bool,
+        typer.Option(
+            "--pessimistic",
+            help="Solve with every estimated cell at the low end of its interval; say which "
+            "assignments change.",
+        ),
+    ] = False,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
+    from polyfleet.inputs.benchmarks import PACKAGED, table_specs
     from polyfleet.inputs.options import PlanOptions, parse_options
     from polyfleet.inputs.scenario import load_scenario
     from polyfleet.plan.placement import make_plan
@@ -145,13 +163,29 @@ def plan(
 
     t0 = time.perf_counter()
     opts = parse_options(PlanOptions, method=method)
-    inputs = {"SCENARIO": scenario} | {f"--profiles {p}": p for p in profiles or []}
+    specs = table_specs(benchmarks)
+    inputs = (
+        {"SCENARIO": scenario}
+        | {f"--profiles {p}": p for p in profiles or []}
+        | {f"--benchmarks {b}": Path(b) for b in specs if b != PACKAGED}
+    )
     check_outputs({"--out": out, "--html": html}, inputs=inputs)
     loaded = load_scenario(scenario)
     if profiles:
         loaded = loaded.with_profiles(profiles)
-    result = make_plan(loaded, method=opts.method, load_seconds=time.perf_counter() - t0)
+    load_s = time.perf_counter() - t0
+    changes = None
+    if pessimistic:
+        from polyfleet.plan.pessimistic import pessimistic_plan
+
+        result, changes = pessimistic_plan(
+            loaded, method=opts.method, load_seconds=load_s, benchmarks=specs
+        )
+    else:
+        result = make_plan(loaded, method=opts.method, load_seconds=load_s, benchmarks=specs)
     data = result.to_dict(matrix_cells=matrix)
+    if changes is not None:
+        data["pessimistic"] = changes
     _finite(data, "plan")
     front = None
     if html is not None and data["status"] == "optimal" and frontier:
@@ -176,9 +210,15 @@ def plan(
 
         print_plan(data, _console())
     if data["status"] != "optimal":
+        where = ""
+        if changes is not None:
+            where = (
+                " at the low end of the throughput intervals (the point plan is "
+                f"{changes['point_status']})"
+            )
         raise InfeasibleError(
-            "no plan meets every constraint; the diagnosis above says which workloads and "
-            "limits fail, and by how much",
+            f"no plan meets every constraint{where}; the diagnosis above says which workloads "
+            "and limits fail, and by how much",
             data.get("diagnosis") or {},
             record=data,
         )
@@ -188,6 +228,41 @@ def _default(term: str) -> str:
     """The documented default of an owned-cost term, for an option's help."""
     d = COST_DEFAULTS[term]
     return f"default {d.shown}: {d.source}"
+
+
+@app.command()
+def calibrate(
+    benchmarks: BenchmarksOpt = None,
+    holdout: Annotated[
+        bool,
+        typer.Option(
+            "--holdout",
+            help="Also fit on one round and predict the next: cross-stack ratio errors.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a factor per software stack and workload kind to tables of published results."""
+    from polyfleet.catalog import load_catalog
+    from polyfleet.inputs.benchmarks import table_specs
+    from polyfleet.perfmodel.fit import calibration_record
+
+    specs = table_specs(benchmarks)
+    if not specs:
+        raise InputError(
+            "calibrate needs a table",
+            field="--benchmarks",
+            value="none",
+            hint="Give --benchmarks FILE, or `packaged` for the shipped table",
+        )
+    data = calibration_record(specs, load_catalog(), with_holdout=holdout)
+    _finite(data, "calibration")
+    if as_json:
+        typer.echo(_dump(data))
+        return
+    from polyfleet.report.model_tables import print_calibration_record
+
+    print_calibration_record(data, _console())
 
 
 @app.command()

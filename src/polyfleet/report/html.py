@@ -116,6 +116,12 @@ def render_deal_html(deal: dict[str, Any]) -> str:
     )
 
 
+def _source(a: dict[str, Any]) -> str:
+    """An assignment's source, with the ids of the published results behind a stack factor."""
+    source = a.get("source") or ""
+    return source + (": " + ", ".join(a["results"]) if a.get("results") else "")
+
+
 def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) -> str:
     """The report page for a plan dict (`Plan.to_dict()`), with the share frontier if given."""
     esc = html.escape
@@ -140,7 +146,8 @@ def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) ->
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{key}"))
     parts.append(
         "<h2>Assignments</h2><p class='est'>Throughputs marked * are roofline estimates "
-        "(calibrated ones scaled by the probe profile named), not measurements.</p>"
+        "(calibrated ones scaled by the probe profile, or the published results, named), "
+        "not measurements.</p>"
         "<table><tr><th>workload</th><th>pool</th><th>accelerator</th><th>accelerators</th>"
         "<th>served units/s</th><th>origin</th><th>source</th></tr>"
     )
@@ -150,7 +157,7 @@ def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) ->
             f"<tr><td>{esc(a['workload'])}</td><td>{esc(a['pool'])}</td>"
             f"<td>{esc(a['accelerator'])}</td><td>{a['accelerators']:,.0f}</td>"
             f"<td>{a['served']:,.4g}</td><td>{esc(a['origin'])}{star}</td>"
-            f"<td>{esc(a.get('source') or '')}</td></tr>"
+            f"<td>{esc(_source(a))}</td></tr>"
         )
     parts.append(
         "</table><h2>Binding constraints</h2><table><tr><th>constraint</th>"

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from polyfleet.catalog import Catalog
+from polyfleet.report.model_tables import print_plan_model
 
 ORIGIN_MARK = {"measured": "", "calibrated": " (cal)", "estimated": " (est)"}
 
@@ -22,6 +23,7 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
     for col in (
         "id",
         "vendor",
+        "stack",
         "memory GB",
         "TB/s",
         "BF16",
@@ -34,7 +36,7 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
         "$/GPU-h",
         "purchase $",
     ):
-        t.add_column(col, justify="left" if col in ("id", "vendor") else "right")
+        t.add_column(col, justify="left" if col in ("id", "vendor", "stack") else "right")
     for acc in catalog.table_rows(vendor):
 
         def mark(field: str, text: str, acc: Any = acc) -> str:
@@ -43,6 +45,7 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
         t.add_row(
             acc.id,
             acc.vendor,
+            acc.stack or "-",
             mark("memory_gb", _num(acc.memory_gb)),
             mark("bandwidth_tbps", _num(acc.bandwidth_tbps, ".2f")),
             mark("tflops.bf16", _num(acc.tflops.bf16)),
@@ -58,15 +61,29 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
     return t
 
 
+def _spread(cell: dict[str, Any]) -> str:
+    """A cell's interval as multiples of its value: `0.78-1.28x`; blank where it has none."""
+    value = cell.get("served")
+    low, high = cell.get("throughput_low"), cell.get("throughput_high")
+    if cell.get("origin") == "measured" or low is None or high is None:
+        return ""
+    per_acc = value / cell["accelerators"] if value and cell.get("accelerators") else None
+    if not per_acc or high == low:
+        return ""
+    return f"{low / per_acc:.2f}-{high / per_acc:.2f}x"
+
+
 def print_plan(plan: dict[str, Any], console: Console) -> None:
     """Print a plan (the dict from Plan.to_dict) as tables."""
     status = plan["status"]
     console.print(
         f"[bold]polyfleet plan[/bold] {plan['scenario']} — objective {plan['objective']}, "
         f"status [{'green' if status == 'optimal' else 'red'}]{status}[/]"
+        + (" (pessimistic: throughputs at the low end)" if plan.get("pessimistic") else "")
     )
     if status != "optimal":
         print_diagnosis(plan.get("diagnosis") or {}, console)
+        print_plan_model(plan, console)
         return
     power = plan["power"]
     console.print(
@@ -77,11 +94,22 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     )
     t = Table(
         title="Assignments (throughput origin; * = not measured for this scenario: a roofline "
-        "estimate, or one calibrated by the probe profile named)"
+        "estimate, or one calibrated by the probe profile or the published results named; "
+        "interval: of the throughput per accelerator)"
     )
-    cols = ("workload", "pool", "accelerator", "accelerators", "served units/s", "origin", "source")
+    cols = (
+        "workload",
+        "pool",
+        "accelerator",
+        "accelerators",
+        "served units/s",
+        "origin",
+        "interval",
+        "source",
+    )
     for col in cols:
-        t.add_column(col, justify="right" if col in ("accelerators", "served units/s") else "left")
+        right = col in ("accelerators", "served units/s", "interval")
+        t.add_column(col, justify="right" if right else "left")
     for a in plan["assignments"][:200]:
         t.add_row(
             a["workload"],
@@ -90,7 +118,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
             _num(a["accelerators"]),
             _num(a["served"], ",.4g"),
             a["origin"] + ("" if a["origin"] == "measured" else "*"),
-            a.get("source") or "",
+            _spread(a),
+            escape(a.get("source") or ""),
         )
     if len(plan["assignments"]) > 200:
         t.caption = f"first 200 of {len(plan['assignments'])} rows; --json for all"
@@ -158,6 +187,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     for deal in plan.get("deals", []):
         console.print(deal_table(deal))
     print_calibration(plan.get("calibration"), console)
+    print_plan_model(plan, console)
     if plan["binding"]:
         t = Table(title="Binding constraints: what relaxing each would save")
         for col in ("constraint", "slack", "saving $/h per unit", "unit"):
