@@ -13,6 +13,7 @@ import pytest
 from pydantic import BaseModel, ValidationError, create_model
 
 import polyfleet.catalog._catalog as catalog_schema
+import polyfleet.inputs.benchmarks as benchmark_schema
 import polyfleet.inputs.cost as cost_schema
 import polyfleet.inputs.deal as deal_schema
 import polyfleet.inputs.jobs as jobs_schema
@@ -118,6 +119,7 @@ SCHEMA_MODULES = (
     jobs_schema,
     catalog_schema,
     options_schema,
+    benchmark_schema,
 )
 #: Models that hold loaded inputs or results, not what a file says.
 NOT_READ = {"LoadedScenario", "LoadedProcurement", "Job"}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyfleet.errors import InfeasibleError, InputError, MissingExtraError
 from polyfleet.inputs.options import (
+    CalibrateOptions,
     DealOptions,
     FrontierOptions,
     LeverageOptions,
@@ -32,6 +33,7 @@ from polyfleet.inputs.options import (
 if TYPE_CHECKING:
     from polyfleet.inputs.profile import Profile
     from polyfleet.plan.problem import PlacementProblem
+    from polyfleet.results.calibration import CalibrationRecord
     from polyfleet.results.catalog import CatalogRecord
     from polyfleet.results.deal import DealRecord
     from polyfleet.results.frontier import FrontierRecord
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OnProgress",
     "Progress",
+    "calibrate",
     "catalog",
     "cluster_down",
     "cluster_up",
@@ -159,6 +162,24 @@ def procure(file: str | Path, options: ProcureOptions | None = None) -> Procurem
     return ProcurementRecord.build(result.to_dict())
 
 
+def calibrate(options: CalibrateOptions | None = None) -> CalibrationRecord:
+    """Fit a factor per software stack and workload kind to tables of published results."""
+    from polyfleet.catalog import load_catalog
+    from polyfleet.perfmodel.fit import calibration_record
+    from polyfleet.results.calibration import CalibrationRecord
+
+    opts = options or CalibrateOptions()
+    if not opts.benchmarks:
+        raise InputError(
+            "calibrate needs a table",
+            field="--benchmarks",
+            value="none",
+            hint="Give --benchmarks FILE, or `packaged` for the shipped table",
+        )
+    data = calibration_record(opts.benchmarks, load_catalog(), with_holdout=opts.holdout)
+    return CalibrationRecord.build(data)
+
+
 # ---- placement ----------------------------------------------------------------------------
 
 
@@ -170,7 +191,8 @@ def plan(
 ) -> PlanRecord:
     """Place the scenario's workloads on its pools within every limit. An infeasible scenario is
     an answer: the record has status "infeasible" and the diagnosis (which workloads, which
-    limits, by how much)."""
+    limits, by how much). `pessimistic`: solved with every estimated cell at the low end of its
+    interval, the record saying what changes against the point plan."""
     from polyfleet.inputs.scenario import load_scenario
     from polyfleet.plan.placement import make_plan
     from polyfleet.results.plan import PlanRecord
@@ -183,9 +205,22 @@ def plan(
         loaded = loaded.with_profiles(opts.profiles)
     _tell(on_progress, "load", 1, 1)
     _tell(on_progress, "solve", 0, 1)
-    result = make_plan(loaded, method=opts.method, load_seconds=time.perf_counter() - t0)
+    load_s = time.perf_counter() - t0
+    changes = None
+    if opts.pessimistic:
+        from polyfleet.plan.pessimistic import pessimistic_plan
+
+        result, changes = pessimistic_plan(
+            loaded, method=opts.method, load_seconds=load_s, benchmarks=opts.benchmarks
+        )
+    else:
+        result = make_plan(
+            loaded, method=opts.method, load_seconds=load_s, benchmarks=opts.benchmarks
+        )
     _tell(on_progress, "solve", 1, 1)
     data = result.to_dict(matrix_cells=opts.matrix)
+    if changes is not None:
+        data["pessimistic"] = changes
     if opts.frontier and result.status == "optimal":
         from polyfleet.plan.leverage import share_frontier
 

@@ -66,6 +66,14 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON to stdout instead of tables.")]
+BenchmarksOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--benchmarks",
+        help="Table of published results that calibrates the stack factors (repeatable; "
+        "`packaged`: the shipped MLPerf table, the default; `none`: the bare roofline).",
+    ),
+]
 
 
 def _console() -> Console:
@@ -164,16 +172,36 @@ def plan(
             help="Probe profile file or folder of them (repeatable): calibrates the estimates."
         ),
     ] = None,
+    benchmarks: BenchmarksOpt = None,
+    pessimistic: Annotated[
+        bool,
+        typer.Option(
+            "--pessimistic",
+            help="Solve with every estimated cell at the low end of its interval; say which "
+            "assignments change.",
+        ),
+    ] = False,
 ) -> None:
     """Place the scenario's workloads on its pools at least cost within every limit."""
     from polyfleet import app as api
+    from polyfleet.inputs.benchmarks import PACKAGED, table_specs
     from polyfleet.inputs.options import PlanOptions, parse_options
     from polyfleet.report.files import check_outputs
 
     opts = parse_options(
-        PlanOptions, method=method, profiles=profiles or None, matrix=matrix, frontier=frontier
+        PlanOptions,
+        method=method,
+        profiles=profiles or None,
+        matrix=matrix,
+        frontier=frontier,
+        benchmarks=table_specs(benchmarks),
+        pessimistic=pessimistic,
     )
-    inputs = {"SCENARIO": scenario} | {f"--profiles {p}": p for p in opts.profiles}
+    inputs = (
+        {"SCENARIO": scenario}
+        | {f"--profiles {p}": p for p in opts.profiles}
+        | {f"--benchmarks {b}": Path(b) for b in opts.benchmarks if b != PACKAGED}
+    )
     check_outputs({"--out": out, "--html": html}, inputs=inputs)
     record = api.plan(scenario, opts)
     _emit(record, as_json=as_json, out=out)
@@ -186,9 +214,15 @@ def plan(
 
         print_plan(record, _console())
     if record.status != "optimal":
+        where = ""
+        if record.pessimistic is not None:
+            where = (
+                " at the low end of the throughput intervals (the point plan is "
+                f"{record.pessimistic.point_status})"
+            )
         raise InfeasibleError(
-            "no plan meets every constraint; the diagnosis above says which workloads and "
-            "limits fail, and by how much",
+            f"no plan meets every constraint{where}; the diagnosis above says which workloads "
+            "and limits fail, and by how much",
             record.diagnosis.model_dump() if record.diagnosis is not None else {},
             record=record,
         )
@@ -198,6 +232,33 @@ def _default(term: str) -> str:
     """The documented default of an owned-cost term, for an option's help."""
     d = COST_DEFAULTS[term]
     return f"default {d.shown}: {d.source}"
+
+
+@app.command()
+def calibrate(
+    benchmarks: BenchmarksOpt = None,
+    holdout: Annotated[
+        bool,
+        typer.Option(
+            "--holdout",
+            help="Also fit on one round and predict the next: cross-stack ratio errors.",
+        ),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit a factor per software stack and workload kind to tables of published results."""
+    from polyfleet import app as api
+    from polyfleet.inputs.benchmarks import table_specs
+    from polyfleet.inputs.options import CalibrateOptions, parse_options
+
+    specs = table_specs(benchmarks)
+    record = api.calibrate(parse_options(CalibrateOptions, benchmarks=specs, holdout=holdout))
+    if as_json:
+        _emit(record, as_json=True)
+        return
+    from polyfleet.report.model_tables import print_calibration_record
+
+    print_calibration_record(record, _console())
 
 
 @app.command()

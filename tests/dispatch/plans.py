@@ -81,6 +81,7 @@ def plan_record(split: dict[str, dict[str, float]], *, status: str = "optimal") 
             "binding": [],
             "ineligible": [],
             "assumptions": [],
+            "throughput_bound": "point",
             "timings": {"load": 0.0, "matrix": 0.0, "deals": 0.0, "build": 0.0, "solve": 0.0},
         }
     )

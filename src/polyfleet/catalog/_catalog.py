@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
@@ -31,9 +31,14 @@ from polyfleet.inputs.reader import line_of, read_document
 
 PACKAGED_FILE = "accelerators.yaml"
 SCHEMA_VERSION = 1
+#: The software path a chip needs: NVIDIA CUDA, AMD ROCm, Google XLA.
+Stack = Literal["cuda", "rocm", "xla"]
+STACKS: tuple[Stack, ...] = ("cuda", "rocm", "xla")
 PRECISIONS: tuple[Precision, ...] = ("fp4", "fp8", "bf16")  # fastest first
 #: Fields whose value is a published figure and therefore needs a source.
 SOURCED_FIELDS = (
+    "stack",
+    "mamf_tflops",
     "memory_gb",
     "bandwidth_tbps",
     "tflops",
@@ -85,9 +90,11 @@ class Accelerator(_Strict):
     vendor: str = Field(min_length=1)
     name: str | None = None
     aliases: tuple[str, ...] = ()
+    stack: Stack | None = None  # None: unknown; the performance model pools it with the others
     memory_gb: MemoryGb
     bandwidth_tbps: BandwidthTbps | None = None
     tflops: Tflops = Tflops()
+    mamf_tflops: TflopsPeak | None = None  # achieved dense BF16 matmul rate (MAMF), measured
     tdp_w: TdpW
     scaleup_gbps: ScaleupGbps | None = None
     scaleup_domain: AcceleratorsPerNode | None = None
@@ -111,6 +118,14 @@ class Accelerator(_Strict):
     def domain_size(self) -> int:
         """Accelerators that share one scale-up (NVLink / Infinity Fabric) domain."""
         return self.scaleup_domain or self.gpus_per_node
+
+    @property
+    def matmul_fraction(self) -> float | None:
+        """The fraction of its dense BF16 peak a large matmul reaches on this chip (MAMF / peak),
+        or None where no measurement is published."""
+        if self.mamf_tflops is None or not self.tflops.bf16:
+            return None
+        return min(self.mamf_tflops / self.tflops.bf16, 1.0)
 
     def source_of(self, field: str) -> str | None:
         """The source of a field (`price.purchase` falls back to `price`, spec fields to `specs`)."""

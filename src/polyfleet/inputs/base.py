@@ -38,6 +38,7 @@ __all__ = [
     "DeviceIndex",
     "EmbeddingDim",
     "EmbeddingGb",
+    "FlopPerParam",
     "Fraction",
     "FrontierPoints",
     "Gang",
@@ -87,11 +88,14 @@ __all__ = [
     "Shares",
     "StepsPerYear",
     "Strike",
+    "SystemSize",
     "TdpW",
     "TflopsPeak",
     "Throughput",
     "Tier",
     "TimeLimitS",
+    "TokenCount",
+    "TrainMinutes",
     "UsdPerGpu",
     "UsdPerMw",
     "Volatility",
@@ -275,6 +279,15 @@ RANGES: dict[str, Range] = {
            integer=True),
         _R("shape_value", "a model-shape figure", "", 0, 1e12, "as in a scenario's `model:`"),
         _R("job_count", "a job count", "jobs", 1, 1e6, "copies of one job", integer=True),
+        # published results (benchmark tables)
+        _R("system_size", "accelerators in a benchmarked system", "accelerators", 1, 1e6,
+           "MLPerf systems run 1 to a few thousand", integer=True),
+        _R("train_minutes", "a time to train", "minutes", 0, 1e7,
+           "MLPerf training results run minutes to hours", low_open=True),
+        _R("token_count", "a token count", "tokens", 1, 1e16,
+           "a fine-tune reads millions of tokens, a pre-training run trillions"),
+        _R("flop_per_param", "FLOPs per parameter per token", "", 1, 100,
+           "6 for training, 4 for LoRA (frozen weights), 2 for inference"),
         # command options
         _R("search_precision", "a relative search precision", "", 1e-6, 0.5,
            "the re-solves are optimal to 1e-5, so finer multipliers are noise"),
@@ -426,6 +439,10 @@ Repeats = ranged("repeats")
 DeviceIndex = ranged("device_index")
 ShapeValue = ranged("shape_value")
 JobCount = ranged("job_count")
+SystemSize = ranged("system_size")
+TrainMinutes = ranged("train_minutes")
+TokenCount = ranged("token_count")
+FlopPerParam = ranged("flop_per_param")
 SearchPrecision = ranged("search_precision")
 FrontierPoints = ranged("frontier_points")
 Retries = ranged("retries")

@@ -31,10 +31,12 @@ from polyfleet.inputs.base import (
     UsdPerMw,
     Years,
 )
+from polyfleet.inputs.benchmarks import PACKAGED
 from polyfleet.inputs.cost import OwnedCost, cost_term
 
 __all__ = [
     "TCO_TERMS",
+    "CalibrateOptions",
     "DealOptions",
     "FrontierOptions",
     "LeverageOptions",
@@ -58,6 +60,16 @@ class PlanOptions(InputModel):
     profiles: tuple[Path, ...] = ()
     matrix: bool = True  # every matrix cell in the record
     frontier: bool = False  # the cost-vs-share frontier in the record
+    #: tables of published results that calibrate the stack factors (`table_specs`): the packaged
+    #: one by default, none for the bare roofline
+    benchmarks: tuple[str, ...] = (PACKAGED,)
+    pessimistic: bool = False  # every estimated cell at the low end of its interval
+
+
+class CalibrateOptions(InputModel):
+    command: ClassVar[str] = "calibrate"
+    benchmarks: tuple[str, ...] = (PACKAGED,)  # as `table_specs` gives them
+    holdout: bool = False  # also fit on one round and predict the next
 
 
 #: Each `tco` cost option and the owned-cost term it sets.

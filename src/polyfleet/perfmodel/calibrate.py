@@ -1,10 +1,11 @@
 """Calibration: probe measurements turned into per-(accelerator, kind) efficiency factors.
 
 A profile's headline case for a kind (say llm-decode at its largest batch, for `serve`) ran a model
-of known shape. The roofline estimates that same shape on the matched accelerator; the ratio
+of known shape. The bare roofline estimates that same shape on the matched accelerator; the ratio
 measured / estimated is how far real software on that chip sits from the model's assumed
 efficiency. Estimates of scenario workloads of that kind on that accelerator are multiplied by it
-(and their latencies divided by it), and marked `calibrated` with the profile they came from.
+(and their latencies divided by it), and marked `calibrated` with the profile they came from. It
+replaces the factor of the chip's software stack from published results: it measured that chip.
 
 For `serve` the probe's decode may have run two ways: replayed from a captured device graph (the
 chip's rate) and eagerly (which adds Python's kernel launches). The graph figure is used where the
@@ -30,6 +31,11 @@ _PRESET_RANK = {"full": 1, "tiny": 0}
 
 
 def _probe_workload(kind: str, shape: dict[str, float | int | str]) -> Workload:
+    """The scenario workload a probe case stands for. The probe times decode alone, at a mean
+    context of seq_len / 2: a request with no prompt to speak of that generates seq_len tokens."""
+    if kind == "serve" and "prompt_tokens" not in shape:
+        seq = int(shape.get("seq_len", 4096))
+        shape = {**shape, "prompt_tokens": 1, "output_tokens": max(seq - 2, 1)}
     return Workload(
         name=f"probe-{kind}",
         kind=kind,  # type: ignore[arg-type]

@@ -6,7 +6,9 @@ plan = f(scenario, matrix, costs): pure, so it can be re-run for what-if analysi
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,10 +16,13 @@ import numpy as np
 from polyfleet.economics import HOURS_PER_YEAR
 from polyfleet.economics.cost import CostBreakdown
 from polyfleet.economics.deal import DealValuation, value_deal
+from polyfleet.inputs.benchmarks import PACKAGED
 from polyfleet.inputs.scenario import LoadedScenario
-from polyfleet.perfmodel import Origin, ThroughputMatrix, build_matrix
+from polyfleet.perfmodel import ThroughputMatrix, build_matrix
 from polyfleet.perfmodel.calibrate import calibrate
 from polyfleet.perfmodel.calibration import CalibrationSet
+from polyfleet.perfmodel.fit import factors_from
+from polyfleet.perfmodel.stacks import StackFactors
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.lp import solve_lp
@@ -52,6 +57,8 @@ class Plan:
     calibration: CalibrationSet | None = None
     costs: list[CostBreakdown] = field(default_factory=list)  # per pool, deal credits netted
     deals: dict[str, DealValuation] = field(default_factory=dict)
+    stacks: StackFactors | None = None  # factors from published results, as fitted
+    pessimistic: bool = False  # solved with every estimated cell at the low end of its interval
 
     # ---- derived figures -------------------------------------------------------------------
     @property
@@ -219,6 +226,16 @@ class Plan:
             for w, c in zip(w_idx[:limit], c_idx[:limit], strict=True)
         ]
 
+    def stack_factors(self) -> dict[str, Any]:
+        """The factors from published results behind this plan's cells, with their results."""
+        assert self.stacks is not None
+        m = self.matrix
+        refs = np.unique(m.stack_ref[m.stack_ref >= 0])
+        return {
+            "files": list(self.stacks.files),
+            "used": [m.stack_factors[int(k)].to_dict() for k in refs],
+        }
+
     def to_dict(self, *, matrix_cells: bool = True) -> dict[str, Any]:
         sol = self.solution
         feasible = self.status == "optimal"
@@ -259,6 +276,9 @@ class Plan:
                 "used": [c.to_dict() for c in self.calibration.used],
                 "notes": list(self.calibration.notes),
             }
+        if self.stacks is not None:
+            out["stack_factors"] = self.stack_factors()
+        out["throughput_bound"] = "low" if self.pessimistic else "point"
         if matrix_cells:
             out["matrix"] = self.matrix.cells()
         out["timings"] = dict(self.timings)
@@ -266,15 +286,9 @@ class Plan:
 
 
 def _origin(matrix: ThroughputMatrix, w: int, acc: str) -> dict[str, Any]:
-    """Where a cell's throughput came from: origin, and the source (scenario, roofline, profile)."""
-    a = matrix.accelerators.index(acc)
-    origin = Origin(int(matrix.origin[w, a]))
-    source = {
-        Origin.MEASURED: "scenario",
-        Origin.ESTIMATED: "roofline",
-        Origin.CALIBRATED: matrix.profile_of(w, a),
-    }.get(origin)
-    return {"origin": origin.name.lower(), "source": source}
+    """Where a cell's throughput came from: origin, and the source (scenario, roofline, profile,
+    or the published results behind its stack factor), with its interval."""
+    return matrix.provenance(w, matrix.accelerators.index(acc))
 
 
 def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto") -> Solution:
@@ -300,18 +314,32 @@ class Prepared:
     classes: np.ndarray
     pool_accelerators: list[str]
     timings: dict[str, float]
+    stacks: StackFactors | None = None
 
 
-def prepare(loaded: LoadedScenario) -> Prepared:
-    """Matrix (calibrated by the scenario's profiles), pool costs net of deals, merged problem."""
+def prepare(
+    loaded: LoadedScenario,
+    *,
+    benchmarks: Sequence[str | Path] = (PACKAGED,),
+    pessimistic: bool = False,
+) -> Prepared:
+    """Matrix (calibrated by the published results in `benchmarks` and the scenario's profiles),
+    pool costs net of deals, merged problem. `pessimistic`: every cell at its interval's low end."""
     scn, catalog = loaded.scenario, loaded.catalog
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     pool_accs = [p.accelerator for p in scn.pools]
     calibration = calibrate(loaded.profiles, catalog) if loaded.profiles else None
+    stacks = factors_from(benchmarks, catalog)
     matrix = build_matrix(
-        scn, catalog, list(dict.fromkeys([*catalog, *pool_accs])), calibration=calibration
+        scn,
+        catalog,
+        list(dict.fromkeys([*catalog, *pool_accs])),
+        calibration=calibration,
+        stacks=stacks,
     )
+    if pessimistic:
+        matrix = matrix.at_low()
     t1 = time.perf_counter()
     timings["matrix"] = t1 - t0
     used_deals = {p.deal for p in scn.pools if p.deal is not None}
@@ -325,13 +353,26 @@ def prepare(loaded: LoadedScenario) -> Prepared:
     timings["deals"] = t2 - t1
     problem, classes = problem_from_scenario(loaded, matrix, costs).collapse()
     timings["build"] = time.perf_counter() - t2
-    return Prepared(matrix, costs, valuations, calibration, problem, classes, pool_accs, timings)
+    return Prepared(
+        matrix, costs, valuations, calibration, problem, classes, pool_accs, timings, stacks
+    )
 
 
-def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: float = 0.0) -> Plan:
-    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis."""
+def make_plan(
+    loaded: LoadedScenario,
+    *,
+    method: str = "auto",
+    load_seconds: float = 0.0,
+    benchmarks: Sequence[str | Path] = (PACKAGED,),
+    pessimistic: bool = False,
+) -> Plan:
+    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis.
+
+    `benchmarks`: the tables of published results that calibrate the stack factors (`packaged`
+    names the shipped one; none: the bare roofline). `pessimistic`: solve with every estimated
+    cell at the low end of its interval."""
     scn = loaded.scenario
-    prep = prepare(loaded)
+    prep = prepare(loaded, benchmarks=benchmarks, pessimistic=pessimistic)
     timings = {"load": load_seconds, **prep.timings}
     matrix, problem, classes, pool_accs = (
         prep.matrix,
@@ -388,6 +429,8 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         calibration=calibration,
         costs=costs,
         deals=valuations,
+        stacks=prep.stacks,
+        pessimistic=pessimistic,
     )
     if status == "infeasible":
         assert diagnosis is not None

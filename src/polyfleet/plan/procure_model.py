@@ -36,6 +36,7 @@ from polyfleet.economics.cost import HOURS_PER_YEAR, facility_kw, owned_cost
 from polyfleet.economics.deal import price_per_gpu, simulate_deal
 from polyfleet.inputs.deal import Deal
 from polyfleet.inputs.procurement import LoadedProcurement
+from polyfleet.perfmodel.fit import factors_from
 from polyfleet.perfmodel.matrix import matrix_for
 from polyfleet.plan.blocks import LinearModel, ModelBuilder, Slack
 from polyfleet.plan.lp import INF
@@ -460,7 +461,10 @@ def procurement_arrays(loaded: LoadedProcurement) -> ProcurementArrays:
     alive = (tau[None, :, None] <= tau[None, None, :]) & (
         tau[None, None, :] < tau[None, :, None] + life[:, None, None]
     )
-    matrix = matrix_for(proc.workloads, proc.tiers, catalog, [k.accelerator for k in kinds])
+    accs = [k.accelerator for k in kinds]
+    matrix = matrix_for(
+        proc.workloads, proc.tiers, catalog, accs, stacks=factors_from(catalog=catalog)
+    )
     T = matrix.value  # (W, J)
     growth = np.array([proc.growth.get(w.name, 1.0) for w in proc.workloads])
     D = (

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 
 from polyfleet.results.deal import DealValuation
 from polyfleet.results.frontier import FrontierRecord
-from polyfleet.results.plan import PlanRecord, PowerCap
+from polyfleet.results.plan import Assignment, PlanRecord, PowerCap
 
 _STYLE = (
     "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
@@ -118,6 +118,11 @@ def render_deal_html(deal: DealValuation) -> str:
     )
 
 
+def _source(a: Assignment) -> str:
+    """An assignment's source, with the ids of the published results behind a stack factor."""
+    return (a.source or "") + (": " + ", ".join(a.results) if a.results else "")
+
+
 def render_html(plan: PlanRecord) -> str:
     """The report page for a plan record, with its share frontier if it has one."""
     esc = html.escape
@@ -147,7 +152,8 @@ def render_html(plan: PlanRecord) -> str:
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{key}"))
     parts.append(
         "<h2>Assignments</h2><p class='est'>Throughputs marked * are roofline estimates "
-        "(calibrated ones scaled by the probe profile named), not measurements.</p>"
+        "(calibrated ones scaled by the probe profile, or the published results, named), "
+        "not measurements.</p>"
         "<table><tr><th>workload</th><th>pool</th><th>accelerator</th><th>accelerators</th>"
         "<th>served units/s</th><th>origin</th><th>source</th></tr>"
     )
@@ -157,7 +163,7 @@ def render_html(plan: PlanRecord) -> str:
             f"<tr><td>{esc(a.workload)}</td><td>{esc(a.pool)}</td>"
             f"<td>{esc(a.accelerator)}</td><td>{a.accelerators:,.0f}</td>"
             f"<td>{a.served:,.4g}</td><td>{esc(a.origin)}{star}</td>"
-            f"<td>{esc(a.source or '')}</td></tr>"
+            f"<td>{esc(_source(a))}</td></tr>"
         )
     parts.append(
         "</table><h2>Binding constraints</h2><table><tr><th>constraint</th>"

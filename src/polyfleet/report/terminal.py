@@ -9,10 +9,11 @@ from rich.table import Table
 
 from polyfleet.catalog import Accelerator
 from polyfleet.report.economics_tables import assumptions_table, deal_table
+from polyfleet.report.model_tables import print_plan_model
 from polyfleet.results.catalog import CatalogRecord
 from polyfleet.results.frontier import FrontierRecord
 from polyfleet.results.leverage import LeverageRecord
-from polyfleet.results.plan import Calibration, Diagnosis, PlanRecord, PowerCap
+from polyfleet.results.plan import Assignment, Calibration, Diagnosis, PlanRecord, PowerCap
 
 __all__ = [
     "catalog_table",
@@ -38,6 +39,7 @@ def catalog_table(record: CatalogRecord) -> Table:
     for col in (
         "id",
         "vendor",
+        "stack",
         "memory GB",
         "TB/s",
         "BF16",
@@ -50,7 +52,7 @@ def catalog_table(record: CatalogRecord) -> Table:
         "$/GPU-h",
         "purchase $",
     ):
-        t.add_column(col, justify="left" if col in ("id", "vendor") else "right")
+        t.add_column(col, justify="left" if col in ("id", "vendor", "stack") else "right")
     for acc in record.accelerators:
 
         def mark(field: str, text: str, acc: Accelerator = acc) -> str:
@@ -59,6 +61,7 @@ def catalog_table(record: CatalogRecord) -> Table:
         t.add_row(
             acc.id,
             acc.vendor,
+            acc.stack or "-",
             mark("memory_gb", num(acc.memory_gb)),
             mark("bandwidth_tbps", num(acc.bandwidth_tbps, ".2f")),
             mark("tflops.bf16", num(acc.tflops.bf16)),
@@ -74,15 +77,28 @@ def catalog_table(record: CatalogRecord) -> Table:
     return t
 
 
+def _spread(a: Assignment) -> str:
+    """An assignment's interval as multiples of its value: `0.78-1.28x`; blank where it has none."""
+    low, high = a.throughput_low, a.throughput_high
+    if a.origin == "measured" or low is None or high is None:
+        return ""
+    per_acc = a.served / a.accelerators if a.served else None
+    if not per_acc or high == low:
+        return ""
+    return f"{low / per_acc:.2f}-{high / per_acc:.2f}x"
+
+
 def print_plan(plan: PlanRecord, console: Console) -> None:
     """Print a plan record as tables."""
     status = plan.status
     console.print(
         f"[bold]polyfleet plan[/bold] {plan.scenario} — objective {plan.objective}, "
         f"status [{'green' if status == 'optimal' else 'red'}]{status}[/]"
+        + (" (pessimistic: throughputs at the low end)" if plan.pessimistic else "")
     )
     if status != "optimal":
         print_diagnosis(plan.diagnosis, console)
+        print_plan_model(plan, console)
         return
     assert plan.power is not None
     assert plan.cost_per_hour is not None
@@ -97,11 +113,22 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     )
     t = Table(
         title="Assignments (throughput origin; * = not measured for this scenario: a roofline "
-        "estimate, or one calibrated by the probe profile named)"
+        "estimate, or one calibrated by the probe profile or the published results named; "
+        "interval: of the throughput per accelerator)"
     )
-    cols = ("workload", "pool", "accelerator", "accelerators", "served units/s", "origin", "source")
+    cols = (
+        "workload",
+        "pool",
+        "accelerator",
+        "accelerators",
+        "served units/s",
+        "origin",
+        "interval",
+        "source",
+    )
     for col in cols:
-        t.add_column(col, justify="right" if col in ("accelerators", "served units/s") else "left")
+        right = col in ("accelerators", "served units/s", "interval")
+        t.add_column(col, justify="right" if right else "left")
     assignments = plan.assignments or []
     for a in assignments[:MAX_ASSIGNMENTS]:
         t.add_row(
@@ -111,7 +138,8 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
             num(a.accelerators),
             num(a.served, ",.4g"),
             a.origin + ("" if a.origin == "measured" else "*"),
-            a.source or "",
+            _spread(a),
+            escape(a.source or ""),
         )
     if len(assignments) > MAX_ASSIGNMENTS:
         t.caption = f"first {MAX_ASSIGNMENTS} of {len(assignments)} rows; --json for all"
@@ -178,6 +206,7 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     for deal in plan.deals or []:
         console.print(deal_table(deal))
     print_calibration(plan.calibration, console)
+    print_plan_model(plan, console)
     if plan.binding:
         t = Table(title="Binding constraints: what relaxing each would save")
         for col in ("constraint", "slack", "saving $/h per unit", "unit"):

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from polyfleet.inputs.convert import FieldError
 from polyfleet.results.base import Part, Record, omitted
+from polyfleet.results.calibration import StackFactorsUsed
 from polyfleet.results.common import Assumption, RowKey
 from polyfleet.results.deal import DealValuation
 from polyfleet.results.frontier import FrontierRecord
@@ -36,7 +37,21 @@ class SolverInfo(Part):
     workloads: int
 
 
-class Assignment(Part):
+class Provenance(Part):
+    """Where a cell's throughput came from, and its interval (units/s per accelerator)."""
+
+    calibration: Literal["profile", "benchmarks"] | None = omitted(
+        "What calibrated the estimate: a probe profile or published results."
+    )
+    factor: float | None = omitted("The calibration's factor on the roofline estimate.")
+    basis: str | None = omitted("How the stack factor was fitted (own, pooled).")
+    results: list[str] | None = omitted("The published results behind the stack factor.")
+    note: str | None = omitted()
+    throughput_low: float | None = omitted("Low end of the interval (eligible cells).")
+    throughput_high: float | None = omitted("High end of the interval (eligible cells).")
+
+
+class Assignment(Provenance):
     """Accelerators of one pool given to one workload, and where the throughput came from."""
 
     workload: str = Field(min_length=1)
@@ -46,7 +61,7 @@ class Assignment(Part):
     accelerators: Accelerators
     served: float  # units/s
     origin: Origin
-    source: str | None  # "scenario", "roofline", or the probe profile that calibrated it
+    source: str | None  # "scenario", "roofline", a probe profile, or the published results
 
 
 class WorkloadResult(Part):
@@ -168,7 +183,7 @@ class Calibration(Part):
     notes: list[str]
 
 
-class MatrixCell(Part):
+class MatrixCell(Provenance):
     """One (workload, accelerator) cell of the throughput matrix."""
 
     workload: str
@@ -177,9 +192,28 @@ class MatrixCell(Part):
     origin: Literal["measured", "estimated", "calibrated", "ineligible"]
     reason: str | None = omitted("Why an ineligible cell is.")
     profile: str | None = omitted("The profile that calibrated the cell.")
-    factor: float | None = omitted("The calibration factor.")
     gang: int | None = omitted("Accelerators one replica needs.")
     precision: str | None = omitted("The precision the estimate assumed.")
+
+
+class AssignmentChange(Part):
+    """Accelerators of one (workload, pool) at the point estimate and at the low end."""
+
+    workload: str
+    pool: str
+    accelerators_point: float
+    accelerators_low: float
+    change: float
+    status: Literal["added", "removed", "changed"]
+
+
+class Pessimistic(Part):
+    """A plan at the low end of the throughput intervals against the point plan."""
+
+    point_status: str
+    point_cost_per_hour: float | None
+    low_cost_per_hour: float | None
+    changed_assignments: list[AssignmentChange]
 
 
 class Timings(Part):
@@ -230,9 +264,12 @@ class PlanRecord(Record):
     diagnosis: Diagnosis | None = omitted("Why no plan exists (infeasible plans).")
     deals: list[DealValuation] | None = omitted("The deals the pools buy under.")
     calibration: Calibration | None = omitted("What probe profiles calibrated.")
+    stack_factors: StackFactorsUsed | None = omitted("Stack factors from published results.")
+    throughput_bound: Literal["point", "low"]  # low: every cell at its interval's low end
     matrix: list[MatrixCell] | None = omitted("Every matrix cell (`--matrix`).")
     frontier: FrontierRecord | None = omitted("The cost-vs-share frontier (`--frontier`).")
     timings: Timings
+    pessimistic: Pessimistic | None = omitted("What the low end changes (`--pessimistic`).")
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanRecord:
