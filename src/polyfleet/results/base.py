@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from polyfleet.errors import InputError, SolverError
@@ -43,7 +42,7 @@ def omitted(description: str | None = None) -> Any:
 class Part(BaseModel):
     """A nested part of a record: known fields only, finite numbers."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, ser_json_inf_nan="constants")
 
 
 class Record(Part):
@@ -132,7 +131,14 @@ class Record(Part):
 
 def dump_record(record: BaseModel, *, what: str | None = None) -> str:
     """The record as JSON text (indented, ending in a newline), after the finite check: the one
-    way every command prints `--json` and writes `--out`."""
-    data = record.model_dump(mode="json")
-    check_finite(data, what or getattr(record, "WHAT", "") or getattr(record, "NAME", "result"))
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE).decode()
+    way every command prints `--json` and writes `--out`.
+
+    pydantic-core writes the JSON (no Python object per value); a NaN or infinity would come out
+    as a `NaN` / `Infinity` token (the records' `ser_json_inf_nan`), never as a silent null, so
+    the check is a scan of the bytes, and only a hit (a token, or those letters in a text) walks
+    the record to name the path of the first non-finite number."""
+    text = record.model_dump_json(indent=2)
+    if "NaN" in text or "Infinity" in text:
+        name = what or getattr(record, "WHAT", "") or getattr(record, "NAME", "result")
+        check_finite(record.model_dump(), name)
+    return text + "\n"
