@@ -37,22 +37,9 @@ class SolverInfo(Part):
     workloads: int
 
 
-class Provenance(Part):
-    """Where a cell's throughput came from, and its interval (units/s per accelerator)."""
-
-    calibration: Literal["profile", "benchmarks"] | None = omitted(
-        "What calibrated the estimate: a probe profile or published results."
-    )
-    factor: float | None = omitted("The calibration's factor on the roofline estimate.")
-    basis: str | None = omitted("How the stack factor was fitted (own, pooled).")
-    results: list[str] | None = omitted("The published results behind the stack factor.")
-    note: str | None = omitted()
-    throughput_low: float | None = omitted("Low end of the interval (eligible cells).")
-    throughput_high: float | None = omitted("High end of the interval (eligible cells).")
-
-
-class Assignment(Provenance):
-    """Accelerators of one pool given to one workload, and where the throughput came from."""
+class Assignment(Part):
+    """Accelerators of one pool given to one workload, where the throughput came from, and its
+    interval."""
 
     workload: str = Field(min_length=1)
     pool: str = Field(min_length=1)
@@ -62,6 +49,15 @@ class Assignment(Provenance):
     served: float  # units/s
     origin: Origin
     source: str | None  # "scenario", "roofline", a probe profile, or the published results
+    calibration: Literal["profile", "benchmarks"] | None = omitted(
+        "What calibrated the estimate: a probe profile or published results."
+    )
+    factor: float | None = omitted("The calibration's factor on the roofline estimate.")
+    basis: str | None = omitted("How the stack factor was fitted (own, pooled).")
+    results: list[str] | None = omitted("The published results behind the stack factor.")
+    note: str | None = omitted()
+    throughput_low: float | None = omitted("Low end of the interval, units/s per accelerator.")
+    throughput_high: float | None = omitted("High end of the interval, units/s per accelerator.")
 
 
 class WorkloadResult(Part):
@@ -183,7 +179,7 @@ class Calibration(Part):
     notes: list[str]
 
 
-class MatrixCell(Provenance):
+class MatrixCell(Part):
     """One (workload, accelerator) cell of the throughput matrix."""
 
     workload: str
@@ -192,6 +188,15 @@ class MatrixCell(Provenance):
     origin: Literal["measured", "estimated", "calibrated", "ineligible"]
     reason: str | None = omitted("Why an ineligible cell is.")
     profile: str | None = omitted("The profile that calibrated the cell.")
+    calibration: Literal["profile", "benchmarks"] | None = omitted(
+        "What calibrated the estimate: a probe profile or published results."
+    )
+    factor: float | None = omitted("The calibration's factor on the roofline estimate.")
+    basis: str | None = omitted("How the stack factor was fitted (own, pooled).")
+    results: list[str] | None = omitted("The published results behind the stack factor.")
+    note: str | None = omitted()
+    throughput_low: float | None = omitted("Low end of the interval, units/s per accelerator.")
+    throughput_high: float | None = omitted("High end of the interval, units/s per accelerator.")
     gang: int | None = omitted("Accelerators one replica needs.")
     precision: str | None = omitted("The precision the estimate assumed.")
 
