@@ -58,6 +58,34 @@ class HoldoutPair(Part):
     fitted_on: str
 
 
+class Fit(Part):
+    """One kind's fit: its results, factors, degrees of freedom and residual spread (log)."""
+
+    fitted_on: str | None = omitted("The round a held-out fit saw.")
+    kind: str
+    results: int
+    factors: int
+    dof: int
+    residual_sd: float | None
+
+
+class SplitTest(Part):
+    """The F-test of a kind's fit with one more factor for one stack's subset (a diagnostic:
+    the fit applies no split)."""
+
+    kind: str
+    stack: str | None
+    split: str  # attribute=value, e.g. precision=fp4
+    results: list[str]
+    systems: int
+    relative_factor: float
+    f: float | None  # None: infinite
+    dof: tuple[int, int]
+    p: float
+    supported: bool
+    fitted_on: str
+
+
 class HoldoutSummary(Part):
     pairs: int
     median: float | None
@@ -68,6 +96,8 @@ class Holdout(Part):
     pairs: list[HoldoutPair]
     methods: dict[str, str]  # kind -> how it was held out
     summary: dict[str, HoldoutSummary]  # "all" and each kind
+    splits: list[SplitTest]
+    fits: list[Fit]
     targets: dict[str, float]
 
 
@@ -78,7 +108,9 @@ class CalibrationRecord(Record):
     files: list[str]
     factors: list[StackFactor]
     uncalibrated_interval: tuple[float, float]
+    fits: list[Fit]
     min_results: int
+    splits: list[SplitTest]
     results: list[PublishedResult]
     assumptions: dict[str, list[str]]  # benchmark model -> what its shape assumes
     holdout: Holdout | None = omitted("With --holdout.")
