@@ -32,6 +32,8 @@ from polyfleet.inputs.base import (
     Tier,
     Year,
 )
+from polyfleet.inputs.bulk import check_distinct
+from polyfleet.inputs.columns import WorkloadColumns
 from polyfleet.inputs.convert import FieldError, relative_file, resolve_name, validate
 from polyfleet.inputs.cost import PoolCost, cost_term
 from polyfleet.inputs.deal import Deal, load_deals
@@ -205,13 +207,18 @@ class Scenario(InputModel):
 
 
 class LoadedScenario(BaseModel):
-    """A validated scenario with the catalog it resolves against and where it came from."""
+    """A validated scenario with the catalog it resolves against and where it came from.
+
+    `columns` holds every workload, in order. `scenario.workloads` holds the workloads given as
+    objects (in YAML, or JSON that describes models, needs or SLOs): all of them, or none when
+    they came in bulk (a JSON list of measured `custom` workloads, or tables)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
     scenario: Scenario
     catalog: Catalog
     file: str
+    columns: WorkloadColumns
     profiles: tuple[tuple[str, Profile], ...] = ()
     deals: dict[str, Deal] = Field(default_factory=dict)
 
@@ -238,20 +245,64 @@ def _named(loc: Sequence[str | int], data: Any) -> str:
     return path
 
 
+#: Stands in for bulk workloads while the rest of a scenario is validated (a list of one).
+_PLACEHOLDER = Workload(name="-", kind="custom", demand=Demand(value=0), throughput={"-": 1.0})
+
+
 def parse_scenario(
-    data: Any, *, file: str = "<scenario>", text: str | None = None
+    data: Any, *, file: str = "<scenario>", text: str | None = None, bulk: bool = False
 ) -> LoadedScenario:
-    """Validate already-parsed scenario data. `text` (the source) lets errors give a line."""
-    scenario = validate(
-        Scenario, data, file=file, text=text, what="a scenario", name=lambda loc: _named(loc, data)
+    """Validate already-parsed scenario data. `text` (the source) lets errors give a line.
+
+    Workload tables (`workloads: {table: ...}`) are always read in bulk; with `bulk`, so is a
+    list of plain measured workloads (`inputs.bulk`), as `load_scenario` does for JSON files."""
+
+    def name(loc: Sequence[str | int]) -> str:
+        return _named(loc, data)
+
+    tables = isinstance(data, dict) and (
+        isinstance(data.get("workloads"), dict) or "throughput" in data
     )
-    catalog = load_catalog(scenario.catalog, file=file, text=text)
+    rows = data.get("workloads") if isinstance(data, dict) else None
+    if tables or (bulk and isinstance(rows, list) and rows):
+        rest = {k: v for k, v in data.items() if k not in ("workloads", "throughput")}
+        scenario = validate(
+            Scenario,
+            {**rest, "workloads": [_PLACEHOLDER]},
+            file=file,
+            text=text,
+            what="a scenario",
+            name=name,
+        )
+        scenario.workloads = []
+        catalog = load_catalog(scenario.catalog, file=file, text=text)
+        if tables:
+            from polyfleet.inputs.tables import table_columns
+
+            columns: WorkloadColumns | None = table_columns(data, catalog, file=file, text=text)
+        else:
+            from polyfleet.inputs.bulk import bulk_columns
+
+            columns = bulk_columns(rows, catalog, Workload, file=file, text=text, name=name)
+        if columns is None:  # not plain measured workloads: read them as objects
+            return parse_scenario(data, file=file, text=text)
+    else:
+        scenario = validate(Scenario, data, file=file, text=text, what="a scenario", name=name)
+        catalog = load_catalog(scenario.catalog, file=file, text=text)
+        columns = None
     _check_meaning(scenario, catalog, file, text, data)
+    if columns is None:
+        columns = WorkloadColumns.of(scenario.workloads)
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
     deals = load_deals(scenario.deals, file=file, text=text, catalog=catalog)
     _check_pool_deals(scenario, deals, file, text, data)
     return LoadedScenario(
-        scenario=scenario, catalog=catalog, file=file, profiles=profiles, deals=deals
+        scenario=scenario,
+        catalog=catalog,
+        file=file,
+        columns=columns,
+        profiles=profiles,
+        deals=deals,
     )
 
 
@@ -307,10 +358,17 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
             )
     pool_vendors = {catalog[p.accelerator].vendor for p in scn.pools}
     for i, wl in enumerate(scn.workloads):
-        resolved: dict[str, float] = {}
-        for key, value in wl.throughput.items():
-            resolved[resolve(key, ["workloads", i, "throughput", key])] = value
-        wl.throughput = resolved
+        ids = {key: resolve(key, ["workloads", i, "throughput", key]) for key in wl.throughput}
+        if len(set(ids.values())) < len(ids):
+            check_distinct(
+                wl.throughput,
+                dict(ids),
+                ["workloads", i, "throughput"],
+                file=file,
+                text=text,
+                name=lambda at: _named(at, data),
+            )
+        wl.throughput = {ids[key]: value for key, value in wl.throughput.items()}
         for j, vendor in enumerate(wl.needs.vendors or []):
             if vendor not in vendors:
                 fail(
@@ -367,7 +425,9 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read and validate a scenario file (`.json` with json, else YAML with the C loader)."""
+    """Read and validate a scenario file: JSON (by orjson, its measured workloads in bulk), or
+    YAML with the C loader; workload tables are read with pyarrow."""
     path = Path(path)
-    data, text = read_document(path)
-    return parse_scenario(data, file=str(path), text=text)
+    data, text = read_document(path, fast=True)
+    json = path.name.lower().endswith(".json")
+    return parse_scenario(data, file=str(path), text=text, bulk=json)

@@ -345,6 +345,7 @@ def prepare(
         list(dict.fromkeys([*catalog, *pool_accs])),
         calibration=calibration,
         stacks=stacks,
+        columns=loaded.columns,
     )
     if pessimistic:
         matrix = matrix.at_low()
@@ -390,7 +391,7 @@ def make_plan(
     )
     calibration, costs, valuations = prep.calibration, prep.costs, prep.valuations
     t2 = time.perf_counter()
-    units = [w.demand.unit for w in scn.workloads]
+    units = loaded.columns.unit
 
     bad, why = diagnose.unservable(problem)
     diagnosis: dict[str, Any] | None = None

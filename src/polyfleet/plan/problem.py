@@ -224,12 +224,13 @@ def problem_from_scenario(
         measure = limits.vendor_share.measure
         shares += [ShareBound(v, "max", s) for v, s in limits.vendor_share.max.items() if s < 1]
         shares += [ShareBound(v, "min", s) for v, s in limits.vendor_share.min.items() if s > 0]
+    columns = loaded.columns
     return PlacementProblem(
-        workloads=[w.name for w in scn.workloads],
+        workloads=list(columns.names),
         pools=[p.name for p in scn.pools],
         T=matrix.value[:, pool_cols],
-        demand=np.array([w.demand.value for w in scn.workloads], dtype=float),
-        cap=np.array([w.max_accelerators or np.inf for w in scn.workloads], dtype=float),
+        demand=columns.demand.copy(),
+        cap=columns.cap.copy(),
         cost=np.array(
             [c.total for c in costs]
             if costs is not None
