@@ -170,7 +170,9 @@ def _read(pa: Any, path: Path, spec: dict[str, tuple[str, bool]]) -> _Table:
                 )
             from pyarrow import csv
 
-            table = csv.read_csv(path)
+            # only an empty field is missing: `nan` is a value, refused as not finite
+            empty = csv.ConvertOptions(null_values=[""], strings_can_be_null=True)
+            table = csv.read_csv(path, convert_options=empty)
         else:
             from pyarrow import parquet
 
