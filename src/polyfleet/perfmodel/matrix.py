@@ -133,7 +133,8 @@ class ThroughputMatrix:
 
     def provenances(self, w: NDArray[np.intp], a: NDArray[np.intp]) -> list[dict[str, object]]:
         """`provenance` of the cells (w[i], a[i]), built once per kind of cell (origin, profile,
-        stack factor) and completed with each cell's interval: no per-cell lookups."""
+        stack factor) and completed with each estimated cell's interval (a measured cell's is
+        its value: left out): no per-cell lookups."""
         keys = zip(
             self.origin[w, a].tolist(),
             self.source[w, a].tolist(),
@@ -150,7 +151,7 @@ class ThroughputMatrix:
                 base.pop("throughput_low", None)
                 base.pop("throughput_high", None)
                 shared[key] = base
-            if key[0] == Origin.INELIGIBLE:
+            if key[0] == Origin.INELIGIBLE or key[0] == Origin.MEASURED:
                 out.append(dict(base))
             else:
                 out.append({**base, "throughput_low": low[i], "throughput_high": high[i]})
