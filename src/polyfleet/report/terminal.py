@@ -32,11 +32,12 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
         "TDP W",
         "scale-up GB/s",
         "per node",
+        "rack",
         "year",
         "$/GPU-h",
         "purchase $",
     ):
-        t.add_column(col, justify="left" if col in ("id", "vendor", "stack") else "right")
+        t.add_column(col, justify="left" if col in ("id", "vendor", "stack", "rack") else "right")
     for acc in catalog.table_rows(vendor):
 
         def mark(field: str, text: str, acc: Any = acc) -> str:
@@ -54,11 +55,24 @@ def catalog_table(catalog: Catalog, vendor: str | None = None) -> Table:
             mark("tdp_w", _num(acc.tdp_w)),
             mark("scaleup_gbps", _num(acc.scaleup_gbps)),
             mark("gpus_per_node", str(acc.gpus_per_node)),
+            _rack_cell(acc),
             mark("year", str(acc.year or "-")),
             mark("price.per_gpu_hour", _num(acc.price.per_gpu_hour, ".2f")),
-            mark("price.purchase", _num(acc.price.purchase)),
+            "rent only" if acc.rent_only else mark("price.purchase", _num(acc.price.purchase)),
         )
+    t.caption = (
+        "rack: sold as whole racks (GPUs, kW, cooling); rent only: no purchase exists; "
+        "TDP '-': not published"
+    )
     return t
+
+
+def _rack_cell(acc: Any) -> str:
+    """A rack-scale part's rack: `72 x 120 kW* liquid` (* = unconfirmed kW); '-' for others."""
+    if acc.rack is None:
+        return "-"
+    star = "*" if acc.is_unconfirmed("rack.kw") else ""
+    return f"{acc.rack.gpus} x {acc.rack.kw:g} kW{star} {acc.rack.cooling}"
 
 
 def _spread(cell: dict[str, Any]) -> str:
