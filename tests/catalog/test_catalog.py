@@ -69,7 +69,7 @@ def test_tpus_are_googles_rent_only_xla_parts():
         assert (tpu.vendor, tpu.stack, tpu.rent_only) == ("google", "xla", True)
         assert tpu.price.purchase is None
         assert "rent-only" in (tpu.no_purchase_reason() or "")
-        assert "Google Cloud only" in cat.references[tpu.source_of("rent_only")]
+        assert "Google Cloud only" in tpu.source_of("rent_only")
     assert cat["h100-sxm"].no_purchase_reason() is None
     # published figures, per chip (reference/accelerators.md §6)
     assert [cat[t].tflops.bf16 for t in TPUS] == [197, 459, 918, 2307]

@@ -203,7 +203,7 @@ class Accelerator(_Strict):
         if not self.rent_only:
             return None
         source = self.source_of("rent_only")
-        return f"{self.id} is rent-only: no purchase exists" + (f" ({source})" if source else "")
+        return f"{self.id} is rent-only, no purchase exists" + (f" ({source})" if source else "")
 
     def facility_watts(self, pue: float, default_overhead: float) -> float:
         """All-in watts per accelerator at the facility meter: its share of the rack's power, else

@@ -158,6 +158,7 @@ def parse_procurement(
     seen: set[str] = set()
     for i, offer in enumerate(proc.offers):
         offer.accelerator = resolve(offer.accelerator, ["offers", i, "accelerator"])
+        _check_buyable(catalog, offer.accelerator, ["offers", i, "accelerator"], fail)
         if offer.accelerator in seen:
             raise fail(
                 "an accelerator is offered twice", ["offers", i, "accelerator"], offer.accelerator
@@ -182,6 +183,7 @@ def parse_procurement(
             )
     for i, inst in enumerate(proc.installed):
         inst.accelerator = resolve(inst.accelerator, ["installed", i, "accelerator"])
+        _check_buyable(catalog, inst.accelerator, ["installed", i, "accelerator"], fail)
         if inst.deal is not None and inst.deal not in deals:
             raise fail("unknown deal", ["installed", i, "deal"], inst.deal)
     if proc.limits.vendor_share is not None:
@@ -204,6 +206,21 @@ def parse_procurement(
                         vendor,
                     )
     return LoadedProcurement(procurement=proc, catalog=catalog, file=file, deals=deals)
+
+
+def _check_buyable(catalog: Catalog, acc_id: str, loc: list[str | int], fail: Any) -> None:
+    """What procurement buys or owns must exist for sale, and have a power figure to count."""
+    acc = catalog[acc_id]
+    refusal = acc.no_purchase_reason()
+    if refusal:
+        raise fail(f"procurement buys and owns accelerators, and {refusal}", loc, acc_id)
+    if not acc.power_known:
+        raise fail(
+            f"the catalog has no power figure for {acc_id}, which the power caps need "
+            "(give tdp_w or node_power_kw under catalog:)",
+            loc,
+            acc_id,
+        )
 
 
 def _check_shape(proc: Procurement, fail: Any) -> None:
