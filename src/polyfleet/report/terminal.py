@@ -169,7 +169,7 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     for p in plan["pools"]:
         credit = p.get("deal_credit_per_gpu_hour") or 0.0
         t.add_row(
-            p["pool"],
+            p["pool"] + (f" @ {p['site']}" if p.get("site") else ""),
             p["accelerator"],
             p["vendor"],
             _num(p["used"]),
@@ -183,6 +183,11 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     console.print(t)
     if plan.get("assumptions"):
         console.print(assumptions_table(plan["assumptions"]))
+    for m in plan.get("missing_figures", []):
+        console.print(
+            f"[yellow]missing:[/yellow] {m['figure']} of {escape(m['accelerator'])} "
+            f"({escape(', '.join(m['pools']))}): {escape(m['effect'])}"
+        )
     t = Table(title="Vendor shares")
     for col in ("vendor", "count", "power", "spend"):
         t.add_column(col, justify="left" if col == "vendor" else "right")
