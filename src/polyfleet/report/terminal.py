@@ -429,14 +429,16 @@ def print_procurement(data: dict[str, Any], console: Console) -> None:
         f"${data['objective'] / 1e9:,.2f}B net of warrant tranches"
     )
     years = data["years"]
-    t = Table(title="What to buy (GPUs; nodes in brackets)")
+    t = Table(title="What to buy (GPUs; nodes, or racks, in brackets)")
     t.add_column("accelerator")
     for y in years:
         t.add_column(str(y), justify="right")
     rows: dict[str, dict[int, str]] = {}
     for s in data["schedule"]:
-        label = s["accelerator"] + (f" ({s['deal']})" if s["deal"] else "")
-        rows.setdefault(label, {})[s["year"]] = f"{s['gpus']:,} ({s['nodes']:,})"
+        label = s["accelerator"] + (f" @ {s['site']}" if s.get("site") else "")
+        label += f" ({s['deal']})" if s["deal"] else ""
+        racks = " racks" if s.get("unit") == "rack" else ""
+        rows.setdefault(label, {})[s["year"]] = f"{s['gpus']:,} ({s['nodes']:,}{racks})"
     for label, by_year in rows.items():
         t.add_row(label, *[by_year.get(y, "-") for y in years])
     console.print(t)
@@ -487,6 +489,10 @@ def print_procurement(data: dict[str, Any], console: Console) -> None:
     for v in data["violations"]:
         console.print(
             f"[red]limit cannot hold:[/red] {escape(v['limit'])} by {v['by']:,.4g} {v['unit']}"
+        )
+    for n in data.get("not_offered", []):
+        console.print(
+            f"not offered: {escape(n['accelerator'])} at {escape(n['site'])}: {escape(n['reason'])}"
         )
 
 
