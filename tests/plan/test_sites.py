@@ -5,12 +5,14 @@ a pool takes its site's PUE, and TPUs are rented only, their missing power said 
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from polyfleet.economics.cost import facility_kw
 from polyfleet.errors import InputError
+from polyfleet.inputs.scenario import load_scenario
 from polyfleet.plan.keys import CouplingKey
 from polyfleet.plan.placement import make_plan
 
@@ -284,3 +286,24 @@ def test_a_tpu_without_a_rental_price_must_be_given_one():
         load(_tpu_pool("tpu-v5e"))
     assert "capex_per_gpu" not in str(info.value)  # it cannot be owned: rent is the one choice
     assert load(_tpu_pool("tpu-v5e", cost={"per_gpu_hour": 1.2}))
+
+
+def test_the_bundled_site_example_shows_what_a_share_cap_and_a_site_cap_cost():
+    """examples/hyperscaler-sites.yaml: NVIDIA's share of the power is capped at 45 % and the
+    Ohio campus (Helios and MI355X racks) at 900 MW; both bind and both are priced. The
+    expert-parallel MoE needs a 72-GPU domain and runs on NVL72 racks only."""
+    path = Path(__file__).parents[2] / "examples" / "hyperscaler-sites.yaml"
+    plan = make_plan(load_scenario(path))
+    assert plan.status == "optimal"
+    binding = {b["constraint"]: b for b in plan.binding()}
+    assert binding["share_max:nvidia"]["saving_per_hour"] > 0
+    assert binding["power_cap:ohio"]["saving_per_hour"] > 0
+    assert binding["power_cap:ohio"]["unit"] == "MW"
+    assert plan.vendor_shares()["nvidia"]["power"] == pytest.approx(0.45, rel=1e-6)
+    caps = {c["limit"]: c for c in plan.power()["caps"]}
+    assert caps["power_cap:ohio"]["mw"] == pytest.approx(900.0, rel=1e-6)
+    racks = {"gb200", "gb300", "vr200", "mi455x"}
+    ep = [a for a in plan.assignments() if a["workload"] == "llm-serving-1t-moe-ep72"]
+    assert ep and {a["accelerator"] for a in ep} <= racks
+    pools = plan.to_dict(matrix_cells=False)["pools"]
+    assert all(p["site"] for p in pools)
