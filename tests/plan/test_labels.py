@@ -1,8 +1,7 @@
 """Coupling rows on keys: a second power row (a site's cap) is solved, priced, diagnosed and
 reported under its own label, and nothing depends on the order the rows were built in.
 
-The scenario puts nv and amd at site east, whose own cap is a second power row ("power", "east");
-the fleet:
+Site east has a power cap of its own, a second power row ("power", "east"). The fleet:
 nv = H100 ($2/h, 2 jobs/s, 1.275 kW) and amd = MI300X ($0.8/h, 1 job/s, 1.35 kW) at site east,
 amd-w = MI300X ($0.9/h) in the west; 150,000 jobs/s; fleet cap 180 MW, east cap 120 MW.
 
