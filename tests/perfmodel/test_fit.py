@@ -26,6 +26,7 @@ from polyfleet.perfmodel.fit import (
     load_tables,
     observe,
     packaged_benchmarks,
+    split_tests,
 )
 
 from ..conftest import load
@@ -137,6 +138,46 @@ def test_a_synthetic_table_gives_back_its_factors():
     xla = fit.get("xla", "serve")
     assert xla.basis == "pooled" and xla.factor == pytest.approx(math.sqrt(1.4 * 0.9))
     assert fit.get("cuda", "recsys").basis == "assumed" and fit.get("cuda", "recsys").factor == 1
+
+
+def test_the_fit_says_how_many_degrees_of_freedom_it_left():
+    fit = fit_factors(observe(_synthetic(), load_catalog()))
+    (serve,) = fit.fits
+    # 6 results, one factor per stack: the residuals are the noise, 0.1, -0.1, 0, 0.05, -0.05, 0
+    assert (serve.kind, serve.results, serve.factors, serve.dof) == ("serve", 6, 2, 4)
+    assert serve.residual_sd == pytest.approx(math.sqrt(0.025 / 4), rel=1e-9)
+    assert fit.to_dict()["fits"][0]["dof"] == 4
+
+
+def _with_server_rows(factor: float) -> LoadedBenchmarks:
+    """The synthetic table plus two cuda server results at `factor` x the cuda offline level,
+    with log-noise +-0.02."""
+    bench = _synthetic()
+    extra = [_row(9, "h100-sxm", "server"), _row(9, "b200", "server")]
+    for row, est, n in zip(extra, _bare(extra), (0.02, -0.02), strict=True):
+        row["throughput"] = factor * KNOWN["cuda", "serve"] * math.exp(n) * est * row["count"]
+    rows = [r.model_dump(exclude_none=True) for r in bench.results] + extra
+    return _parse(_table(rows))
+
+
+def test_a_split_the_data_supports_and_one_it_does_not():
+    cat = load_catalog()
+    (split,) = split_tests(observe(_with_server_rows(0.7), cat))
+    assert (split.stack, split.attribute, split.value) == ("cuda", "scenario", "server")
+    assert split.results == ("v1-h100-sxm-server-9", "v1-b200-server-9") and split.systems == 2
+    assert split.relative == pytest.approx(0.7, rel=1e-9)
+    # by hand: the kind's residuals with one factor per stack, then with the split
+    cuda = np.array([0.1, -0.1, 0.0, math.log(0.7) + 0.02, math.log(0.7) - 0.02])
+    rocm = np.array([0.05, -0.05, 0.0])
+    ss0 = ((cuda - cuda.mean()) ** 2).sum() + (rocm**2).sum()
+    ss1 = 0.02 + 0.0008 + 0.005
+    assert split.dof == (1, 5)
+    assert split.f == pytest.approx((ss0 - ss1) / (ss1 / 5), rel=1e-9)
+    assert split.p < 0.05 and split.supported
+    (same,) = split_tests(observe(_with_server_rows(1.0), cat))
+    assert same.relative == pytest.approx(1.0, rel=1e-9) and not same.supported
+    # two results split off from a stack of four would leave it under three: not asked
+    assert split_tests(observe(_with_server_rows(0.7), cat), min_results=4) == ()
 
 
 def test_too_few_results_pool_the_factor():
@@ -265,7 +306,7 @@ def test_intervals_hold_the_estimate_and_come_from_the_residuals(base):
 # -- the held-out guard ------------------------------------------------------------------------
 
 #: As recorded in BENCHMARKS.md ("calibrate --holdout"): median and worst |error|, in per cent.
-RECORDED = {"all": (12.1, 32.3), "serve": (13.3, 32.3), "train": (9.2, 18.9)}
+RECORDED = {"all": (7.1, 24.0), "serve": (6.1, 24.0), "train": (9.2, 18.9)}
 
 
 def test_held_out_errors_are_no_worse_than_recorded():
@@ -295,5 +336,19 @@ def test_calibrate_command_prints_factors_results_and_holdout():
     assert {("cuda", "serve"), ("rocm", "serve")} <= own
     assert len(data["results"]) == len(packaged_benchmarks(load_catalog()).results)
     assert data["holdout"]["summary"]["all"]["pairs"] >= 12
+    assert {f["kind"]: f["dof"] for f in data["fits"]}["serve"] == len(data["results"]) - 5 - 2
+    # the FP4 split asked of v4.1: the one B200 system's two results
+    fp4 = next(sp for sp in data["holdout"]["splits"] if sp["split"] == "precision=fp4")
+    assert fp4["fitted_on"] == "round v4.1" and fp4["systems"] == 1 and len(fp4["results"]) == 2
+    (v41,) = data["holdout"]["fits"]
+    assert (v41["fitted_on"], v41["kind"], v41["results"], v41["dof"]) == (
+        "round v4.1",
+        "serve",
+        10,
+        8,
+    )
     table = CliRunner().invoke(app, ["calibrate", "--holdout"])
     assert "Held out" in table.stdout and "median |error|" in table.stdout
+    assert "degrees of freedom" in table.stdout and "Splits asked of the fit's round v4.1" in (
+        table.stdout
+    )

@@ -108,10 +108,42 @@ def test_serve_memory_bound_decode():
     assert est.value[0] == pytest.approx(8 / latency, rel=1e-12)
 
 
-def test_serve_batch_is_what_memory_allows():
-    # memory: floor((0.9 * 100 GB - 1.1 * 20 GB) / (1.1 * 1,001 * 40 kB)) = 1,543 sequences
+def test_serve_batch_is_what_memory_allows_with_a_paged_cache():
+    # a sequence holds 1 + 1,000 / 2 = 501 tokens on average over its life, not its 1,001 at most:
+    # floor((0.9 * 100 GB - 1.1 * 20 GB) / (1.1 * 501 * 40 kB)) = 3,084 sequences (1,543 if each
+    # reserved its longest)
     est = _serve(prompt=1, output=1_000, context=1_001)
-    assert est.batch[0] == 1543 == int((90e9 - 22e9) // (1.1 * 1001 * KV))
+    assert est.batch[0] == 3084 == int((90e9 - 22e9) // (1.1 * 501 * KV))
+    assert est.gang[0] == 1
+
+
+def test_serve_replica_has_room_for_one_sequence_at_its_longest():
+    # 2,000,000 tokens x 40 kB = 80 GB of cache for one sequence at its longest: (20 + 80) x 1.1 =
+    # 110 GB > 90 GB usable, so a replica spans 2; its batch still comes from the 501 tokens held
+    # on average: floor((2 x 90 GB - 22 GB) / (1.1 x 501 x 40 kB)) = 7,167
+    est = _serve(prompt=1, output=1_000, context=2_000_000)
+    assert est.gang[0] == 2
+    assert est.replica_gb[0] == pytest.approx(110.0)
+    assert est.batch[0] == 7167 == int((180e9 - 22e9) // (1.1 * 501 * KV))
+
+
+def test_serve_attention_reads_are_not_hidden_by_compute_bound_matmuls():
+    # 4,096 sequences, 100-token prompts, 100 out: each holds 150 tokens on average
+    est = _serve(prompt=100, output=100, context=200, batch_cap=4096)
+    t_w = W / (1e12 * 0.65)  # 30.8 ms: the weights, read once per step
+    t_comp = 2 * 10e9 * 4096 / (700e12 * 0.60)  # 195 ms: the matmuls are compute-bound
+    t_kv = 4096 * 150 * KV / (1e12 * 0.65)  # 37.8 ms: attention reads every sequence's cache
+    t_pf = 2 * 10e9 * 100 / (700e12 * 0.70)  # 4.08 ms per prompt
+    assert t_comp > t_w + t_kv  # a max over all memory traffic would hide the cache reads
+    latency = t_comp + t_kv + 1e-3 + 4096 * t_pf / 100
+    assert est.batch[0] == 4096
+    assert est.latency_ms[0] == pytest.approx(latency * 1e3, rel=1e-12)
+    assert est.value[0] == pytest.approx(4096 / latency, rel=1e-12)
+
+
+def test_kv_cache_is_never_below_fp8():
+    # FP4 weights still read an FP8 cache; BF16 weights a BF16 one
+    assert list(roofline.kv_element_bytes(np.array([0.5, 1.0, 2.0]))) == [1.0, 1.0, 2.0]
 
 
 def test_serve_slo_caps_the_batch():
@@ -125,7 +157,7 @@ def test_serve_slo_caps_the_batch():
     b_star = int((slo - latency(0)) // (501 * KV / 0.65e12 + t_pf / 1000))  # 266
     assert latency(b_star) <= slo < latency(b_star + 1)
     est = _serve(prompt=1, output=1_000, context=1_001, slo_ms=[40.0, np.inf], n=2)
-    assert est.batch[0] == b_star < est.batch[1] == 1543  # the SLO, not memory, sets it
+    assert est.batch[0] == b_star < est.batch[1] == 3084  # the SLO, not memory, sets it
     assert est.value[0] == pytest.approx(b_star / latency(b_star), rel=1e-12)
     # an SLO below the batch-1 latency is missed outright
     missed = _serve(prompt=1, output=1_000, context=1_001, slo_ms=latency(1) * 1e3 * 0.99)

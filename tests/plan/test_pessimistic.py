@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,8 +16,6 @@ from polyfleet.perfmodel.fit import factors_from
 from polyfleet.plan.pessimistic import assignment_changes
 
 from ..conftest import load, write
-
-EXAMPLE = Path(__file__).parents[2] / "examples" / "hyperscaler-2026.yaml"
 
 
 def test_assignment_changes_lists_what_moved_and_ignores_round_off():
@@ -88,11 +85,22 @@ def test_pessimistic_plan_moves_work_to_the_measured_pool_and_says_so(base, tmp_
     assert "removed" in table.stdout and "added" in table.stdout
 
 
-def test_a_pessimistic_plan_infeasible_at_the_low_end_is_written_then_exits_2(tmp_path):
-    """The bundled fleet is feasible at the point estimates but not at the low end: the record
-    (with what was compared) is still printed and written, and the one handler exits 2."""
+def _tight(base: dict[str, Any]) -> dict[str, Any]:
+    """Chat on the H100 pool alone, sized between what the point estimate needs and what the low
+    end of its interval (below 85 % of the point, `_scenario`) needs: 1 / 0.9 of the point's."""
+    data = _scenario(base)
+    point = data["workloads"][0].pop("throughput")["mi300x"] / 0.85
+    data["pools"] = [p for p in data["pools"] if p["name"] == "nv"]
+    data["pools"][0]["count"] = math.ceil(1e6 / point / 0.9)
+    return data
+
+
+def test_a_pessimistic_plan_infeasible_at_the_low_end_is_written_then_exits_2(base, tmp_path):
+    """A fleet feasible at the point estimates but not at the low end: the record (with what was
+    compared) is still printed and written, and the one handler exits 2."""
     out = tmp_path / "plan.json"
-    args = ["plan", str(EXAMPLE), "--pessimistic", "--no-matrix", "--json", "--out", str(out)]
+    path = write(tmp_path, _tight(base))
+    args = ["plan", str(path), "--pessimistic", "--no-matrix", "--json", "--out", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.stderr
     data = json.loads(result.stdout)

@@ -11,17 +11,26 @@ For each workload kind, the log ratios are averaged:
   - any other stack (too few results, or none) gets the kind's pooled factor: exp(mean of all);
   - a kind with no results keeps 1.0 (assumed).
 Three results is the least that leaves a residual to judge a factor by once it is fitted; with
-fewer, one stack's factor would be one system's result, chip quirks and all.
+fewer, one stack's factor would be one system's result, chip quirks and all. Each kind's fit
+reports its degrees of freedom: results - factors (own ones, plus one pooled where it stands in).
+
+Splits. Whether the data asks for more parameters than that is put to it, never assumed: for a
+stack with a factor of its own, its results of one precision (or one scenario) other than its most
+common one, at least two of them and leaving at least three, would get a factor of their own; the
+F-test of that fit against the kind's, F = (SS0 - SS1) / (SS1 / (n - k - 1)) on the sums of
+squared log residuals, says whether the split explains significantly more (p < 0.05). Splits are
+reported, not applied: results of one system in two scenarios are not independent, so a split
+carried by one or two systems says less than its F suggests.
 
 Intervals (about 90 %): the residuals left after the fit, s = sqrt(sum r^2 / (n - factors)), give a
 cell of an own factor from n results the half-width t(0.95, dof) · s · sqrt(1 + 1/n) on a log scale;
 a pooled factor's uses the spread of all the kind's logs around their mean; an uncalibrated cell
 gets the roofline's own error, t · rms(log ratio) over every result.
 
-Held out: for a kind with results in several rounds, fit on one round and predict the next; for a
-kind with one round, leave out both accelerators of each pair, fit on the rest and predict the
-pair. Each pair of results of one scenario on different stacks is compared as a ratio:
-error = (predicted a/b) / (published a/b) - 1.
+Held out: for a kind with results in several rounds, fit on one round and predict the next (the
+splits are asked of that round too); for a kind with one round, leave out both accelerators of each
+pair, fit on the rest and predict the pair. Each pair of results of one scenario on different
+stacks is compared as a ratio: error = (predicted a/b) / (published a/b) - 1.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -50,7 +60,7 @@ from polyfleet.inputs.benchmarks import (
 from polyfleet.inputs.model_shape import ModelShape
 from polyfleet.inputs.scenario import Demand, Slo, Workload
 from polyfleet.perfmodel.matrix import Reason, matrix_for
-from polyfleet.perfmodel.stacks import StackFactor, StackFactors
+from polyfleet.perfmodel.stacks import KindFit, StackFactor, StackFactors
 
 __all__ = [
     "HOLDOUT_TARGETS",
@@ -58,6 +68,7 @@ __all__ = [
     "Holdout",
     "Observation",
     "PairError",
+    "SplitTest",
     "calibration_record",
     "factors_from",
     "fit_factors",
@@ -65,11 +76,14 @@ __all__ = [
     "load_tables",
     "observe",
     "packaged_benchmarks",
+    "split_tests",
     "stack_factors",
 ]
 
 MIN_RESULTS = 3
 _CONFIDENCE = 0.95  # one-sided: the interval covers about 90 %
+#: A split (module docstring) the data supports: its F-test's p-value below this.
+SPLIT_SIGNIFICANCE = 0.05
 #: The packaged table of published results, beside this module.
 PACKAGED_FILE = "benchmarks.yaml"
 
@@ -183,6 +197,7 @@ def fit_factors(
 ) -> StackFactors:
     """Factors per (stack, kind) from `obs`, by the rule in the module docstring."""
     entries: list[StackFactor] = []
+    fits: list[KindFit] = []
     uncal = _uncalibrated_spread(obs)
     for kind in dict.fromkeys(o.kind for o in obs):
         k_obs = [o for o in obs if o.kind == kind]
@@ -202,6 +217,7 @@ def fit_factors(
         dof = n - n_factors
         s_fit = float(np.sqrt((resid**2).sum() / dof)) if dof > 0 else math.nan
         s_pool = float(logs.std(ddof=1)) if n > 1 else math.nan
+        fits.append(KindFit(kind, n, n_factors, s_fit))
         ids = tuple(o.result.id for o in k_obs)
         for s, mu in own.items():
             spread = _t(dof) * s_fit * math.sqrt(1.0 + 1.0 / counts[s])
@@ -219,7 +235,7 @@ def fit_factors(
             entries.append(
                 StackFactor(s, kind, math.exp(pooled), "pooled", ids, pooled_spread, note)
             )
-    return StackFactors(tuple(entries), tuple(files), uncal)
+    return StackFactors(tuple(entries), tuple(files), uncal, tuple(fits))
 
 
 def stack_factors(bench: LoadedBenchmarks, catalog: Catalog) -> StackFactors:
@@ -237,6 +253,111 @@ def factors_from(
 
     cat = catalog if catalog is not None else load_catalog()
     return stack_factors(load_tables(specs, cat), cat)
+
+
+# ---------------------------------------------------------------------------------------------
+# splits: does a stack's subset ask for a factor of its own?
+
+#: The result fields a split may be drawn on.
+SPLIT_BY = ("precision", "scenario")
+
+
+@dataclass(frozen=True)
+class SplitTest:
+    """The F-test of a kind's fit with one more factor, for one stack's results of one precision
+    (or scenario), against the fit without it. A diagnostic: the fit applies no split."""
+
+    kind: str
+    stack: str
+    attribute: str  # one of SPLIT_BY
+    value: str
+    results: tuple[str, ...]  # ids of the results split off
+    systems: int  # distinct (round, system) among them: results of one system are not independent
+    relative: float  # their mean ratio over that of the stack's other results
+    f: float
+    dof: tuple[int, int]
+    p: float
+    fitted_on: str = ""
+
+    @property
+    def supported(self) -> bool:
+        return self.p < SPLIT_SIGNIFICANCE
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "stack": self.stack,
+            "split": f"{self.attribute}={self.value}",
+            "results": list(self.results),
+            "systems": self.systems,
+            "relative_factor": self.relative,
+            "f": self.f if math.isfinite(self.f) else None,
+            "dof": list(self.dof),
+            "p": self.p,
+            "supported": self.supported,
+            "fitted_on": self.fitted_on,
+        }
+
+
+def _within_ss(logs: np.ndarray, keys: Sequence[object]) -> tuple[float, int]:
+    """Sum of squared residuals around each group's mean, and the number of groups."""
+    groups = list(dict.fromkeys(keys))
+    ss = 0.0
+    for g in groups:
+        x = logs[[k == g for k in keys]]
+        ss += float(((x - x.mean()) ** 2).sum())
+    return ss, len(groups)
+
+
+def split_tests(
+    obs: Sequence[Observation], *, min_results: int = MIN_RESULTS, fitted_on: str = ""
+) -> tuple[SplitTest, ...]:
+    """For each stack with a factor of its own and each value of a SPLIT_BY field other than the
+    stack's most common one, held by at least two of its results (one would leave no residual)
+    while at least `min_results` remain: the F-test of giving those results a factor of their
+    own (module docstring)."""
+    out: list[SplitTest] = []
+    for kind in dict.fromkeys(o.kind for o in obs):
+        k_obs = [o for o in obs if o.kind == kind]
+        logs = np.log([o.ratio for o in k_obs])
+        stacks = [o.stack for o in k_obs]
+        own = [s for s, c in Counter(stacks).items() if s is not None and c >= min_results]
+        base = [(s in own, s if s in own else None) for s in stacks]
+        ss0, _ = _within_ss(logs, base)
+        for stack in own:
+            mine = [i for i, s in enumerate(stacks) if s == stack]
+            for attr in SPLIT_BY:
+                tally = Counter(str(getattr(k_obs[i].result, attr)) for i in mine)
+                common = max(sorted(tally), key=lambda v: tally[v])
+                for value in sorted(set(tally) - {common}):
+                    inside = [i for i in mine if str(getattr(k_obs[i].result, attr)) == value]
+                    if len(inside) < 2 or len(mine) - len(inside) < min_results:
+                        continue
+                    keys = [(*b, i in inside) for i, b in enumerate(base)]
+                    ss1, k1 = _within_ss(logs, keys)
+                    dof = len(k_obs) - k1
+                    if dof < 1:
+                        continue
+                    f = (ss0 - ss1) / (ss1 / dof) if ss1 > 0 else math.inf
+                    rest = [i for i in mine if i not in inside]
+                    out.append(
+                        SplitTest(
+                            kind=kind,
+                            stack=stack,
+                            attribute=attr,
+                            value=value,
+                            results=tuple(k_obs[i].result.id for i in inside),
+                            systems=len(
+                                {(k_obs[i].result.round, k_obs[i].result.system) for i in inside}
+                            ),
+                            relative=math.exp(logs[inside].mean() - logs[rest].mean()),
+                            f=f,
+                            dof=(1, dof),
+                            p=float(stats.f.sf(f, 1, dof)) if math.isfinite(f) else 0.0,
+                            fitted_on=fitted_on,
+                        )
+                    )
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,6 +401,8 @@ class PairError:
 class Holdout:
     pairs: tuple[PairError, ...]
     methods: dict[str, str]  # kind -> how it was held out
+    splits: tuple[SplitTest, ...] = ()  # asked of each earlier round a later one is predicted from
+    fits: tuple[tuple[str, KindFit], ...] = ()  # (fitted on, the fit's degrees of freedom)
 
     def summary(self, kind: str | None = None) -> dict[str, float | int | None]:
         errs = [abs(p.error) for p in self.pairs if kind is None or p.kind == kind]
@@ -293,6 +416,8 @@ class Holdout:
             "pairs": [p.to_dict() for p in self.pairs],
             "methods": dict(self.methods),
             "summary": {"all": self.summary(), **{k: self.summary(k) for k in kinds}},
+            "splits": [t.to_dict() for t in self.splits],
+            "fits": [{"fitted_on": on, **f.to_dict()} for on, f in self.fits],
         }
 
 
@@ -334,6 +459,8 @@ def holdout(obs: Sequence[Observation], *, min_results: int = MIN_RESULTS) -> Ho
     """Every cross-stack pair predicted from a fit that did not see it (module docstring)."""
     pairs: list[PairError] = []
     methods: dict[str, str] = {}
+    splits: list[SplitTest] = []
+    fits: list[tuple[str, KindFit]] = []
     for kind in dict.fromkeys(o.kind for o in obs):
         k_obs = [o for o in obs if o.kind == kind]
         rounds = sorted({o.result.round for o in k_obs}, key=_round_key)
@@ -341,9 +468,10 @@ def holdout(obs: Sequence[Observation], *, min_results: int = MIN_RESULTS) -> Ho
             steps = list(itertools.pairwise(rounds))
             methods[kind] = "; ".join(f"fit on {a}, predict {b}" for a, b in steps)
             for before, after in steps:
-                fit = fit_factors(
-                    [o for o in k_obs if o.result.round == before], min_results=min_results
-                )
+                earlier = [o for o in k_obs if o.result.round == before]
+                fit = fit_factors(earlier, min_results=min_results)
+                fits += [(f"round {before}", f) for f in fit.fits]
+                splits += split_tests(earlier, min_results=min_results, fitted_on=f"round {before}")
                 targets = [o for o in k_obs if o.result.round == after]
                 pairs += _pairs(_predict(fit, targets), targets, kind, f"round {before}")
             continue
@@ -367,7 +495,7 @@ def holdout(obs: Sequence[Observation], *, min_results: int = MIN_RESULTS) -> Ho
                     }
                 )
             )
-    return Holdout(tuple(pairs), methods)
+    return Holdout(tuple(pairs), methods, tuple(splits), tuple(fits))
 
 
 #: Issue 15's targets for the held-out cross-stack ratio errors.
@@ -403,6 +531,7 @@ def calibration_record(
     out: dict[str, object] = {
         **fit.to_dict(),
         "min_results": MIN_RESULTS,
+        "splits": [t.to_dict() for t in split_tests(obs)],
         "results": rows,
         "assumptions": {name: list(m.assumptions) for name, m in bench.models.items()},
     }

@@ -12,21 +12,24 @@ catalog field `mamf_tflops`) or, where none is published, `MATMUL_FRACTION` (an 
   train   tokens/s = R · eff_train / (6 · active)            (forward + backward FLOPs per token)
           memory: params · 16 B (bf16 weights and grads, fp32 master and Adam moments) sharded
           over the gang: gang = ceil(state / (0.8 · memory)); activations are not counted.
-  serve   a replica of g accelerators holds the weights W = params · bytes and a KV cache of
-          S = max(seq_len, prompt + output) tokens per sequence (kv = 2 · layers · kv_dim · bytes
-          per token, FP8 at the least); everything +10 %, within 90 % of each accelerator's memory.
-          g is the smallest power of two with room for one sequence, at most a node (or domain);
-          a workload that needs a scale-up domain of N runs replicas of whole domains: g is then
-          rounded up to a multiple of N (the replica's memory and bandwidth grow with it).
-          batch (sequences in flight): the largest memory allows,
-              B_mem = floor((g · 0.9 · memory − 1.1 · W) / (1.1 · S · kv)),
+  serve   a replica of g accelerators holds the weights W = params · bytes and a KV cache
+          (kv = 2 · layers · kv_dim · bytes per token, FP8 at the least); everything +10 %, within
+          90 % of each accelerator's memory. g is the smallest power of two with room for one
+          sequence at its longest, S = max(seq_len, prompt + output) tokens, at most a node (or
+          domain); a workload that needs a scale-up domain of N runs replicas of whole domains:
+          g is then rounded up to a multiple of N (the replica's memory and bandwidth grow with
+          it). The cache is paged: a sequence holds only the tokens it has, on average over
+          its life C = prompt + output/2, so the batch (sequences in flight) memory allows is
+              B_mem = floor((g · 0.9 · memory − 1.1 · W) / (1.1 · C · kv)),
           capped by the workload's `batch` where it gives one.
           prefill, per request, compute-bound:  t_pf = 2 · active · prompt / (g · R · eff_prefill)
-          decode step at batch B, the larger of memory and compute time, plus an overhead:
-              t_mem(B)  = (min(params, active · B) · bytes + B · (prompt + output/2) · kv)
-                          / (g · BW · eff_decode_bw)
+          decode step at batch B: the matmuls take the larger of reading the weights and their
+          compute; attention then reads every sequence's cache, a kernel of its own that no matmul
+          hides; plus an overhead:
+              t_w(B)    = min(params, active · B) · bytes / (g · BW · eff_decode_bw)
               t_comp(B) = 2 · active · B / (g · R · eff_decode_compute)
-              step(B)   = max(t_mem, t_comp) + STEP_OVERHEAD
+              t_kv(B)   = B · C · kv / (g · BW · eff_decode_bw)
+              step(B)   = max(t_w, t_comp) + t_kv + STEP_OVERHEAD
           each step also carries the prefill of the B / output requests that its tokens finish, so
           a sequence sees one token every  l(B) = step(B) + B · t_pf / output  (the token latency),
           and offline throughput per accelerator = B / (g · l(B)).
@@ -93,7 +96,10 @@ def kv_bytes_per_token(layers: F, kv_dim: F, kv_bytes: F) -> F:
 
 
 def kv_element_bytes(weight_bytes: F) -> F:
-    """The KV cache runs at the weights' precision, but never below FP8 nor above BF16."""
+    """The KV cache runs at the weights' precision, but never below FP8 nor above BF16: serving
+    stacks quantize the cache to FP8 at most (NVIDIA's MLPerf Llama 2 70B notes, v4.1 and v5.0:
+    FP8 on every part; on FP4 parts only "selected" matmul layers go to FP4), so FP4 weights
+    still read an FP8 cache."""
     return np.clip(weight_bytes, 1.0, 2.0)
 
 
@@ -126,7 +132,7 @@ class ServeShape(NamedTuple):
     kv_tok: F  # KV-cache bytes per token
     prompt: F  # mean prompt tokens per request
     output: F  # mean tokens generated per request
-    context: F  # tokens of KV cache reserved per sequence
+    context: F  # the most tokens one sequence may hold (a replica must have room for one)
     batch_cap: F  # most sequences a replica runs (inf: memory decides)
     slo_ms: F  # token-latency SLO (inf: offline)
     scope: F  # most accelerators a replica may span (a node, or the scale-up domain)
@@ -153,25 +159,22 @@ def serve(
     """Offline or SLO-bound serving throughput per accelerator (formulas in the module docstring)."""
     s = shape
     w_bytes = s.params_b * 1e9 * s.weight_bytes
-    seq_bytes = s.context * s.kv_tok
-    one_seq = (w_bytes + seq_bytes) * SERVE_OVERHEAD
+    one_seq = (w_bytes + s.context * s.kv_tok) * SERVE_OVERHEAD
     replica_gb = one_seq / 1e9
     usable = memory_gb * 1e9 * SERVE_MEMORY_USABLE
     g = whole_units(next_pow2(np.ceil(one_seq / usable)), s.unit)
     fits = g <= s.scope
-    b_mem = np.floor((g * usable - w_bytes * SERVE_OVERHEAD) / (seq_bytes * SERVE_OVERHEAD))
+    held = (s.prompt + s.output / 2.0) * s.kv_tok  # a sequence's cache, on average over its life
+    b_mem = np.floor((g * usable - w_bytes * SERVE_OVERHEAD) / (held * SERVE_OVERHEAD))
     b_max = np.clip(np.minimum(b_mem, s.batch_cap), 1.0, _MAX_BATCH)
     rate = rate_tflops * 1e12 * factor
-    bw = bandwidth_tbps * 1e12 * factor
+    bw = g * bandwidth_tbps * 1e12 * factor * EFFICIENCY["decode_bandwidth"]
     t_pf = 2.0 * s.active_b * 1e9 * s.prompt / (g * rate * EFFICIENCY["prefill"])
-    ctx = s.prompt + s.output / 2.0
 
     def latency(b: F) -> F:
-        t_mem = (
-            np.minimum(s.params_b, s.active_b * b) * 1e9 * s.weight_bytes + b * ctx * s.kv_tok
-        ) / (g * bw * EFFICIENCY["decode_bandwidth"])
+        t_w = np.minimum(s.params_b, s.active_b * b) * 1e9 * s.weight_bytes / bw
         t_comp = 2.0 * s.active_b * 1e9 * b / (g * rate * EFFICIENCY["decode_compute"])
-        step = np.maximum(t_mem, t_comp) + STEP_OVERHEAD_S / factor
+        step = np.maximum(t_w, t_comp) + b * held / bw + STEP_OVERHEAD_S / factor
         return step + b * t_pf / s.output
 
     slo_s = s.slo_ms / 1e3

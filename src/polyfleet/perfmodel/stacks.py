@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["StackFactor", "StackFactors"]
+__all__ = ["KindFit", "StackFactor", "StackFactors"]
 
 Basis = str  # "own" | "pooled" | "assumed"
 
@@ -63,6 +63,31 @@ class StackFactor:
 
 
 @dataclass(frozen=True)
+class KindFit:
+    """How many parameters a kind's fit spent on how many results: its degrees of freedom and
+    the residual spread they leave (log scale; nan where no degree of freedom is left)."""
+
+    kind: str
+    results: int
+    factors: int  # own factors, plus one pooled factor where any result's stack has none
+    residual_sd: float
+
+    @property
+    def dof(self) -> int:
+        return self.results - self.factors
+
+    def to_dict(self) -> dict[str, object]:
+        sd = self.residual_sd
+        return {
+            "kind": self.kind,
+            "results": self.results,
+            "factors": self.factors,
+            "dof": self.dof,
+            "residual_sd": sd if math.isfinite(sd) else None,
+        }
+
+
+@dataclass(frozen=True)
 class StackFactors:
     """Every (stack, kind) factor a matrix may need, from the tables in `files`."""
 
@@ -71,6 +96,7 @@ class StackFactors:
     #: the spread of cells with no factor of their own (measured cells excepted): the roofline's
     #: own error against the published results, before any calibration
     uncalibrated_spread: float = 0.0
+    fits: tuple[KindFit, ...] = ()
     _index: dict[tuple[str | None, str], int] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -101,4 +127,5 @@ class StackFactors:
                 math.exp(-self.uncalibrated_spread),
                 math.exp(self.uncalibrated_spread),
             ],
+            "fits": [f.to_dict() for f in self.fits],
         }

@@ -14,6 +14,7 @@ __all__ = [
     "holdout_table",
     "print_calibration_record",
     "print_plan_model",
+    "splits_table",
     "stack_factors_table",
 ]
 
@@ -108,6 +109,43 @@ def holdout_table(holdout: dict[str, Any]) -> Table:
     return t
 
 
+def splits_table(splits: list[dict[str, Any]], title: str) -> Table:
+    """One row per split asked of the data: its results, F-test and whether it is supported."""
+    t = Table(title=title)
+    cols = ("kind", "stack", "split", "results", "systems", "relative", "F", "p", "supported")
+    for col in cols:
+        right = col in ("results", "systems", "relative", "F", "p")
+        t.add_column(col, justify="right" if right else "left")
+    for sp in splits:
+        f = sp["f"]
+        t.add_row(
+            sp["kind"],
+            sp["stack"],
+            sp["split"],
+            str(len(sp["results"])),
+            str(sp["systems"]),
+            f"{sp['relative_factor']:.3f}",
+            ("inf" if f is None else f"{f:.2f}") + f" ({sp['dof'][0]}, {sp['dof'][1]})",
+            f"{sp['p']:.3f}",
+            "yes" if sp["supported"] else "no",
+        )
+    return t
+
+
+def _fit_lines(fits: list[dict[str, Any]], console: Console) -> None:
+    """One line per fit: results, factors, degrees of freedom, residual spread."""
+    for f in fits:
+        sd = f["residual_sd"]
+        on = f", {f['fitted_on']}" if f.get("fitted_on") else ""
+        console.print(
+            f"{f['kind']}{on}: {f['results']} results, {f['factors']} factors, {f['dof']} "
+            f"degrees of freedom, residual sd {'-' if sd is None else f'{sd:.3f}'} (log)"
+        )
+
+
+_SPLITS_NOTE = "splits are diagnostics: the fit keeps one factor per (stack, kind)"
+
+
 def print_calibration_record(data: dict[str, Any], console: Console) -> None:
     """What `polyfleet calibrate` prints."""
     files = ", ".join(data["files"])
@@ -126,6 +164,11 @@ def print_calibration_record(data: dict[str, Any], console: Console) -> None:
         f"other stacks of a calibrated kind take its pooled factor; kinds with no results keep "
         f"1.0, interval {low:.2f}-{high:.2f}x (the roofline's own error against these results)"
     )
+    _fit_lines(data.get("fits", []), console)
+    if data.get("splits"):
+        title = "Splits: would a stack's subset have a factor of its own? (F-test, p < 0.05)"
+        console.print(splits_table(data["splits"], title))
+        console.print(_SPLITS_NOTE)
     t = Table(
         title="Results against the bare roofline (per accelerator; ratio = published / estimate)"
     )
@@ -152,6 +195,11 @@ def print_calibration_record(data: dict[str, Any], console: Console) -> None:
     console.print(holdout_table(ho))
     for kind, how in ho["methods"].items():
         console.print(f"{kind}: {escape(how)}")
+    _fit_lines(ho.get("fits", []), console)
+    if ho.get("splits"):
+        rounds = ", ".join(dict.fromkeys(sp["fitted_on"] for sp in ho["splits"]))
+        console.print(splits_table(ho["splits"], f"Splits asked of the fit's {rounds}"))
+        console.print(_SPLITS_NOTE)
     targets = ho["targets"]
     for name, s in ho["summary"].items():
         if not s["pairs"]:
