@@ -18,6 +18,8 @@ from polyfleet.cli import app
 from polyfleet.dispatch import ledger as ledger_module
 from polyfleet.dispatch.ledger import Ledger
 
+from .plans import plan_record
+
 runner = CliRunner()
 
 
@@ -42,11 +44,7 @@ def _permissions_bind() -> bool:
 
 
 ROOT = not _permissions_bind()
-PLAN = {
-    "status": "optimal",
-    "workloads": [{"name": "w"}],
-    "assignments": [{"workload": "w", "pool": "p", "accelerators": 8.0}],
-}
+PLAN = plan_record({"w": {"p": 8.0}})
 JOBS = {"jobs": [{"id": "j0", "workload": "w", "run": {"entry": "polyfleet.dispatch.demo:noop"}}]}
 
 

@@ -41,10 +41,9 @@ def _plan(**change: Any) -> dict[str, Any]:
 PLANS: list[tuple[str, bytes, str | None, str]] = [
     ("zero", json.dumps(_plan(assignments__0__accelerators=0)).encode(), "accelerators", "greater"),
     ("negative", json.dumps(_plan(assignments__0__accelerators=-8)).encode(), "accelerators", ""),
-    (
+    (  # json.dumps writes the token NaN, which JSON does not have but Python reads
         "nan",
-        b'{"status": "optimal", "workloads": [{"name": "w"}], "assignments": '
-        b'[{"workload": "w", "pool": "p", "accelerators": NaN}]}',
+        json.dumps(_plan(assignments__0__accelerators=float("nan"))).encode(),
         "accelerators",
         "finite",
     ),
@@ -81,6 +80,24 @@ PLANS: list[tuple[str, bytes, str | None, str]] = [
         "does not list",
     ),
     ("infeasible", json.dumps(_plan(status="infeasible")).encode(), "status", "optimal plan"),
+    (
+        "an earlier plan without a format",
+        json.dumps(_plan(format=KeyError, schema_version=KeyError)).encode(),
+        "format",
+        "not a polyfleet.plan record",
+    ),
+    (
+        "another record",
+        json.dumps(_plan(format="polyfleet.leverage")).encode(),
+        "format",
+        "not a polyfleet.plan record",
+    ),
+    (
+        "another schema version",
+        json.dumps(_plan(schema_version=2)).encode(),
+        "schema_version",
+        "unsupported polyfleet.plan schema version",
+    ),
 ]
 
 

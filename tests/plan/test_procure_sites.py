@@ -199,3 +199,34 @@ def test_no_deal_and_no_tco_for_a_tpu():
     assert result.exit_code == 1
     assert "tpu-v6e is rent-only, no purchase exists" in result.output
     assert "Google Cloud only" in result.output and "no owned cost" in result.output
+
+
+def test_the_procurement_record_carries_sites_racks_and_what_was_not_offered(tmp_path):
+    from polyfleet import app
+    from polyfleet.inputs.options import ProcureOptions
+    from polyfleet.results.base import dump_record
+    from polyfleet.results.procurement import ProcurementRecord
+
+    data = _sited()
+    data["offers"].append({"accelerator": "gb200", "price_per_gpu": 43_000, "life_years": 2})
+    data["workloads"][0]["throughput"] = {"gb200": 3.0, "mi355x": 1.0}  # racks are worth buying
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(data))
+    record = app.procure(path, ProcureOptions(limit_costs=False))
+    racks = [s for s in record.schedule if s.accelerator == "gb200"]
+    assert racks and all(s.unit == "rack" and s.site == "east" for s in racks)
+    assert all(s.gpus == 72 * s.nodes for s in racks)
+    assert set(record.mw_by_site) == {"east", "west"}
+    (no,) = record.not_offered
+    assert (no.accelerator, no.site) == ("gb200", "west")
+    out = tmp_path / "r.json"
+    out.write_text(dump_record(record))
+    again = ProcurementRecord.load(out)
+    assert again.not_offered == record.not_offered and again.schedule == record.schedule
+    # a file without sites prints what it always did: no site fields, nodes as the unit
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(yaml.safe_dump(BASE))
+    base = app.procure(plain, ProcureOptions(limit_costs=False))
+    assert base.mw_by_site is None and base.not_offered is None
+    assert all(s.site is None and s.unit == "node" for s in base.schedule)
+    assert '"site"' not in dump_record(base)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from polyfleet.economics.cost import facility_kw
 from polyfleet.errors import InputError
@@ -142,7 +143,7 @@ def test_a_site_cap_binds_and_its_shadow_price_is_what_one_more_mw_saves(method)
     assert caps["power_cap:east"]["mw"] == pytest.approx(60.0, rel=1e-6)
     data = plan.to_dict(matrix_cells=False)
     pools = {p["pool"]: p for p in data["pools"]}
-    assert pools["amd-east"]["site"] == "east" and pools["nv-west"]["site"] is None
+    assert pools["amd-east"]["site"] == "east" and "site" not in pools["nv-west"]
     # a cap with room to spare costs nothing
     loose = make_plan(load(_east_west(500.0)), method=method)
     assert loose.solution.dual(EAST) == pytest.approx(0.0, abs=1e-9)
@@ -307,3 +308,27 @@ def test_the_bundled_site_example_shows_what_a_share_cap_and_a_site_cap_cost():
     assert ep and {a["accelerator"] for a in ep} <= racks
     pools = plan.to_dict(matrix_cells=False)["pools"]
     assert all(p["site"] for p in pools)
+
+
+def test_the_plan_record_carries_sites_and_missing_figures(tmp_path):
+    """What the plan adds for sites and TPUs is in the versioned record, and reads back."""
+    from polyfleet import app
+    from polyfleet.inputs.options import PlanOptions
+    from polyfleet.results.base import dump_record
+    from polyfleet.results.plan import PlanRecord
+
+    path = Path(__file__).parents[2] / "examples" / "hyperscaler-sites.yaml"
+    record = app.plan(path, PlanOptions(matrix=False))
+    assert {p.pool: p.site for p in record.pools}["amd-helios-ohio"] == "ohio"
+    caps = {c.limit: c for c in record.power.caps}
+    assert caps["power_cap:ohio"].key.subject == "ohio"
+    assert {b.constraint for b in record.binding} >= {"share_max:nvidia", "power_cap:ohio"}
+    out = tmp_path / "plan.json"
+    out.write_text(dump_record(record))
+    assert PlanRecord.load(out).pools == record.pools
+    scenario = tmp_path / "tpu.yaml"
+    scenario.write_text(yaml.safe_dump(_tpu_pool("tpu-v6e")))
+    tpu = app.plan(scenario, PlanOptions(matrix=False))
+    (missing,) = tpu.missing_figures
+    assert (missing.accelerator, missing.figure, missing.pools) == ("tpu-v6e", "power", ["tpu"])
+    assert all(p.site is None for p in tpu.pools)

@@ -7,12 +7,14 @@ table as every input's owned-cost terms (inputs/cost.py).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import ValidationError
 
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
+    DeviceIndex,
     Fraction,
     FrontierPoints,
     InputModel,
@@ -29,15 +31,20 @@ from polyfleet.inputs.base import (
     UsdPerMw,
     Years,
 )
+from polyfleet.inputs.benchmarks import PACKAGED
 from polyfleet.inputs.cost import OwnedCost, cost_term
 
 __all__ = [
     "TCO_TERMS",
+    "CalibrateOptions",
     "DealOptions",
     "FrontierOptions",
     "LeverageOptions",
     "PlanOptions",
+    "ProbeOptions",
+    "ProcureOptions",
     "RunOptions",
+    "StatusOptions",
     "TcoOptions",
     "option_name",
     "parse_options",
@@ -49,6 +56,20 @@ M = TypeVar("M", bound=InputModel)
 class PlanOptions(InputModel):
     command: ClassVar[str] = "plan"
     method: Literal["auto", "decomposition", "lp"] = "auto"
+    #: probe profile files or folders of them: measured efficiency calibrates the estimates
+    profiles: tuple[Path, ...] = ()
+    matrix: bool = True  # every matrix cell in the record
+    frontier: bool = False  # the cost-vs-share frontier in the record
+    #: tables of published results that calibrate the stack factors (`table_specs`): the packaged
+    #: one by default, none for the bare roofline
+    benchmarks: tuple[str, ...] = (PACKAGED,)
+    pessimistic: bool = False  # every estimated cell at the low end of its interval
+
+
+class CalibrateOptions(InputModel):
+    command: ClassVar[str] = "calibrate"
+    benchmarks: tuple[str, ...] = (PACKAGED,)  # as `table_specs` gives them
+    holdout: bool = False  # also fit on one round and predict the next
 
 
 #: Each `tco` cost option and the owned-cost term it sets.
@@ -99,6 +120,12 @@ class DealOptions(InputModel):
     command: ClassVar[str] = "deal"
     paths: McPaths | None = None
     seed: Seed | None = None
+    sensitivity: bool = True  # revalue at volatility +-10 points and spot +-20 %
+
+
+class ProcureOptions(InputModel):
+    command: ClassVar[str] = "procure"
+    limit_costs: bool = True  # re-solve with each binding limit lifted, to price it
 
 
 class LeverageOptions(InputModel):
@@ -115,6 +142,25 @@ class RunOptions(InputModel):
     command: ClassVar[str] = "run"
     retries: Retries = 3
     timeout: RunTimeoutS | None = None  # seconds; None: no limit
+    address: str | None = None  # a Ray cluster's; None: the local one
+    profiles_out: Path = Path("profiles")  # where probe jobs write their profiles
+    wait: bool = False  # wait for another run that is using the ledger
+    state_dir: Path = Path(".polyfleet")  # the local cluster's address and the ledger
+
+
+class StatusOptions(InputModel):
+    command: ClassVar[str] = "status"
+    state_dir: Path = Path(".polyfleet")
+    address: str | None = None  # also read this cluster's pools
+
+
+class ProbeOptions(InputModel):
+    command: ClassVar[str] = "probe"
+    preset: str = "tiny"  # tiny (seconds, any CPU) | full (a data-centre GPU)
+    only: tuple[str, ...] | None = None  # workloads to run (default: all)
+    accelerator: str | None = None  # catalog id of the device, when its name matches none
+    device: DeviceIndex = 0
+    cpu: bool = False  # probe the CPU even if a GPU is present
 
 
 def option_name(field: str) -> str:

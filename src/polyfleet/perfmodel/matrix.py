@@ -134,6 +134,31 @@ class ThroughputMatrix:
             out["throughput_high"] = float(self.high[w, a])
         return out
 
+    def provenances(self, w: NDArray[np.intp], a: NDArray[np.intp]) -> list[dict[str, object]]:
+        """`provenance` of the cells (w[i], a[i]), built once per kind of cell (origin, profile,
+        stack factor) and completed with each cell's interval: no per-cell lookups."""
+        keys = zip(
+            self.origin[w, a].tolist(),
+            self.source[w, a].tolist(),
+            self.stack_ref[w, a].tolist(),
+            strict=True,
+        )
+        low, high = self.low[w, a].tolist(), self.high[w, a].tolist()
+        shared: dict[tuple[int, int, int], dict[str, object]] = {}
+        out: list[dict[str, object]] = []
+        for i, key in enumerate(keys):
+            base = shared.get(key)
+            if base is None:
+                base = self.provenance(int(w[i]), int(a[i]))
+                base.pop("throughput_low", None)
+                base.pop("throughput_high", None)
+                shared[key] = base
+            if key[0] == Origin.INELIGIBLE:
+                out.append(dict(base))
+            else:
+                out.append({**base, "throughput_low": low[i], "throughput_high": high[i]})
+        return out
+
     def at_low(self) -> ThroughputMatrix:
         """The same matrix with every cell at the low end of its interval (for pessimistic plans)."""
         return replace(self, value=self.low.copy(), high=self.low.copy())

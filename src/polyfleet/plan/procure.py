@@ -267,8 +267,6 @@ class ProcurementResult:
             ],
             "gw_by_vendor": gw,
             "installed": {k.name: [float(v) for v in inst[j]] for j, k in enumerate(m.kinds)},
-            "mw_by_site": self.mw_by_site(),
-            "not_offered": list(m.not_offered),
             "tranches": [
                 {
                     "deal": d,
@@ -282,6 +280,8 @@ class ProcurementResult:
             "shortfalls": shortfalls,
             "violations": violations,
             "binding_limits": self.limit_costs,
+            **({"mw_by_site": self.mw_by_site()} if any(k.site for k in m.kinds) else {}),
+            **({"not_offered": list(m.not_offered)} if m.not_offered else {}),
         }
 
 
