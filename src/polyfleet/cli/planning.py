@@ -3,16 +3,14 @@ Each parses its options, calls one function of polyfleet.app and renders the rec
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from polyfleet.cli.base import BenchmarksOpt, JsonOpt, app, console, emit, write_html
 from polyfleet.errors import InfeasibleError, InputError
-
-if TYPE_CHECKING:
-    from polyfleet.perfmodel.matrix import ThroughputMatrix
 
 
 @app.command()
@@ -100,10 +98,7 @@ def plan(
     if matrix_out is not None:
         from polyfleet.report.matrix_file import parquet_path, write_matrix
 
-        path = parquet_path(matrix_out, "--matrix-out")
-
-        def on_matrix(m: ThroughputMatrix) -> None:
-            write_matrix(m, path)
+        on_matrix = partial(write_matrix, path=parquet_path(matrix_out, "--matrix-out"))
 
     record = api.plan(scenario, opts, on_matrix=on_matrix)
     emit(record, as_json=as_json, out=out)
