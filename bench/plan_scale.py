@@ -153,7 +153,8 @@ def write_parquet(folder: Path, head: dict[str, Any], cols: dict[str, Any]) -> P
 
 
 def whole_process(scenario: Path, out: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """`polyfleet plan SCENARIO --json > OUT` in a fresh process: wall seconds, peak GiB."""
+    """`polyfleet plan SCENARIO --json > OUT` in a fresh process: wall and CPU seconds (user +
+    system: what the process itself used, whatever else the machine runs), peak GiB."""
     exe = shutil.which("polyfleet", path=str(Path(sys.executable).parent))
     cmd = [exe or "polyfleet", "plan", str(scenario), "--json"]
     with open(out, "wb") as fh:
@@ -165,7 +166,12 @@ def whole_process(scenario: Path, out: Path, env: dict[str, str] | None = None) 
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         raise RuntimeError(f"{' '.join(cmd)} exited {code}: {err[-2000:]}")
-    return {"wall_s": wall, "peak_gib": usage.ru_maxrss * 1024 / GIB, "bytes": out.stat().st_size}
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_gib": usage.ru_maxrss * 1024 / GIB,
+        "bytes": out.stat().st_size,
+    }
 
 
 def split(scenario: Path, out: Path) -> dict[str, float]:
@@ -208,6 +214,7 @@ def check_plan(out: Path) -> dict[str, Any]:
         "cost": plan["cost_per_hour"],
         "gap": plan["optimality_gap"],
         "assignments": len(plan["assignments"]),
+        "rounds": plan["solver"]["iterations"],
     }
 
 
@@ -243,6 +250,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
             repeat = args.repeat if n_w <= 10_000 else args.repeat_large
             costs = {}
             for form, path in files.items():
+                load = os.getloadavg()[0]
                 runs = [whole_process(path, folder / "plan.json") for _ in range(repeat)]
                 got = check_plan(folder / "plan.json")
                 costs[form] = got["cost"]
@@ -263,9 +271,11 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
                     "workloads": n_w,
                     "pools": n_p,
                     "form": form,
+                    "load": load,
                     "input_mb": sum(p.stat().st_size for p in inputs) / 1e6,
                     "wall_s": statistics.median(r["wall_s"] for r in runs),
                     "wall_all": [round(r["wall_s"], 2) for r in runs],
+                    "cpu_s": statistics.median(r["cpu_s"] for r in runs),
                     "peak_gib": max(r["peak_gib"] for r in runs),
                     "plan_mb": runs[-1]["bytes"] / 1e6,
                     "split": in_proc,
@@ -286,24 +296,29 @@ def table(rows: list[dict[str, Any]], commit: str | None) -> str:
         f"\n## plan_scale — {date.today()} — {platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores, Python {platform.python_version()}\n",
         "`polyfleet plan FILE --json > out`, the whole process from a file on disk (median wall of "
-        "the runs listed; peak = max RSS of the process). Power cap and NVIDIA power-share cap "
-        "binding; the JSON and Parquet forms give the same cost (checked). Reproduce: "
+        "the runs listed; CPU = user + system seconds of the process; peak = its max RSS; load = "
+        "the machine's 1-minute load average as the row started: the machine is shared, and wall "
+        "time includes waiting for a core where CPU time does not). Power cap and NVIDIA "
+        "power-share cap binding; the JSON and Parquet forms give the same cost (checked). Reproduce: "
         "`python bench/plan_scale.py`.\n",
-        "| workloads x pools | input | input MB | wall s (runs) | peak GiB | plan JSON MB "
-        "| assignments | baseline wall s | baseline peak GiB | speed-up |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| workloads x pools | input | input MB | wall s (runs) | CPU s | peak GiB | plan JSON MB "
+        "| assignments | rounds | load | baseline wall s | baseline CPU s | baseline peak GiB "
+        "| speed-up (wall) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         b = r.get("baseline")
         base = (
-            f"{b['wall_s']:.2f} | {b['peak_gib']:.2f} | {b['wall_s'] / r['wall_s']:.1f}x"
+            f"{b['wall_s']:.2f} | {b['cpu_s']:.2f} | {b['peak_gib']:.2f} | "
+            f"{b['wall_s'] / r['wall_s']:.1f}x"
             if b
-            else "- | - | -"
+            else "- | - | - | -"
         )
         out.append(
             f"| {r['workloads']:,} x {r['pools']} | {r['form']} | {r['input_mb']:.1f} | "
             f"{r['wall_s']:.2f} ({', '.join(f'{w:.2f}' for w in r['wall_all'])}) | "
-            f"{r['peak_gib']:.2f} | {r['plan_mb']:.1f} | {r['assignments']:,} | {base} |"
+            f"{r['cpu_s']:.2f} | {r['peak_gib']:.2f} | {r['plan_mb']:.1f} | {r['assignments']:,} | "
+            f"{r['rounds']} | {r['load']:.1f} | {base} |"
         )
     steps = list(rows[0]["split"])
     out += [
