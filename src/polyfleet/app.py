@@ -33,6 +33,7 @@ from polyfleet.inputs.options import (
 if TYPE_CHECKING:
     from polyfleet.inputs.profile import Profile
     from polyfleet.plan.problem import PlacementProblem
+    from polyfleet.results.build import BuildVsBuyRecord
     from polyfleet.results.calibration import CalibrationRecord
     from polyfleet.results.catalog import CatalogRecord
     from polyfleet.results.deal import DealRecord
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OnProgress",
     "Progress",
+    "build_vs_buy",
     "calibrate",
     "catalog",
     "cluster_down",
@@ -168,6 +170,16 @@ def procure(file: str | Path, options: ProcureOptions | None = None) -> Procurem
     opts = options or ProcureOptions()
     result = run_procure(load_procurement(file), limit_costs=opts.limit_costs)
     return ProcurementRecord.build(result.to_dict())
+
+
+def build_vs_buy(file: str | Path) -> BuildVsBuyRecord:
+    """An in-house accelerator against buying (or renting) a catalogued part for the same work:
+    break-even volume, cost by year, and the expected value with the slip risk."""
+    from polyfleet.economics.build import build_vs_buy as weigh
+    from polyfleet.inputs.build import load_build_file
+    from polyfleet.results.build import BuildVsBuyRecord
+
+    return BuildVsBuyRecord.build(weigh(load_build_file(file)))
 
 
 def calibrate(options: CalibrateOptions | None = None) -> CalibrationRecord:
