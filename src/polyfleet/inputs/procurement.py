@@ -276,9 +276,11 @@ def _check_rental(
     shares count power, a power figure."""
     acc = catalog[offer.accelerator]
     if offer.price_per_gpu is not None:
-        why = acc.no_purchase_reason() or "it is rented (per_gpu_hour)"
+        refusal = acc.no_purchase_reason()
+        if refusal:  # it cannot be bought at any price: point at the part, as for any buy
+            raise fail(f"{refusal}: rent it (per_gpu_hour)", [*loc, "accelerator"], acc.id)
         raise fail(
-            f"a rented offer has no purchase price: {why}",
+            "a rented offer (per_gpu_hour) has no purchase price",
             [*loc, "price_per_gpu"],
             offer.price_per_gpu,
         )

@@ -159,10 +159,18 @@ def print_procurement(data: ProcurementRecord, console: Console) -> None:
         label = s.accelerator + (f" @ {s.site}" if s.site else "")
         label += f" ({s.deal})" if s.deal else ""
         racks = " racks" if s.unit == "rack" else ""
-        rows.setdefault(label, {})[s.year] = f"{s.gpus:,} ({s.nodes:,}{racks})"
+        if s.unit == "gpu":
+            label += " (rented)"
+        cell = f"{s.gpus:,}" if s.unit == "gpu" else f"{s.gpus:,} ({s.nodes:,}{racks})"
+        rows.setdefault(label, {})[s.year] = cell
     for label, by_year in rows.items():
         t.add_row(label, *[by_year.get(y, "-") for y in data.years])
     console.print(t)
+    for b in data.builds or []:
+        console.print(
+            f"in-house {escape(b.build)}: NRE ${b.nre / 1e6:,.0f}M "
+            + ("paid" if b.paid else "not paid (buying and renting is cheaper)")
+        )
     t = Table(title="Cost and power by year")
     for col in ("year", "capex $B", "opex $B", "total $B", *[f"GW {v}" for v in data.gw_by_vendor]):
         t.add_column(col, justify="right")
