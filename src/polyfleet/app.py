@@ -32,6 +32,7 @@ from polyfleet.inputs.options import (
 
 if TYPE_CHECKING:
     from polyfleet.inputs.profile import Profile
+    from polyfleet.inputs.scenario import LoadedScenario
     from polyfleet.plan.problem import PlacementProblem
     from polyfleet.results.build import BuildVsBuyRecord
     from polyfleet.results.calibration import CalibrationRecord
@@ -255,10 +256,15 @@ def _solvable(scenario: str | Path) -> PlacementProblem:
     """The scenario's merged placement problem, without workloads of no demand; an
     InfeasibleError (naming the first) if a workload cannot be served at all."""
     from polyfleet.inputs.scenario import load_scenario
+
+    return _servable(load_scenario(scenario), scenario)
+
+
+def _servable(loaded: LoadedScenario, scenario: str | Path) -> PlacementProblem:
     from polyfleet.plan import diagnose
     from polyfleet.plan.placement import prepare
 
-    prep = prepare(load_scenario(scenario))
+    prep = prepare(loaded)
     problem = prep.problem
     bad, why = diagnose.unservable(problem)
     if bad.any():
@@ -283,17 +289,34 @@ def leverage(
     on_progress: OnProgress | None = None,
 ) -> LeverageRecord:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in
-    premium and the share limits' cost. A scenario with no feasible plan is an InfeasibleError."""
+    premium and the share limits' cost; where the scenario can buy or build, each vendor's
+    greenfield premium and its switching price with the in-house option. A scenario with no
+    feasible plan is an InfeasibleError."""
+    from polyfleet.inputs.scenario import load_scenario
     from polyfleet.plan.leverage import leverage as run_leverage
     from polyfleet.results.leverage import LeverageRecord
 
     opts = options or LeverageOptions()
     _tell(on_progress, "prepare", 0, 1)
-    problem = _solvable(scenario)
+    loaded = load_scenario(scenario)
+    problem = _servable(loaded, scenario)
     _tell(on_progress, "prepare", 1, 1)
     report = run_leverage(problem, precision=opts.precision)
     _tell(on_progress, "search", 1, 1)
-    return LeverageRecord.build(report.to_dict())
+    data = report.to_dict()
+    scn = loaded.scenario
+    if any(p.purchasable for p in scn.pools) or scn.builds:
+        from polyfleet.plan.greenfield import with_greenfield
+
+        _tell(on_progress, "greenfield", 0, 1)
+        data = with_greenfield(data, loaded, opts.precision)
+        _tell(on_progress, "greenfield", 1, 1)
+    else:
+        data["greenfield_note"] = (
+            "nothing can be bought or built: mark pools `purchasable` or give `builds:` for "
+            "the lock-in premium if you bought accordingly"
+        )
+    return LeverageRecord.build(data)
 
 
 def frontier(

@@ -124,8 +124,8 @@ class Pool(InputModel):
     """A group of identical accelerators the fleet has. `purchasable`: more of them can be bought
     where leverage weighs buying (the greenfield lock-in premium), up to `max_purchase` more
     (default: as many as the whole fleet has), at the pool's own owned-cost terms, or for a
-    rented pool at the catalog's purchase price and the documented owned-cost defaults. A plan
-    places work on the pools as they are."""
+    rented pool at the catalog's purchase price and the documented owned-cost defaults; a
+    rent-only part's pool rents more at its rent. A plan places work on the pools as they are."""
 
     name: str = Field(min_length=1)
     accelerator: str
@@ -448,11 +448,11 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
 
 
 def _check_purchasable(pool: Pool, acc: Any, loc: list[str | int], fail: Any) -> None:
-    """A purchasable pool buys at its own owned terms, or (rented) at the catalog's price."""
-    refusal = acc.no_purchase_reason()
-    if refusal:
-        fail(f"{refusal}, so pool {pool.name} cannot buy more", loc, True, "Leave it rented")
+    """A purchasable pool buys at its own owned terms, or (rented) at the catalog's price; a
+    rent-only part's pool rents more at its rent."""
     owned = pool.cost is not None and not pool.cost.rented
+    if acc.rent_only:
+        return  # an owned rent-only pool is refused above; a rented one rents more
     if not owned and acc.price.purchase is None:
         fail(
             f"pool {pool.name} is rented and the catalog has no purchase price for {acc.id}",
