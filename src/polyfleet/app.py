@@ -163,14 +163,20 @@ def deal(file: str | Path, options: DealOptions | None = None) -> DealRecord:
 
 def procure(file: str | Path, options: ProcureOptions | None = None) -> ProcurementRecord:
     """What to buy, year by year (a MILP). Limits that cannot all hold are an answer: the record
-    has status "infeasible" with the shortfalls and violations."""
+    has status "infeasible" with the shortfalls and violations. `lock_in`: each vendor's lock-in
+    premium, the file re-solved with that vendor's parts only."""
     from polyfleet.inputs.procurement import load_procurement
     from polyfleet.plan.procure import procure as run_procure
     from polyfleet.results.procurement import ProcurementRecord
 
     opts = options or ProcureOptions()
-    result = run_procure(load_procurement(file), limit_costs=opts.limit_costs)
-    return ProcurementRecord.build(result.to_dict())
+    loaded = load_procurement(file)
+    data = run_procure(loaded, limit_costs=opts.limit_costs).to_dict()
+    if opts.lock_in:
+        from polyfleet.plan.procure_lock_in import lock_in
+
+        data["lock_in"] = lock_in(loaded)
+    return ProcurementRecord.build(data)
 
 
 def build_vs_buy(file: str | Path) -> BuildVsBuyRecord:

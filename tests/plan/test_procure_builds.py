@@ -5,6 +5,7 @@ rent, no capex, and no power in the fleet's caps."""
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,3 +104,60 @@ def test_a_build_offered_as_an_offer_is_refused_at_its_field():
     with pytest.raises(InputError) as err:
         parse_procurement(data)
     assert err.value.field == "offers[1].accelerator"
+
+
+def _two_vendors() -> dict[str, Any]:
+    data = copy.deepcopy(BASE)
+    data["offers"].append({"accelerator": "b200", "price_per_gpu": 20_000, "life_years": 1})
+    data["workloads"][0]["throughput"]["b200"] = 1.0
+    data["limits"]["vendor_share"] = {"measure": "count", "max": {"amd": 0.5}}
+    return data
+
+
+def test_each_vendors_lock_in_premium_is_its_own_plan_against_all_without_shares():
+    from polyfleet.plan.procure_lock_in import lock_in
+
+    data = _two_vendors()
+    out = lock_in(parse_procurement(copy.deepcopy(data)))
+    free = copy.deepcopy(data)
+    del free["limits"]["vendor_share"]
+    nvidia_only = copy.deepcopy(free)
+    nvidia_only["offers"] = [nvidia_only["offers"][1]]
+    all_cost = _solve(free)["objective"]  # every GPU an MI355X: the share cap is lifted
+    by = {v["vendor"]: v for v in out["vendors"]}
+    assert out["base_objective"] == pytest.approx(all_cost, rel=1e-6)
+    assert by["amd"]["premium"] == pytest.approx(0.0, abs=1e-6 * all_cost)
+    nvidia_cost = _solve(nvidia_only)["objective"]
+    assert nvidia_cost > all_cost
+    assert by["nvidia"]["premium"] == pytest.approx(nvidia_cost - all_cost, rel=1e-6)
+    assert by["nvidia"]["premium_by_year"] == pytest.approx([nvidia_cost - all_cost], rel=1e-6)
+
+
+def test_a_vendor_that_cannot_serve_the_work_even_buying_says_why():
+    from polyfleet.plan.procure_lock_in import lock_in
+
+    data = _two_vendors()
+    data["workloads"][0]["throughput"].pop("b200")  # only AMD parts run the jobs
+    out = lock_in(parse_procurement(data))
+    (nvidia,) = [v for v in out["vendors"] if v["vendor"] == "nvidia"]
+    assert nvidia["status"] == "infeasible" and nvidia["premium"] is None
+    assert any("jobs: up to 100.0% of its demand unmet (2027)" in w for w in nvidia["why"])
+
+
+def test_the_vertical_integration_example_prices_every_merchant_vendor():
+    from polyfleet import app as api
+    from polyfleet.inputs.options import ProcureOptions
+
+    example = Path(__file__).parents[2] / "examples" / "vertical-integration.yaml"
+    rec = api.procure(example, ProcureOptions(limit_costs=False, lock_in=True))
+    assert rec.status == "optimal"
+    assert rec.builds is not None and [b.build for b in rec.builds] == ["tier2-asic"]
+    assert {s.unit for s in rec.schedule if s.vendor == "google"} == {"gpu"}  # rented
+    assert rec.lock_in is not None
+    by = {v.vendor: v for v in rec.lock_in.vendors}
+    assert set(by) == {"amd", "google", "in-house", "nvidia"}
+    for vendor in ("amd", "google", "nvidia"):
+        assert by[vendor].premium is not None and by[vendor].premium > 0, vendor
+    # the in-house chip is rated for serving only: alone it cannot train, and says so
+    assert by["in-house"].premium is None
+    assert any("tier policy excludes it" in w for w in by["in-house"].why)

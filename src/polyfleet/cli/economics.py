@@ -140,6 +140,9 @@ def procure(
     limit_costs: Annotated[
         bool, typer.Option(help="Re-solve with each binding limit lifted, to price it.")
     ] = True,
+    lock_in: Annotated[
+        bool, typer.Option(help="Re-solve with each vendor's parts only: its lock-in premium.")
+    ] = False,
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(help="Also write the result JSON here.")] = None,
 ) -> None:
@@ -149,7 +152,9 @@ def procure(
     from polyfleet.report.files import check_outputs
 
     check_outputs({"--out": out}, inputs={"FILE": file})
-    record = api.procure(file, parse_options(ProcureOptions, limit_costs=limit_costs))
+    record = api.procure(
+        file, parse_options(ProcureOptions, limit_costs=limit_costs, lock_in=lock_in)
+    )
     emit(record, as_json=as_json, out=out)
     if not as_json:
         from polyfleet.report.economics_tables import print_procurement

@@ -18,6 +18,7 @@ __all__ = [
     "deal_table",
     "print_build_vs_buy",
     "print_deal",
+    "print_lock_in",
     "print_procurement",
     "print_tco",
     "sensitivity_table",
@@ -215,6 +216,36 @@ def print_procurement(data: ProcurementRecord, console: Console) -> None:
         console.print(
             f"not offered: {escape(n.accelerator)} at {escape(n.site)}: {escape(n.reason)}"
         )
+    if data.lock_in is not None:
+        print_lock_in(data, console)
+
+
+def print_lock_in(data: ProcurementRecord, console: Console) -> None:
+    """Each vendor's lock-in premium: buying from it only, against buying from all."""
+    lock = data.lock_in
+    assert lock is not None
+    if lock.base_objective is None:
+        console.print(
+            f"lock-in premium: none, the file has no plan even with every vendor "
+            f"({lock.base_status})"
+        )
+        return
+    t = Table(title="Lock-in premium: buying from one vendor only, without share limits ($B)")
+    for col in ("vendor", *[str(y) for y in data.years], "NPV"):
+        t.add_column(col, justify="left" if col == "vendor" else "right")
+    notes = []
+    for v in lock.vendors:
+        if v.premium is None or v.premium_by_year is None:
+            t.add_row(v.vendor, *["-"] * len(data.years), "infeasible")
+            notes += [f"{v.vendor} alone: {w}" for w in v.why]
+            continue
+        t.add_row(
+            v.vendor, *[f"{p / 1e9:,.2f}" for p in v.premium_by_year], f"{v.premium / 1e9:,.2f}"
+        )
+    t.caption = escape(
+        "\n".join([*notes, f"least cost with every vendor: ${lock.base_objective / 1e9:,.2f}B"])
+    )
+    console.print(t)
 
 
 def assumptions_table(rows: list[Assumption]) -> Table:

@@ -75,6 +75,22 @@ class LimitCost(Part):
     saving_if_lifted: float
 
 
+class VendorLockIn(Part):
+    """What buying from one vendor only would cost more, without share limits."""
+
+    vendor: str
+    status: str
+    premium: float | None  # discounted USD over the horizon
+    premium_by_year: list[float] | None  # USD each year, undiscounted
+    why: list[str]
+
+
+class LockIn(Part):
+    base_status: str  # of the procurement with every vendor and no share limits
+    base_objective: float | None
+    vendors: list[VendorLockIn]
+
+
 class ProcurementRecord(Record):
     NAME = "procurement"
     format: Literal["polyfleet.procurement"] = "polyfleet.procurement"
@@ -99,3 +115,4 @@ class ProcurementRecord(Record):
     shortfalls: list[Shortfall]
     violations: list[Violation]
     binding_limits: list[LimitCost]
+    lock_in: LockIn | None = omitted("Each vendor's lock-in premium (procure --lock-in).")
