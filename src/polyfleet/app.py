@@ -311,7 +311,7 @@ def leverage(
     _tell(on_progress, "search", 1, 1)
     data = report.to_dict()
     scn = loaded.scenario
-    if any(p.purchasable for p in scn.pools) or scn.builds:
+    if any(p.purchasable for p in scn.pools) or loaded.candidates or scn.builds:
         from polyfleet.plan.greenfield import with_greenfield
 
         _tell(on_progress, "greenfield", 0, 1)

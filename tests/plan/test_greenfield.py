@@ -138,3 +138,16 @@ def test_the_bundled_examples_price_lock_in_for_every_vendor(example):
     assert {g.vendor for g in rec.greenfield or []} == {v.vendor for v in rec.vendors}
     for g in rec.greenfield or []:
         assert g.greenfield_premium_per_hour is not None and g.greenfield_premium_per_hour > 0
+
+
+def test_a_purchasable_pool_of_none_yet_is_left_out_of_todays_plan(tmp_path):
+    data = copy.deepcopy(SCENARIO)
+    data["pools"][2].update(count=0, purchasable=True, max_purchase=1000)
+    path = write(tmp_path, data)
+    plan = api.plan(path)
+    assert "tpu" not in {p.pool for p in plan.pools}  # not part of today's fleet
+    rec = api.leverage(path)
+    assert "google" not in {v.vendor for v in rec.vendors}
+    by = {g.vendor: g for g in rec.greenfield or []}
+    # google alone rents all 150 TPUs at $3: 450 $/h against 300 with all
+    assert by["google"].greenfield_premium_per_hour == pytest.approx(150.0)

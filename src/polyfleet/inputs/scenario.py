@@ -125,7 +125,9 @@ class Pool(InputModel):
     where leverage weighs buying (the greenfield lock-in premium), up to `max_purchase` more
     (default: as many as the whole fleet has), at the pool's own owned-cost terms, or for a
     rented pool at the catalog's purchase price and the documented owned-cost defaults; a
-    rent-only part's pool rents more at its rent. A plan places work on the pools as they are."""
+    rent-only part's pool rents more at its rent. A purchasable pool of count 0 is a part the
+    fleet could buy and has none of: plans leave it out. A plan places work on the pools as they
+    are."""
 
     name: str = Field(min_length=1)
     accelerator: str
@@ -267,6 +269,8 @@ class LoadedScenario(BaseModel):
     file: str
     profiles: tuple[tuple[str, Profile], ...] = ()
     deals: dict[str, Deal] = Field(default_factory=dict)
+    #: purchasable pools of count 0: parts leverage may buy, outside today's fleet and plans
+    candidates: tuple[Pool, ...] = ()
 
     def with_profiles(self, paths: Sequence[str | Path]) -> LoadedScenario:
         """This scenario with the probe profiles under `paths` (files or folders) added."""
@@ -306,8 +310,18 @@ def parse_scenario(
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
     deals = load_deals(scenario.deals, file=file, text=text, catalog=catalog)
     _check_pool_deals(scenario, deals, file, text, data)
+    # a purchasable pool of none yet is a part the fleet could buy, not part of today's fleet
+    candidates = tuple(p for p in scenario.pools if p.purchasable and p.count == 0)
+    if candidates:
+        today = [p for p in scenario.pools if not (p.purchasable and p.count == 0)]
+        scenario = scenario.model_copy(update={"pools": today})
     return LoadedScenario(
-        scenario=scenario, catalog=catalog, file=file, profiles=profiles, deals=deals
+        scenario=scenario,
+        catalog=catalog,
+        file=file,
+        profiles=profiles,
+        deals=deals,
+        candidates=candidates,
     )
 
 

@@ -64,7 +64,7 @@ def _bought_pool(pool: Pool, loaded: LoadedScenario) -> Pool:
     """More of a purchasable pool: bought at its own owned terms, at the catalog's price with
     the documented defaults for a rented pool, or rented at its rent for a rent-only part."""
     acc = loaded.catalog[pool.accelerator]
-    count = pool.max_purchase or loaded.scenario.fleet_count
+    count = pool.max_purchase if pool.max_purchase is not None else loaded.scenario.fleet_count
     cost = pool.cost
     if not acc.rent_only and (cost is None or cost.rented):
         cost = PoolCost(capex_per_gpu=acc.price.purchase)
@@ -87,7 +87,7 @@ def _build_pool(build: ScenarioBuild) -> Pool:
 def options_of(loaded: LoadedScenario, benchmarks: Sequence[str | Path] = (PACKAGED,)) -> Options:
     """The scenario's fleet extended by its purchasable pools' bought copies and its builds."""
     scn = loaded.scenario
-    extra = [_bought_pool(p, loaded) for p in scn.pools if p.purchasable]
+    extra = [_bought_pool(p, loaded) for p in (*scn.pools, *loaded.candidates) if p.purchasable]
     extra += [_build_pool(b) for b in scn.builds]
     wide = loaded.model_copy(
         update={"scenario": scn.model_copy(update={"pools": [*scn.pools, *extra]})}
