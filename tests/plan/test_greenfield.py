@@ -132,12 +132,20 @@ def test_the_greenfield_premium_is_never_negative(counts, rents, rates, buy, dem
             assert premium >= -1e-6 * max(result.cost, 1.0)
 
 
-@pytest.mark.parametrize("example", ["hyperscaler-2026.yaml", "hyperscaler-sites.yaml"])
+@pytest.mark.parametrize(
+    "example", ["hyperscaler-2026.yaml", "hyperscaler-sites.yaml", "in-house-option.yaml"]
+)
 def test_the_bundled_examples_price_lock_in_for_every_vendor(example):
     rec = api.leverage(EXAMPLES / example)
-    assert {g.vendor for g in rec.greenfield or []} == {v.vendor for v in rec.vendors}
+    vendors = {g.vendor for g in rec.greenfield or []}
+    assert vendors >= {v.vendor for v in rec.vendors}
     for g in rec.greenfield or []:
-        assert g.greenfield_premium_per_hour is not None and g.greenfield_premium_per_hour > 0
+        assert g.greenfield_premium_per_hour is not None and g.greenfield_premium_per_hour >= 0
+    if example == "in-house-option.yaml":  # the option caps both vendors' prices at today's
+        assert "in-house" in vendors
+        for g in rec.greenfield or []:
+            if g.vendor != "in-house":
+                assert g.switch_multiplier_with_in_house == 1.0
 
 
 def test_a_purchasable_pool_of_none_yet_is_left_out_of_todays_plan(tmp_path):
