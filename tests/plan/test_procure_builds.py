@@ -161,3 +161,31 @@ def test_the_vertical_integration_example_prices_every_merchant_vendor():
     # the in-house chip is rated for serving only: alone it cannot train, and says so
     assert by["in-house"].premium is None
     assert any("tier policy excludes it" in w for w in by["in-house"].why)
+
+
+def test_a_build_runs_only_the_kinds_of_work_it_is_rated_for():
+    from polyfleet.plan.procure_arrays import procurement_arrays
+
+    data = _with_build(1e6, performance={"serve": 1.25})
+    data["workloads"] = [
+        {
+            "name": "train-7b",
+            "kind": "train",
+            "model": {"params_b": 7, "precision": "bf16", "seq_len": 4096},
+            "demand": {"value": 1e5, "unit": "tokens/s"},
+        },
+        {
+            "name": "serve-7b",
+            "kind": "serve",
+            "model": {"params_b": 7, "precision": "bf16", "seq_len": 4096},
+            "demand": {"value": 1e4, "unit": "tokens/s"},
+        },
+    ]
+    arrays = procurement_arrays(parse_procurement(data))
+    assert [k.accelerator for k in arrays.kinds] == ["mi355x", "acorn"]
+    # serving: 1.25 x the model's MI355X estimate; training: not rated, so not run
+    assert arrays.T[1, 1] == pytest.approx(1.25 * arrays.T[1, 0]) and arrays.T[1, 0] > 0
+    assert arrays.T[0, 1] == 0 and arrays.T[0, 0] > 0
+    trained = parse_procurement({**data, "offers": []})
+    why = procurement_arrays(trained).unservable["train-7b"]
+    assert "no performance figure for this kind of work" in why
