@@ -323,14 +323,8 @@ def parse_scenario(
     rows = data.get("workloads") if isinstance(data, dict) else None
     if tables or (bulk and isinstance(rows, list) and rows):
         rest = {k: v for k, v in data.items() if k not in ("workloads", "throughput")}
-        scenario = validate(
-            Scenario,
-            {**rest, "workloads": [_PLACEHOLDER]},
-            file=file,
-            text=text,
-            what="a scenario",
-            name=name,
-        )
+        head = {**rest, "workloads": [_PLACEHOLDER]}
+        scenario = validate(Scenario, head, file=file, text=text, what="a scenario", name=name)
         scenario.workloads = []
         catalog = _with_builds(
             scenario, load_catalog(scenario.catalog, file=file, text=text), file, text, data
