@@ -227,3 +227,27 @@ def test_cli_search_sizes_are_bounded_before_solving(
     result = CliRunner().invoke(app, [command, str(write(tmp_path, base)), *args])
     assert result.exit_code == 1, result.output
     assert option in result.stderr and args[1] in result.stderr
+
+
+def _elsewhere(fn, shared, items):
+    """A mapper that runs each item as another process would: on pickled copies, in reverse."""
+    import pickle
+
+    sent = pickle.dumps(shared)
+    done = {
+        i: pickle.dumps(fn(pickle.loads(sent), item))
+        for i, item in reversed(list(enumerate(items)))
+    }
+    return [pickle.loads(done[i]) for i in range(len(items))]
+
+
+def _same(a: dict, b: dict) -> None:
+    a, b = dict(a), dict(b)
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+
+
+def test_searches_and_points_mapped_elsewhere_give_the_serial_answer(base):
+    problem = _problem(base, vendor_share={"measure": "count", "max": {"amd": 0.7}})
+    _same(leverage(problem).to_dict(), leverage(problem, mapper=_elsewhere).to_dict())
+    _same(share_frontier(problem).to_dict(), share_frontier(problem, mapper=_elsewhere).to_dict())

@@ -239,6 +239,12 @@ class WarmStart:
     proposals: list[_Proposal]
     duals: F  # per coupling row, USD per unit (as Solution.duals)
     keys: tuple[CouplingKey, ...]  # the coupling rows the duals belong to
+    in_use: int = 0  # the first `in_use` proposals make up the solve's plan (weight > 0)
+
+    def basis(self) -> WarmStart:
+        """Only the proposals the plan is made of: a start a fraction of the size (each proposal
+        holds a pool per workload), for keeping many or sending them to other processes."""
+        return WarmStart(self.proposals[: max(self.in_use, 1)], self.duals, self.keys, self.in_use)
 
     def prices_for(self, keys: tuple[CouplingKey, ...]) -> F:
         """The duals on another problem's rows, matched by key; 0 on a row this solve lacked."""
@@ -427,8 +433,10 @@ def _generate(
     smoothing: float,
     started: float,
     time_limit: float,
+    verdict: bool = False,
 ) -> tuple[float, int, bool]:
-    """Column generation in the master's current phase until the bound meets the objective.
+    """Column generation in the master's current phase until the bound meets the objective
+    (with `verdict`, phase 1 also stops once the bound proves some violation unavoidable).
 
     Pricing vector r = c + πᵀGs (phase 1: πᵀGs). Lower bound at prices π ≥ 0 with r ≥ 0:
     Σ_w pricing_w(r) − πᵀbs, the Lagrangian dual of the phase's LP (rows with no limit have π = 0).
@@ -441,6 +449,8 @@ def _generate(
         if master.phase != 1 and _rescaled(master, pricer, bound):
             continue
         if (ub - bound.value) <= gap * max(abs(ub), 1e-9) or (master.phase == 1 and ub <= FEAS_TOL):
+            return ub, rounds, True
+        if verdict and master.phase == 1 and bound.value > FEAS_TOL:
             return ub, rounds, True
         if master.phase == 1:
             cost, floor = np.zeros_like(pricer.cost), 0.0
@@ -483,6 +493,8 @@ def solve_decomposed(
     smoothing: float = 0.9,
     time_limit: float = 600.0,
     warm: WarmStart | None = None,
+    feasibility_first: bool = False,
+    least_violation: bool = True,
 ) -> Solution:
     """Min-cost placement by decomposition; every workload must have an eligible pool within cap
     (`diagnose.unservable` finds those that do not).
@@ -496,6 +508,11 @@ def solve_decomposed(
 
     With `warm` (from `Solution.warm_start` of a solve of the same workloads and pools), the
     master starts with that solve's proposals, re-costed, and pricing starts from its prices.
+
+    For the many re-solves of a search: `feasibility_first` starts at phase 1 (no penalty phase
+    spent on limits that may not hold: the same answer, sooner when they do not), and
+    `least_violation=False` stops phase 1 once the limits are proved unmeetable — the status is
+    certain, but `violations` are then one plan's, not the least.
     """
     started = time.perf_counter()
     check_problem(problem)
@@ -540,18 +557,22 @@ def solve_decomposed(
         "started": started,
         "time_limit": time_limit,
     }
-    try:
-        ub, rounds, _ = _generate(master, pricer, bs, bound, **args)
-        settled = master.values()[0].sum() <= FEAS_TOL
-    except _MasterError:
-        ub, rounds, settled = np.inf, max_rounds, False
+    ub, rounds, settled = np.inf, 0, False
+    if not feasibility_first:
+        try:
+            ub, rounds, _ = _generate(master, pricer, bs, bound, **args)
+            settled = master.values()[0].sum() <= FEAS_TOL
+        except _MasterError:
+            ub, rounds, settled = np.inf, max_rounds, False
     status = "optimal"
     if not settled:
         # the penalty may be too cheap for these prices: settle feasibility exactly
         master.to_phase(1)
         pricer.implied(False)
         least = _Bound(0.0, np.zeros(n_k))  # violation ≥ 0 at π = 0
-        v_ub, v_rounds, done = _generate(master, pricer, bs, least, **args)
+        v_ub, v_rounds, done = _generate(
+            master, pricer, bs, least, **args, verdict=not least_violation
+        )
         rounds += v_rounds
         if not done:
             raise SolverError(
@@ -597,8 +618,9 @@ def solve_decomposed(
     unit = master.unit
     duals = master.prices * unit / scale if feasible else np.zeros(n_k)
     keep = [proposals[j] for j in np.argsort(-lam, kind="stable")[:MAX_WARM_COLUMNS]]
+    in_use = min(int((lam > 1e-13).sum()), len(keep))
     return Solution(
-        warm_start=WarmStart(keep, duals, coupling.keys),
+        warm_start=WarmStart(keep, duals, coupling.keys, in_use),
         x=x,
         status=status,
         objective=total,

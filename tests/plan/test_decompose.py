@@ -1,12 +1,15 @@
 """The decomposition's pricing scans pools one column at a time: it must pick what an argmin
-over each workload's row picks, ties and free pools included."""
+over each workload's row picks, ties and free pools included. Its shortcuts for searches
+(feasibility first, stop at the verdict) reach the same answers."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from polyfleet.plan.decompose import _Pricer
+from polyfleet.plan.decompose import _Pricer, solve_decomposed
 from polyfleet.plan.problem import PlacementProblem
 
 
@@ -42,3 +45,21 @@ def test_cheapest_pool_is_the_rows_argmin(seed):
     pools, values = pricer._cheapest(r)
     np.testing.assert_array_equal(pools, want)
     np.testing.assert_array_equal(values, U[np.arange(len(want)), want])
+
+
+@pytest.mark.parametrize(("room", "status"), [(3.0, "optimal"), (0.2, "infeasible")])
+def test_feasibility_first_reaches_the_same_answer(room, status):
+    problem = _random(7)
+    fewest = _Pricer(problem).inv.min(axis=1).sum()  # accelerators if each had its best pool
+    problem = replace(problem, capacity=np.full(problem.shape[1], room * fewest / problem.shape[1]))
+    usual = solve_decomposed(problem)
+    first = solve_decomposed(problem, feasibility_first=True)
+    assert usual.status == first.status == status
+    if status == "optimal":
+        assert first.cost_per_hour == pytest.approx(usual.cost_per_hour, rel=1e-5)
+    else:
+        # the least violation, either way; stopping at the verdict keeps the verdict only
+        assert first.violations.sum() == pytest.approx(usual.violations.sum(), rel=1e-4)
+        quick = solve_decomposed(problem, feasibility_first=True, least_violation=False)
+        assert quick.status == "infeasible"
+        assert quick.iterations <= first.iterations
