@@ -271,7 +271,10 @@ def leverage(
     on_progress: OnProgress | None = None,
 ) -> LeverageRecord:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in
-    premium and the share limits' cost. A scenario with no feasible plan is an InfeasibleError."""
+    premium and the share limits' cost. A scenario with no feasible plan is an InfeasibleError.
+    With `address` or `workers`, the vendors' searches run as tasks on a Ray cluster (the same
+    record as here)."""
+    from polyfleet.parallel import cluster_map
     from polyfleet.plan.leverage import leverage as run_leverage
     from polyfleet.results.leverage import LeverageRecord
 
@@ -279,7 +282,8 @@ def leverage(
     _tell(on_progress, "prepare", 0, 1)
     problem = _solvable(scenario)
     _tell(on_progress, "prepare", 1, 1)
-    report = run_leverage(problem, precision=opts.precision)
+    with cluster_map(opts.address, opts.workers) as mapper:
+        report = run_leverage(problem, precision=opts.precision, mapper=mapper)
     _tell(on_progress, "search", 1, 1)
     return LeverageRecord.build(report.to_dict())
 
@@ -291,7 +295,9 @@ def frontier(
     on_progress: OnProgress | None = None,
 ) -> FrontierRecord:
     """Least cost against the largest vendor's maximum share, from 1 down to the lowest
-    feasible share, with the knee. A scenario with no feasible plan is an InfeasibleError."""
+    feasible share, with the knee. A scenario with no feasible plan is an InfeasibleError.
+    With `address` or `workers`, the points run as tasks on a Ray cluster (the same record)."""
+    from polyfleet.parallel import cluster_map
     from polyfleet.plan.leverage import share_frontier
     from polyfleet.results.frontier import FrontierRecord
 
@@ -299,7 +305,8 @@ def frontier(
     _tell(on_progress, "prepare", 0, 1)
     problem = _solvable(scenario)
     _tell(on_progress, "prepare", 1, 1)
-    result = share_frontier(problem, points=opts.points)
+    with cluster_map(opts.address, opts.workers) as mapper:
+        result = share_frontier(problem, points=opts.points, mapper=mapper)
     _tell(on_progress, "sweep", 1, 1)
     return FrontierRecord.build(result.to_dict())
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from polyfleet.plan.decompose import _Pricer, solve_decomposed
+from polyfleet.plan.decompose import solve_decomposed
+from polyfleet.plan.pricer import Pricer
 from polyfleet.plan.problem import PlacementProblem
 
 
@@ -34,7 +35,7 @@ def _random(seed: int, n_w: int = 300, n_p: int = 7) -> PlacementProblem:
 @pytest.mark.parametrize("seed", range(4))
 def test_cheapest_pool_is_the_rows_argmin(seed):
     problem = _random(seed)
-    pricer = _Pricer(problem)
+    pricer = Pricer(problem)
     rng = np.random.default_rng(seed)
     r = rng.choice([0.0, 1.0, 2.0], size=problem.shape[1])  # free pools and equal prices
     inv = np.where(problem.a > 0, 1.0 / np.where(problem.a > 0, problem.a, 1.0), np.inf)
@@ -50,7 +51,7 @@ def test_cheapest_pool_is_the_rows_argmin(seed):
 @pytest.mark.parametrize(("room", "status"), [(3.0, "optimal"), (0.2, "infeasible")])
 def test_feasibility_first_reaches_the_same_answer(room, status):
     problem = _random(7)
-    fewest = _Pricer(problem).inv.min(axis=1).sum()  # accelerators if each had its best pool
+    fewest = Pricer(problem).inv.min(axis=1).sum()  # accelerators if each had its best pool
     problem = replace(problem, capacity=np.full(problem.shape[1], room * fewest / problem.shape[1]))
     usual = solve_decomposed(problem)
     first = solve_decomposed(problem, feasibility_first=True)

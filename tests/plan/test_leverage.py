@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -251,3 +252,27 @@ def test_searches_and_points_mapped_elsewhere_give_the_serial_answer(base):
     problem = _problem(base, vendor_share={"measure": "count", "max": {"amd": 0.7}})
     _same(leverage(problem).to_dict(), leverage(problem, mapper=_elsewhere).to_dict())
     _same(share_frontier(problem).to_dict(), share_frontier(problem, mapper=_elsewhere).to_dict())
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "shown"),
+    [
+        ("leverage", ["--workers", "0"], "(got 0)"),
+        ("frontier", ["--workers", "2", "--address", "127.0.0.1:9"], "not both"),
+        ("leverage", ["--workers", "2"], "polyfleet[run]"),  # Ray not installed
+        ("frontier", ["--address", "127.0.0.1:9"], "cannot reach the Ray cluster"),
+    ],
+)
+def test_cli_cluster_options_are_checked_before_solving(
+    base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command, args, shown
+):
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("solved despite a bad option")
+
+    if "run" in shown:
+        monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    monkeypatch.setattr("polyfleet.plan.leverage.leverage", never)
+    monkeypatch.setattr("polyfleet.plan.leverage.share_frontier", never)
+    result = CliRunner().invoke(app, [command, str(write(tmp_path, base)), *args])
+    assert result.exit_code == 1, result.output
+    assert shown in result.stderr
