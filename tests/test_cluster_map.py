@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from polyfleet import app as api
 from polyfleet import parallel
 from polyfleet.cli import app
+from polyfleet.errors import SolverError
 from polyfleet.inputs.options import FrontierOptions, LeverageOptions
 
 from .conftest import write
@@ -40,19 +41,39 @@ def test_two_workers_give_the_serial_records(base, tmp_path: Path, monkeypatch: 
 
     def counted(ray_module):
         mapper = as_tasks(ray_module)
-        return lambda fn, shared, items: tasks.append(len(items)) or mapper(fn, shared, items)
+
+        def mapped(fn, shared, items, on_done=None):
+            tasks.append(len(items))
+            return mapper(fn, shared, items, on_done)
+
+        return mapped
 
     monkeypatch.setattr(parallel, "_ray_map", counted)
-    with parallel.cluster_map(workers=2):
+    steps: list[tuple[str, float, float | None]] = []
+    with parallel.cluster_map(workers=2) as mapper:
         assert ray.is_initialized() and ray.cluster_resources()["CPU"] == 2
         # the commands join the running cluster and spread their solves over it as tasks
         spread = (
             api.leverage(scenario, LeverageOptions(workers=2)),
-            api.frontier(scenario, FrontierOptions(workers=2)),
+            api.frontier(
+                scenario,
+                FrontierOptions(workers=2),
+                on_progress=lambda e: steps.append((e.task, e.done, e.total)),
+            ),
         )
         cli = CliRunner().invoke(app, ["frontier", str(scenario), "--workers", "2", "--json"])
+
+        def fails(_: object, item: int) -> int:
+            if item:
+                raise SolverError("decomposition hit its time limit", status="x", seconds=1.0)
+            return item
+
+        with pytest.raises(SolverError, match="time limit"):  # itself, not Ray's wrapper
+            mapper(fails, None, [0, 1])
     assert not ray.is_initialized()  # the cluster it started is stopped
-    assert tasks == [2, 21, 21]  # both vendors' searches, every frontier point, twice
+    assert tasks == [2, 21, 21, 2]  # both vendors' searches, every frontier point, twice
+    sweep = [done for task, done, total in steps if task == "sweep" and total == 21]
+    assert sweep == list(range(1, 22))  # told as each point came back
     for a, b in zip(serial, spread, strict=True):
         assert _timeless(a) == _timeless(b)
     assert cli.exit_code == 0, cli.output

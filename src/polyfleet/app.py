@@ -283,8 +283,12 @@ def leverage(
     problem = _solvable(scenario)
     _tell(on_progress, "prepare", 1, 1)
     with cluster_map(opts.address, opts.workers) as mapper:
-        report = run_leverage(problem, precision=opts.precision, mapper=mapper)
-    _tell(on_progress, "search", 1, 1)
+        report = run_leverage(
+            problem,
+            precision=opts.precision,
+            mapper=mapper,
+            on_step=lambda done, total: _tell(on_progress, "search", done, total),
+        )
     return LeverageRecord.build(report.to_dict())
 
 
@@ -306,8 +310,12 @@ def frontier(
     problem = _solvable(scenario)
     _tell(on_progress, "prepare", 1, 1)
     with cluster_map(opts.address, opts.workers) as mapper:
-        result = share_frontier(problem, points=opts.points, mapper=mapper)
-    _tell(on_progress, "sweep", 1, 1)
+        result = share_frontier(
+            problem,
+            points=opts.points,
+            mapper=mapper,
+            on_step=lambda done, total: _tell(on_progress, "sweep", done, total),
+        )
     return FrontierRecord.build(result.to_dict())
 
 

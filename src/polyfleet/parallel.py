@@ -25,26 +25,52 @@ NEEDS_RAY = "--address / --workers (solves on a Ray cluster)"
 MAX_WORKERS = 1024
 
 
+Done = Callable[[int], None]
+
+
 class Mapper(Protocol):
-    """`[fn(shared, item) for item in items]`, wherever it runs."""
+    """`[fn(shared, item) for item in items]`, wherever it runs; `on_done(n)` is told each time
+    one more item is done (n so far), in whatever order they finish."""
 
-    def __call__(self, fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]: ...
+    def __call__(
+        self, fn: Callable[[S, T], R], shared: S, items: Sequence[T], on_done: Done | None = None
+    ) -> list[R]: ...
 
 
-def serial_map(fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
+def serial_map(
+    fn: Callable[[S, T], R], shared: S, items: Sequence[T], on_done: Done | None = None
+) -> list[R]:
     """Every item in this process, in order."""
-    return [fn(shared, item) for item in items]
+    out = []
+    for item in items:
+        out.append(fn(shared, item))
+        if on_done is not None:
+            on_done(len(out))
+    return out
 
 
 def _ray_map(ray: Any) -> Mapper:
-    """A mapper that runs each item as a one-CPU task on the connected cluster."""
+    """A mapper that runs each item as a one-CPU task on the connected cluster. A task's error
+    is raised as itself (an InfeasibleError stays one), not wrapped in Ray's."""
 
-    def mapper(fn: Callable[[S, T], R], shared: S, items: Sequence[T]) -> list[R]:
+    def mapper(
+        fn: Callable[[S, T], R], shared: S, items: Sequence[T], on_done: Done | None = None
+    ) -> list[R]:
         if len(items) <= 1:  # nothing to spread: spare the transfer
-            return serial_map(fn, shared, items)
+            return serial_map(fn, shared, items, on_done)
         task = ray.remote(num_cpus=1, max_retries=0)(fn)
         ref = ray.put(shared)
-        return list(ray.get([task.remote(ref, item) for item in items]))
+        refs = [task.remote(ref, item) for item in items]
+        try:
+            pending = refs
+            while pending:
+                _, pending = ray.wait(pending, num_returns=1)
+                if on_done is not None:
+                    on_done(len(refs) - len(pending))
+            return list(ray.get(refs))
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause
+            raise (cause if isinstance(cause, Exception) else exc) from None
 
     return mapper
 

@@ -230,15 +230,15 @@ def test_cli_search_sizes_are_bounded_before_solving(
     assert option in result.stderr and args[1] in result.stderr
 
 
-def _elsewhere(fn, shared, items):
+def _elsewhere(fn, shared, items, on_done=None):
     """A mapper that runs each item as another process would: on pickled copies, in reverse."""
     import pickle
 
-    sent = pickle.dumps(shared)
-    done = {
-        i: pickle.dumps(fn(pickle.loads(sent), item))
-        for i, item in reversed(list(enumerate(items)))
-    }
+    sent, done = pickle.dumps(shared), {}
+    for i, item in reversed(list(enumerate(items))):
+        done[i] = pickle.dumps(fn(pickle.loads(sent), item))
+        if on_done is not None:
+            on_done(len(done))
     return [pickle.loads(done[i]) for i in range(len(items))]
 
 
@@ -250,7 +250,10 @@ def _same(a: dict, b: dict) -> None:
 
 def test_searches_and_points_mapped_elsewhere_give_the_serial_answer(base):
     problem = _problem(base, vendor_share={"measure": "count", "max": {"amd": 0.7}})
-    _same(leverage(problem).to_dict(), leverage(problem, mapper=_elsewhere).to_dict())
+    steps: list[tuple[int, int]] = []
+    spread = leverage(problem, mapper=_elsewhere, on_step=lambda *s: steps.append(s))
+    _same(leverage(problem).to_dict(), spread.to_dict())
+    assert steps == [(1, 2), (2, 2)]  # told as each vendor's searches end
     _same(share_frontier(problem).to_dict(), share_frontier(problem, mapper=_elsewhere).to_dict())
 
 

@@ -343,12 +343,14 @@ def leverage(
     precision: float = 0.005,
     warm: bool = True,
     mapper: Mapper = serial_map,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> LeverageReport:
     """Switching and drop multipliers, lock-in premium and share-duals for every vendor.
 
     The base plans are solved here; each vendor's searches, warm-started from the base plan,
     are independent of the others' and go through `mapper` (serial, or tasks on a cluster):
-    the report is the same either way."""
+    the report is the same either way. `on_step(done, total)` is told as each vendor's
+    searches end, so a caller can show progress."""
     t0 = time.perf_counter()
     solver = Solver(warm=warm)
     base = solver.solve(problem, chain="base")
@@ -366,8 +368,9 @@ def leverage(
     shared = _Shared(problem, base.warm_start, precision, warm)
     out = []
     solves = solver.solves
+    done = None if on_step is None else (lambda n: on_step(n, len(items)))
     for (vendor, share0, _), found in zip(
-        items, mapper(_vendor_searches, shared, items), strict=True
+        items, mapper(_vendor_searches, shared, items, done), strict=True
     ):
         solves += found.solves
         single_cost, single_status, single_why = found.single
@@ -494,12 +497,14 @@ def share_frontier(
     precision: float = 1e-3,
     warm: bool = True,
     mapper: Mapper = serial_map,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> Frontier:
     """Least cost against the largest vendor's maximum share, from 1 down to the lowest feasible.
 
-    The lowest feasible share is bisected here; the points, each warm-started from the nearest
-    bisection solve, are independent and go through `mapper` (serial, or tasks on a cluster):
-    the frontier is the same either way."""
+    The lowest feasible share is bisected here; the points, each warm-started from the
+    bisection's solves on either side, are independent and go through `mapper` (serial, or
+    tasks on a cluster): the frontier is the same either way. `on_step(done, total)` is told
+    as each point is done, so a caller can show progress."""
     t0 = time.perf_counter()
     solver = Solver(warm=warm)
     uncapped = replace(problem, shares=tuple(s for s in problem.shares if s.bound == "min"))
@@ -533,7 +538,8 @@ def share_frontier(
     lowest = hi
     caps = np.linspace(1.0, lowest, max(points, 2)) if lowest < 1.0 - precision else [1.0]
     sweep = _Sweep(free, vendor, tuple(anchors), warm)
-    done = mapper(_frontier_point, sweep, [float(c) for c in caps])
+    told = None if on_step is None else (lambda n: on_step(n, len(caps)))
+    done = mapper(_frontier_point, sweep, [float(c) for c in caps], told)
     out = [p for p, _ in done]
     feasible = [i for i, p in enumerate(out) if p["status"] == "optimal"]
     xs = np.array([out[i]["max_share"] for i in feasible], dtype=float)
