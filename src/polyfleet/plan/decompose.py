@@ -392,17 +392,6 @@ def solve_decomposed(
         master.to_phase(1)
         pricer.implied(False)
         least = _Bound(0.0, np.zeros(n_k))  # violation ≥ 0 at π = 0
-        # every limit at full price, the most a violation costs: a first plan that spreads work
-        # over all the limits, and often a bound above zero that already proves infeasibility
-        # (when every pool is under some limit: a free pool could take unbounded work)
-        pi1 = np.isfinite(bs).astype(float)
-        r1 = pi1 @ Gs
-        if r1.min() > 0:
-            prop1, val1 = pricer.price(r1)
-            master.add(prop1)
-            lb1 = val1 - float(pi1 @ np.where(np.isfinite(bs), bs, 0.0))
-            if lb1 > least.value:
-                least.value, least.pi = lb1, pi1
         v_ub, v_rounds, done = _generate(
             master, pricer, bs, least, **args, verdict=not least_violation
         )
