@@ -141,3 +141,20 @@ def test_a_missing_extra_is_one_line_naming_it(tmp_path, plan_file, module, args
     assert lines[0].startswith("error: ") and f"pip install 'polyfleet[{extra}]'" in lines[0]
     assert f"({module} is not installed)" in lines[0]
     assert not (tmp_path / "state").exists() or not any((tmp_path / "state").iterdir())
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        SolverError("decomposition hit its time limit", status="time limit", seconds=3.0),
+        InfeasibleError("no plan", {"limits": [{"message": "power cap short by 1 MW"}]}),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_errors_cross_a_process_boundary_as_themselves(error):
+    # a solve run as a Ray task raises in another process: its error is pickled back
+    import pickle
+
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is type(error) and str(back) == str(error)
+    assert vars(back) == vars(error)

@@ -302,8 +302,10 @@ def leverage(
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in
     premium and the share limits' cost; where the scenario can buy or build, each vendor's
     greenfield premium and its switching price with the in-house option. A scenario with no
-    feasible plan is an InfeasibleError."""
+    feasible plan is an InfeasibleError. With `address` or `workers`, the vendors' searches run
+    as tasks on a Ray cluster (the same record as here)."""
     from polyfleet.inputs.scenario import load_scenario
+    from polyfleet.parallel import cluster_map
     from polyfleet.plan.leverage import leverage as run_leverage
     from polyfleet.results.leverage import LeverageRecord
 
@@ -312,8 +314,13 @@ def leverage(
     loaded = load_scenario(scenario)
     problem = _servable(loaded, scenario)
     _tell(on_progress, "prepare", 1, 1)
-    report = run_leverage(problem, precision=opts.precision)
-    _tell(on_progress, "search", 1, 1)
+    with cluster_map(opts.address, opts.workers) as mapper:
+        report = run_leverage(
+            problem,
+            precision=opts.precision,
+            mapper=mapper,
+            on_step=lambda done, total: _tell(on_progress, "search", done, total),
+        )
     data = report.to_dict()
     scn = loaded.scenario
     if any(p.purchasable for p in scn.pools) or loaded.candidates or scn.builds:
@@ -337,7 +344,9 @@ def frontier(
     on_progress: OnProgress | None = None,
 ) -> FrontierRecord:
     """Least cost against the largest vendor's maximum share, from 1 down to the lowest
-    feasible share, with the knee. A scenario with no feasible plan is an InfeasibleError."""
+    feasible share, with the knee. A scenario with no feasible plan is an InfeasibleError.
+    With `address` or `workers`, the points run as tasks on a Ray cluster (the same record)."""
+    from polyfleet.parallel import cluster_map
     from polyfleet.plan.leverage import share_frontier
     from polyfleet.results.frontier import FrontierRecord
 
@@ -345,8 +354,13 @@ def frontier(
     _tell(on_progress, "prepare", 0, 1)
     problem = _solvable(scenario)
     _tell(on_progress, "prepare", 1, 1)
-    result = share_frontier(problem, points=opts.points)
-    _tell(on_progress, "sweep", 1, 1)
+    with cluster_map(opts.address, opts.workers) as mapper:
+        result = share_frontier(
+            problem,
+            points=opts.points,
+            mapper=mapper,
+            on_step=lambda done, total: _tell(on_progress, "sweep", done, total),
+        )
     return FrontierRecord.build(result.to_dict())
 
 

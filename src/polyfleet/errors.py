@@ -174,6 +174,11 @@ class MissingExtraError(InputError):
         )
 
 
+def _rebuilt(cls: type[Exception], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Exception:
+    """An error as pickle rebuilds it (one raised in a Ray task reaches the caller as itself)."""
+    return cls(*args, **kwargs)
+
+
 class InfeasibleError(PolyfleetError):
     """No plan meets every constraint. `diagnosis` says which limits fail and by how much;
     `record` is the answer that shows it, when there is one (a plan with status "infeasible")."""
@@ -185,6 +190,9 @@ class InfeasibleError(PolyfleetError):
         self.record = record
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuilt, (type(self), (str(self), self.diagnosis), {"record": self.record})
+
 
 class SolverError(PolyfleetError):
     """The solver ended without an optimal answer (status and time say why)."""
@@ -192,6 +200,11 @@ class SolverError(PolyfleetError):
     exit_code: ClassVar[int] = 3
 
     def __init__(self, message: str, *, status: str, seconds: float) -> None:
+        self.message = message
         self.status = status
         self.seconds = seconds
         super().__init__(f"{message} (solver status: {status}, after {seconds:.2f} s)")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = {"status": self.status, "seconds": self.seconds}
+        return _rebuilt, (type(self), (self.message,), kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -227,3 +228,54 @@ def test_cli_search_sizes_are_bounded_before_solving(
     result = CliRunner().invoke(app, [command, str(write(tmp_path, base)), *args])
     assert result.exit_code == 1, result.output
     assert option in result.stderr and args[1] in result.stderr
+
+
+def _elsewhere(fn, shared, items, on_done=None):
+    """A mapper that runs each item as another process would: on pickled copies, in reverse."""
+    import pickle
+
+    sent, done = pickle.dumps(shared), {}
+    for i, item in reversed(list(enumerate(items))):
+        done[i] = pickle.dumps(fn(pickle.loads(sent), item))
+        if on_done is not None:
+            on_done(len(done))
+    return [pickle.loads(done[i]) for i in range(len(items))]
+
+
+def _same(a: dict, b: dict) -> None:
+    a, b = dict(a), dict(b)
+    a.pop("seconds"), b.pop("seconds")
+    assert a == b
+
+
+def test_searches_and_points_mapped_elsewhere_give_the_serial_answer(base):
+    problem = _problem(base, vendor_share={"measure": "count", "max": {"amd": 0.7}})
+    steps: list[tuple[int, int]] = []
+    spread = leverage(problem, mapper=_elsewhere, on_step=lambda *s: steps.append(s))
+    _same(leverage(problem).to_dict(), spread.to_dict())
+    assert steps == [(1, 2), (2, 2)]  # told as each vendor's searches end
+    _same(share_frontier(problem).to_dict(), share_frontier(problem, mapper=_elsewhere).to_dict())
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "shown"),
+    [
+        ("leverage", ["--workers", "0"], "(got 0)"),
+        ("frontier", ["--workers", "2", "--address", "127.0.0.1:9"], "not both"),
+        ("leverage", ["--workers", "2"], "polyfleet[run]"),  # Ray not installed
+        ("frontier", ["--address", "127.0.0.1:9"], "cannot reach the Ray cluster"),
+    ],
+)
+def test_cli_cluster_options_are_checked_before_solving(
+    base, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command, args, shown
+):
+    def never(*_: object, **__: object) -> None:
+        raise AssertionError("solved despite a bad option")
+
+    if "run" in shown:
+        monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    monkeypatch.setattr("polyfleet.plan.leverage.leverage", never)
+    monkeypatch.setattr("polyfleet.plan.leverage.share_frontier", never)
+    result = CliRunner().invoke(app, [command, str(write(tmp_path, base)), *args])
+    assert result.exit_code == 1, result.output
+    assert shown in result.stderr

@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_INPUT",
+    "AddressOpt",
     "Bars",
     "BenchmarksOpt",
     "JsonOpt",
     "StateDirOpt",
+    "WorkersOpt",
     "app",
     "console",
     "emit",
@@ -147,4 +149,12 @@ class Bars:
 
 StateDirOpt = Annotated[
     Path, typer.Option(help="Where the local cluster's address and the ledger live.")
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(help="Run the independent solves as tasks on this running Ray cluster."),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option(help="Run the independent solves on a local Ray cluster of this many CPUs."),
 ]

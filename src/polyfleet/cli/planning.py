@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from polyfleet.cli.base import BenchmarksOpt, JsonOpt, app, console, emit, write_html
+from polyfleet.cli.base import (
+    AddressOpt,
+    BenchmarksOpt,
+    JsonOpt,
+    WorkersOpt,
+    app,
+    console,
+    emit,
+    write_html,
+)
 from polyfleet.errors import InfeasibleError, InputError
 
 
@@ -158,13 +167,16 @@ def leverage(
     precision: Annotated[
         float, typer.Option(help="Relative precision of the multipliers.")
     ] = 0.005,
+    address: AddressOpt = None,
+    workers: WorkersOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in premium."""
     from polyfleet import app as api
     from polyfleet.inputs.options import LeverageOptions, parse_options
 
-    record = api.leverage(scenario, parse_options(LeverageOptions, precision=precision))
+    opts = parse_options(LeverageOptions, precision=precision, address=address, workers=workers)
+    record = api.leverage(scenario, opts)
     if as_json:
         emit(record, as_json=True)
         return
@@ -186,6 +198,8 @@ def frontier(
     html: Annotated[Path | None, typer.Option(help="Write the chart as a self-contained page.")] = (
         None
     ),
+    address: AddressOpt = None,
+    workers: WorkersOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Least cost as the largest vendor's maximum share falls from 100 % to the lowest feasible."""
@@ -193,7 +207,7 @@ def frontier(
     from polyfleet.inputs.options import FrontierOptions, parse_options
     from polyfleet.report.files import check_outputs
 
-    opts = parse_options(FrontierOptions, points=points)
+    opts = parse_options(FrontierOptions, points=points, address=address, workers=workers)
     check_outputs({"--html": html}, inputs={"SCENARIO": scenario})
     record = api.frontier(scenario, opts)
     if html is not None:

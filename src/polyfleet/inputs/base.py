@@ -104,6 +104,7 @@ __all__ = [
     "UsdPerMw",
     "Volatility",
     "WorkPerUnit",
+    "Workers",
     "Year",
     "Years",
     "fields_by_range",
@@ -306,6 +307,8 @@ RANGES: dict[str, Range] = {
            "the re-solves are optimal to 1e-5, so finer multipliers are noise"),
         _R("frontier_points", "a number of frontier points", "points", 20, 500,
            "each point is one solve", integer=True),
+        _R("workers", "a number of workers", "CPUs", 1, 1024,
+           "one task per CPU of the local cluster", integer=True),
         _R("retries", "a number of re-routes per job", "", 0, 100,
            "each re-route follows a lost node; more than 100 is a loop", integer=True),
         _R("run_timeout_s", "a run's time limit", "s", 0, 30 * 86400, "up to 30 days",
@@ -469,6 +472,7 @@ FlopPerParam = ranged("flop_per_param")
 SearchPrecision = ranged("search_precision")
 FrontierPoints = ranged("frontier_points")
 Retries = ranged("retries")
+Workers = ranged("workers")
 RunTimeoutS = ranged("run_timeout_s")
 
 

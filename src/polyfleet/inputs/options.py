@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import ValidationError, ValidationInfo, field_validator
 
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
@@ -29,6 +29,7 @@ from polyfleet.inputs.base import (
     Seed,
     UsdPerGpu,
     UsdPerMw,
+    Workers,
     Years,
 )
 from polyfleet.inputs.benchmarks import PACKAGED
@@ -129,14 +130,28 @@ class ProcureOptions(InputModel):
     lock_in: bool = False  # re-solve with each vendor's parts only: its lock-in premium
 
 
+def _one_place(workers: int | None, info: ValidationInfo) -> int | None:
+    """Independent solves run here (neither option), on a running Ray cluster (`address`) or on
+    a local one of `workers` CPUs started for the command: one place, not two."""
+    if workers is not None and info.data.get("address") is not None:
+        raise ValueError("give --address (a running cluster) or --workers (a local one), not both")
+    return workers
+
+
 class LeverageOptions(InputModel):
     command: ClassVar[str] = "leverage"
     precision: SearchPrecision = 0.005
+    address: str | None = None  # a running Ray cluster's: the vendors' searches run there
+    workers: Workers | None = None  # or a local cluster of this many CPUs
+    _workers = field_validator("workers")(_one_place)
 
 
 class FrontierOptions(InputModel):
     command: ClassVar[str] = "frontier"
     points: FrontierPoints = 21
+    address: str | None = None  # a running Ray cluster's: the points run there
+    workers: Workers | None = None  # or a local cluster of this many CPUs
+    _workers = field_validator("workers")(_one_place)
 
 
 class RunOptions(InputModel):

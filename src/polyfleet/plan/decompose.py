@@ -44,167 +44,13 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
 
 from polyfleet.errors import SolverError
 from polyfleet.plan.keys import CouplingKey
 from polyfleet.plan.lp import INF, check_problem, checked, new_highs, violation_scale
+from polyfleet.plan.pricer import F, Pricer, Proposal
 from polyfleet.plan.problem import PlacementProblem
 from polyfleet.plan.solution import Solution
-
-F = NDArray[np.float64]
-PAIR_CHUNK = 256
-
-
-class _Proposal:
-    """One whole-fleet pricing answer: pool per workload, plus two-pool mixes for capped ones."""
-
-    __slots__ = ("cost", "mix", "p1", "usage", "x1_mix")
-
-    def __init__(
-        self,
-        p1: NDArray[np.intp],
-        mix: tuple[NDArray[np.intp], ...] | None,
-        x1_mix: F | None,
-        usage: F,
-        cost: float,
-    ) -> None:
-        self.p1 = p1.astype(np.int16 if p1.size and p1.max() < 32_000 else np.int32)
-        self.mix = mix  # (rows, q, x_q): rows mixing x1_mix at p1 with x_q at pool q
-        self.x1_mix = x1_mix
-        self.usage = usage
-        self.cost = cost
-
-    @classmethod
-    def recosted(cls, prop: _Proposal, cost: float) -> _Proposal:
-        """The same assignment at another cost (the cost vector changed, the usage did not)."""
-        out = cls.__new__(cls)
-        out.p1, out.mix, out.x1_mix, out.usage, out.cost = (
-            prop.p1,
-            prop.mix,
-            prop.x1_mix,
-            prop.usage,
-            cost,
-        )
-        return out
-
-
-class _Pricer:
-    """Per-workload pricing. Each workload's accelerators are capped at M[w] = min(its
-    max_accelerators, all the accelerators of its eligible pools). The second is implied by the
-    capacity rows, so it leaves the LP unchanged while those rows hold, and it keeps every
-    proposal's size within the fleet's (a workload one pool could serve only with astronomically
-    many accelerators gets a mix). Least-violation pricing (`implied(False)`) drops it: there
-    the capacity rows may give, and the implied cap with them."""
-
-    def __init__(self, problem: PlacementProblem) -> None:
-        a = problem.a
-        with np.errstate(divide="ignore"):
-            self.inv = np.where(a > 0, 1.0 / np.where(a > 0, a, 1.0), np.inf)
-        eligible = a > 0
-        held = np.where(eligible, problem.capacity[None, :], 0.0).sum(axis=1)
-        fewest = self.inv.min(axis=1, initial=np.inf)
-        if not (fewest <= problem.cap * (1 + 1e-9)).all():
-            raise ValueError(
-                "every workload needs an eligible pool within its cap before decomposition"
-            )
-        # a cap within round-off of the fewest accelerators is that many; a workload that needs
-        # more than its pools hold gets at least what it needs (the capacity rows must give)
-        self._caps = (
-            np.maximum(problem.cap, fewest),
-            np.maximum(np.minimum(problem.cap, held), fewest),
-        )
-        self.implied(True)
-        self.cost = problem.cost
-        self.n_w, self.n_p = a.shape
-        self.rows = np.arange(self.n_w)
-
-    def implied(self, on: bool) -> None:
-        """Price with the implied cap (plans that meet capacity) or without (least violation)."""
-        self.cap = self._caps[int(on)]
-        self.cap_tol = self.cap * (1 + 1e-12)
-
-    def price(self, r: F) -> tuple[_Proposal, float]:
-        """The proposal minimising Σ r·x over every workload, and that minimum."""
-        inv = self.inv
-        with np.errstate(invalid="ignore"):
-            U = inv * r  # inf where ineligible
-        if not r.all():  # a free pool: inf·0 is NaN, and ineligible cells must stay out
-            U[np.isnan(U)] = np.inf
-        p1 = np.argmin(U, axis=1)
-        x1 = inv[self.rows, p1]
-        val = U[self.rows, p1]
-        mix = None
-        x1_mix = None
-        over = np.flatnonzero(x1 > self.cap_tol)
-        if over.size:
-            p_best, q_best, xp, xq, v = self._capped(over, r)
-            p1[over] = p_best
-            x1[over] = xp
-            val[over] = v
-            has_q = q_best >= 0
-            mix = (over[has_q], q_best[has_q], xq[has_q])
-            x1_mix = xp[has_q]
-        usage = np.bincount(p1, weights=x1, minlength=self.n_p)
-        if mix is not None:
-            usage += np.bincount(mix[1], weights=mix[2], minlength=self.n_p)
-        cost = float(self.cost @ usage)
-        return _Proposal(p1, mix, x1_mix, usage, cost), float(val.sum())
-
-    def _capped(self, rows: NDArray[np.intp], r: F) -> tuple[NDArray[np.intp], ...]:
-        """Best single pool within the cap, or best two-pool mix that uses exactly the cap."""
-        n = len(rows)
-        p_out = np.empty(n, dtype=np.intp)
-        q_out = np.full(n, -1, dtype=np.intp)
-        xp_out = np.empty(n)
-        xq_out = np.zeros(n)
-        v_out = np.empty(n)
-        for s in range(0, n, PAIR_CHUNK):
-            sl = slice(s, s + PAIR_CHUNK)
-            inv = self.inv[rows[sl]]
-            M = self.cap[rows[sl]][:, None]
-            fits = inv <= M * (1 + 1e-12)
-            with np.errstate(invalid="ignore"):
-                single = np.where(fits, inv * r, np.inf)
-            ps = np.argmin(single, axis=1)
-            vs = single[np.arange(len(ps)), ps]
-            # pairs: p too big alone (a_p < 1/M), q within (a_q ≥ 1/M); x_p + x_q = M, a·x = 1
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ap = np.where(np.isfinite(inv), 1.0 / inv, 0.0)
-                A_p = ap[:, :, None]
-                A_q = ap[:, None, :]
-                Mx = M[:, :, None]
-                xq = (1.0 - A_p * Mx) / (A_q - A_p)
-                xpp = Mx - xq
-                ok = (A_p > 0) & (~fits)[:, :, None] & fits[:, None, :] & (xq >= 0) & (xpp >= 0)
-                pair = np.where(ok, r[None, :, None] * xpp + r[None, None, :] * xq, np.inf)
-            flat = pair.reshape(len(inv), -1).argmin(axis=1)
-            pp, qq = np.divmod(flat, self.n_p)
-            vp = pair.reshape(len(inv), -1)[np.arange(len(inv)), flat]
-            use_pair = vp < vs
-            idx = np.arange(len(inv))
-            p_out[sl] = np.where(use_pair, pp, ps)
-            q_out[sl] = np.where(use_pair, qq, -1)
-            xp_out[sl] = np.where(use_pair, xpp[idx, pp, qq], inv[idx, ps])
-            xq_out[sl] = np.where(use_pair, xq[idx, pp, qq], 0.0)
-            v_out[sl] = np.minimum(vp, vs)
-        return p_out, q_out, xp_out, xq_out, v_out
-
-    def x_of(self, prop: _Proposal) -> tuple[NDArray[np.intp], NDArray[np.intp], F]:
-        """(rows, pools, accelerators) of a proposal."""
-        p1 = prop.p1.astype(np.intp)
-        x1 = self.inv[self.rows, p1]
-        if prop.mix is None:
-            return self.rows, p1, x1
-        assert prop.x1_mix is not None
-        rows_q, q, xq = prop.mix
-        x1 = x1.copy()
-        x1[rows_q] = prop.x1_mix
-        return (
-            np.concatenate([self.rows, rows_q]),
-            np.concatenate([p1, q]),
-            np.concatenate([x1, xq]),
-        )
 
 
 @dataclass
@@ -212,9 +58,15 @@ class WarmStart:
     """What a solve leaves for the next one on a similar problem (same workloads and pools, other
     costs or limits): its proposals, still valid columns whatever the costs, and its prices."""
 
-    proposals: list[_Proposal]
+    proposals: list[Proposal]
     duals: F  # per coupling row, USD per unit (as Solution.duals)
     keys: tuple[CouplingKey, ...]  # the coupling rows the duals belong to
+    in_use: int = 0  # the first `in_use` proposals make up the solve's plan (weight > 0)
+
+    def basis(self) -> WarmStart:
+        """Only the proposals the plan is made of: a start a fraction of the size (each proposal
+        holds a pool per workload), for keeping many or sending them to other processes."""
+        return WarmStart(self.proposals[: max(self.in_use, 1)], self.duals, self.keys, self.in_use)
 
     def prices_for(self, keys: tuple[CouplingKey, ...]) -> F:
         """The duals on another problem's rows, matched by key; 0 on a row this solve lacked."""
@@ -251,7 +103,7 @@ class _Master:
     ) -> None:
         self.Gs, self.cost, self.unit, self.keys, self.scale = Gs, cost, unit, keys, scale
         self.n_k, self.n_p = Gs.shape
-        self.proposals: list[_Proposal] = []
+        self.proposals: list[Proposal] = []
         self.col_cost: list[float] = []  # per proposal, in master units
         self.phase = 0  # 0: costs + BIG·slack; 1: least violation; 2: costs, slack held
         self.prices = np.zeros(self.n_k)
@@ -300,7 +152,7 @@ class _Master:
                 seconds=0.0,
             )
 
-    def add(self, prop: _Proposal) -> None:
+    def add(self, prop: Proposal) -> None:
         coef = self.Gs @ prop.usage
         self._check(prop.cost, coef)
         cost = 0.0 if self.phase == 1 else prop.cost
@@ -379,7 +231,7 @@ class _Bound:
     pi: F
 
 
-def _rescaled(master: _Master, pricer: _Pricer, bound: _Bound) -> bool:
+def _rescaled(master: _Master, pricer: Pricer, bound: _Bound) -> bool:
     """Re-scale the master's costs when its plan meets every row and costs far from 1 unit:
     HiGHS's tolerances are absolute, and costs that matter should be near 1."""
     cost = master.feasible_cost()
@@ -394,7 +246,7 @@ def _rescaled(master: _Master, pricer: _Pricer, bound: _Bound) -> bool:
 
 def _generate(
     master: _Master,
-    pricer: _Pricer,
+    pricer: Pricer,
     bs: F,
     bound: _Bound,
     *,
@@ -403,8 +255,10 @@ def _generate(
     smoothing: float,
     started: float,
     time_limit: float,
+    verdict: bool = False,
 ) -> tuple[float, int, bool]:
-    """Column generation in the master's current phase until the bound meets the objective.
+    """Column generation in the master's current phase until the bound meets the objective
+    (with `verdict`, phase 1 also stops once the bound proves some violation unavoidable).
 
     Pricing vector r = c + πᵀGs (phase 1: πᵀGs). Lower bound at prices π ≥ 0 with r ≥ 0:
     Σ_w pricing_w(r) − πᵀbs, the Lagrangian dual of the phase's LP (rows with no limit have π = 0).
@@ -417,6 +271,8 @@ def _generate(
         if master.phase != 1 and _rescaled(master, pricer, bound):
             continue
         if (ub - bound.value) <= gap * max(abs(ub), 1e-9) or (master.phase == 1 and ub <= FEAS_TOL):
+            return ub, rounds, True
+        if verdict and master.phase == 1 and bound.value > FEAS_TOL:
             return ub, rounds, True
         if master.phase == 1:
             cost, floor = np.zeros_like(pricer.cost), 0.0
@@ -459,6 +315,8 @@ def solve_decomposed(
     smoothing: float = 0.9,
     time_limit: float = 600.0,
     warm: WarmStart | None = None,
+    feasibility_first: bool = False,
+    least_violation: bool = True,
 ) -> Solution:
     """Min-cost placement by decomposition; every workload must have an eligible pool within cap
     (`diagnose.unservable` finds those that do not).
@@ -472,11 +330,16 @@ def solve_decomposed(
 
     With `warm` (from `Solution.warm_start` of a solve of the same workloads and pools), the
     master starts with that solve's proposals, re-costed, and pricing starts from its prices.
+
+    For the many re-solves of a search: `feasibility_first` starts at phase 1 (no penalty phase
+    spent on limits that may not hold: the same answer, sooner when they do not), and
+    `least_violation=False` stops phase 1 once the limits are proved unmeetable — the status is
+    certain, but `violations` are then one plan's, not the least.
     """
     started = time.perf_counter()
     check_problem(problem)
     n_w, n_p = problem.shape
-    pricer = _Pricer(problem)
+    pricer = Pricer(problem)
     coupling = problem.coupling()
     G, b = coupling.G, coupling.b
     n_k = len(b)
@@ -498,7 +361,7 @@ def solve_decomposed(
     bound = _Bound(val0, np.zeros(n_k))  # the Lagrangian bound at π = 0
     if warm is not None and warm.proposals and warm.proposals[0].p1.shape[0] == n_w:
         for prop in warm.proposals[-MAX_WARM_COLUMNS:]:
-            master.add(_Proposal.recosted(prop, float(cost @ prop.usage)))
+            master.add(Proposal.recosted(prop, float(cost @ prop.usage)))
         # the previous prices, on the rows both problems have, as the first stability centre
         pi0 = warm.prices_for(coupling.keys) * scale / unit
         pi0[~np.isfinite(bs)] = 0.0
@@ -516,18 +379,22 @@ def solve_decomposed(
         "started": started,
         "time_limit": time_limit,
     }
-    try:
-        ub, rounds, _ = _generate(master, pricer, bs, bound, **args)
-        settled = master.values()[0].sum() <= FEAS_TOL
-    except _MasterError:
-        ub, rounds, settled = np.inf, max_rounds, False
+    ub, rounds, settled = np.inf, 0, False
+    if not feasibility_first:
+        try:
+            ub, rounds, _ = _generate(master, pricer, bs, bound, **args)
+            settled = master.values()[0].sum() <= FEAS_TOL
+        except _MasterError:
+            ub, rounds, settled = np.inf, max_rounds, False
     status = "optimal"
     if not settled:
         # the penalty may be too cheap for these prices: settle feasibility exactly
         master.to_phase(1)
         pricer.implied(False)
         least = _Bound(0.0, np.zeros(n_k))  # violation ≥ 0 at π = 0
-        v_ub, v_rounds, done = _generate(master, pricer, bs, least, **args)
+        v_ub, v_rounds, done = _generate(
+            master, pricer, bs, least, **args, verdict=not least_violation
+        )
         rounds += v_rounds
         if not done:
             raise SolverError(
@@ -573,8 +440,9 @@ def solve_decomposed(
     unit = master.unit
     duals = master.prices * unit / scale if feasible else np.zeros(n_k)
     keep = [proposals[j] for j in np.argsort(-lam, kind="stable")[:MAX_WARM_COLUMNS]]
+    in_use = min(int((lam > 1e-13).sum()), len(keep))
     return Solution(
-        warm_start=WarmStart(keep, duals, coupling.keys),
+        warm_start=WarmStart(keep, duals, coupling.keys, in_use),
         x=x,
         status=status,
         objective=total,

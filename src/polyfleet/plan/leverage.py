@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from polyfleet.errors import InfeasibleError
+from polyfleet.parallel import Mapper, serial_map
 from polyfleet.plan import diagnose
-from polyfleet.plan.decompose import solve_decomposed
+from polyfleet.plan.decompose import WarmStart, solve_decomposed
 from polyfleet.plan.keys import CouplingKey
 from polyfleet.plan.problem import PlacementProblem, ShareBound
 from polyfleet.plan.shares import share_point, vendor_shares
@@ -45,20 +46,46 @@ SEARCH_GAP = 1e-5  # optimality gap of the re-solves (the searches need the plan
 
 
 class Solver:
-    """Re-solves variants of one problem, each warm-started from the closest previous solve."""
+    """Re-solves variants of one problem, each warm-started from the closest previous solve:
+    the last one of its chain, or else `start` (a solve of the same pools)."""
 
-    def __init__(self, *, warm: bool = True, gap: float = SEARCH_GAP):
+    def __init__(
+        self,
+        *,
+        warm: bool = True,
+        gap: float = SEARCH_GAP,
+        start: WarmStart | None = None,
+        pools: list[str] | None = None,
+    ):
         self.warm = warm
         self.gap = gap
         self.solves = 0
         self.seconds = 0.0
+        self._start, self._pools = start, pools
         self._last: dict[str, Solution] = {}
 
-    def solve(self, variant: PlacementProblem, chain: str = "") -> Solution:
+    def solve(
+        self,
+        variant: PlacementProblem,
+        chain: str = "",
+        *,
+        feasibility_first: bool = False,
+        least_violation: bool = True,
+    ) -> Solution:
         t0 = time.perf_counter()
-        start = self._last.get(chain) if self.warm else None
+        start = None
+        if self.warm:
+            last = self._last.get(chain)
+            if last is not None:
+                start = last.warm_start
+            elif variant.pools == self._pools:  # its proposals index these pools
+                start = self._start
         sol = solve_decomposed(
-            variant, gap=self.gap, warm=start.warm_start if start is not None else None
+            variant,
+            gap=self.gap,
+            warm=start,
+            feasibility_first=feasibility_first,
+            least_violation=least_violation,
         )
         self._last[chain] = sol
         self.solves += 1
@@ -210,7 +237,7 @@ def _without(
         names = ", ".join(rest.workloads[i] for i in np.flatnonzero(bad)[:3])
         more = f" and {int(bad.sum()) - 3} more" if bad.sum() > 3 else ""
         return f"never dropped: only {vendor} can serve {names}{more}"
-    sol = solver.solve(rest, chain=f"without:{vendor}")
+    sol = solver.solve(rest, chain=f"without:{vendor}", feasibility_first=True)
     if sol.status == "optimal":
         return None
     limits = "; ".join(v["message"] for v in diagnose.violated_limits(rest, sol))
@@ -225,7 +252,7 @@ def _single_vendor(
     if bad.any():
         lines = [f"{only.workloads[i]}: {r}" for i, r in zip(np.flatnonzero(bad), why, strict=True)]
         return None, "infeasible", lines[:10]
-    sol = solver.solve(only, chain=f"only:{vendor}")
+    sol = solver.solve(only, chain=f"only:{vendor}", feasibility_first=True)
     if sol.status != "optimal":
         return None, "infeasible", [v["message"] for v in diagnose.violated_limits(only, sol)]
     return sol.cost_per_hour, "optimal", []
@@ -241,80 +268,126 @@ def _infeasible(message: str, problem: PlacementProblem, solution: Solution) -> 
     )
 
 
+@dataclass(frozen=True)
+class _Shared:
+    """What every vendor's searches read: the problem and the base plan's warm start."""
+
+    problem: PlacementProblem
+    start: WarmStart
+    precision: float
+    warm: bool
+
+
+@dataclass(frozen=True)
+class _Searched:
+    """One vendor's searches and single-vendor solve, as a task returns them."""
+
+    switch: Search
+    drop: Search
+    switch_reason: str | None
+    drop_reason: str | None
+    single: tuple[float | None, str, list[str]]
+    solves: int
+
+
+def _vendor_searches(shared: _Shared, item: tuple[str, float, float]) -> _Searched:
+    """Switching and drop multipliers and the single-vendor solve of one vendor: a pure
+    function of the problem, the base plan's warm start and (vendor, base work share, base
+    accelerators in use), so it runs the same in this process or as a task on a cluster."""
+    problem, precision = shared.problem, shared.precision
+    vendor, share0, used0 = item
+    solver = Solver(warm=shared.warm, start=shared.start, pools=problem.pools)
+    mask = _vendor_mask(problem, vendor)
+    chain = f"vendor:{vendor}"
+
+    def moved(m: float) -> bool:
+        sol = solver.solve(_priced(problem, mask, m), chain=chain)
+        return work_share(problem, sol, mask) < share0 * (1 - MOVE_TOL)
+
+    def dropped(m: float) -> bool:
+        sol = solver.solve(_priced(problem, mask, m), chain=chain)
+        return float(sol.usage[mask].sum()) <= used0 * DROP_TOL
+
+    if share0 <= 0 and used0 <= 0:
+        switch = drop = Search(1.0, 1.0, 0)
+        switch_reason = drop_reason = f"{vendor} is not used in the least-cost plan"
+    elif mask.all():
+        switch = drop = Search(None, MAX_MULTIPLIER, 0)
+        switch_reason = drop_reason = f"{vendor} is the only vendor with pools"
+    else:
+        switch = _search(moved, 1.0, precision)
+        switch_reason = (
+            _never_reason(problem, mask, vendor, "no work moves")
+            if switch.multiplier is None
+            else None
+        )
+        lacking = _without(solver, problem, mask, vendor)
+        if switch.multiplier is None:
+            drop, drop_reason = Search(None, switch.below, 0), switch_reason
+        elif lacking is not None:  # no plan without it: no price drops it
+            drop, drop_reason = Search(None, MAX_MULTIPLIER, 0), lacking
+        else:
+            drop = (
+                Search(switch.multiplier, switch.below, 0)
+                if dropped(switch.multiplier)
+                else _search(dropped, switch.multiplier, precision)
+            )
+            drop_reason = (
+                _never_reason(problem, mask, vendor, "it stays in the fleet")
+                if drop.multiplier is None
+                else None
+            )
+    single = _single_vendor(solver, replace(problem, shares=()), mask, vendor)
+    return _Searched(switch, drop, switch_reason, drop_reason, single, solver.solves)
+
+
 def leverage(
-    problem: PlacementProblem, *, precision: float = 0.005, warm: bool = True
+    problem: PlacementProblem,
+    *,
+    precision: float = 0.005,
+    warm: bool = True,
+    mapper: Mapper = serial_map,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> LeverageReport:
-    """Switching and drop multipliers, lock-in premium and share-duals for every vendor."""
+    """Switching and drop multipliers, lock-in premium and share-duals for every vendor.
+
+    The base plans are solved here; each vendor's searches, warm-started from the base plan,
+    are independent of the others' and go through `mapper` (serial, or tasks on a cluster):
+    the report is the same either way. `on_step(done, total)` is told as each vendor's
+    searches end, so a caller can show progress."""
     t0 = time.perf_counter()
     solver = Solver(warm=warm)
     base = solver.solve(problem, chain="base")
     if base.status != "optimal":
         raise _infeasible("leverage needs a feasible plan and the scenario has none", problem, base)
     free = replace(problem, shares=())
-    unlimited = solver.solve(free, chain="free") if problem.shares else base
+    unlimited = solver.solve(free, chain="base") if problem.shares else base
     point = share_point(base.usage, problem.share_weight)
     share_keys = [k for k in problem.coupling().keys if k.family == "share"]
-    out = []
+    items = []
     for vendor in problem.vendors:
         mask = _vendor_mask(problem, vendor)
-        if not mask.any():
-            continue
-        share0 = work_share(problem, base, mask)
-        used0 = float(base.usage[mask].sum())
-        chain = f"vendor:{vendor}"
-
-        def moved(
-            m: float, mask: np.ndarray = mask, share0: float = share0, c: str = chain
-        ) -> bool:
-            sol = solver.solve(_priced(problem, mask, m), chain=c)
-            return work_share(problem, sol, mask) < share0 * (1 - MOVE_TOL)
-
-        def dropped(
-            m: float, mask: np.ndarray = mask, used0: float = used0, c: str = chain
-        ) -> bool:
-            sol = solver.solve(_priced(problem, mask, m), chain=c)
-            return float(sol.usage[mask].sum()) <= used0 * DROP_TOL
-
-        if share0 <= 0 and used0 <= 0:
-            switch = drop = Search(1.0, 1.0, 0)
-            switch_reason = drop_reason = f"{vendor} is not used in the least-cost plan"
-        elif mask.all():
-            switch = drop = Search(None, MAX_MULTIPLIER, 0)
-            switch_reason = drop_reason = f"{vendor} is the only vendor with pools"
-        else:
-            switch = _search(moved, 1.0, precision)
-            switch_reason = (
-                _never_reason(problem, mask, vendor, "no work moves")
-                if switch.multiplier is None
-                else None
-            )
-            lacking = _without(solver, problem, mask, vendor)
-            if switch.multiplier is None:
-                drop, drop_reason = Search(None, switch.below, 0), switch_reason
-            elif lacking is not None:  # no plan without it: no price drops it
-                drop, drop_reason = Search(None, MAX_MULTIPLIER, 0), lacking
-            else:
-                drop = (
-                    Search(switch.multiplier, switch.below, 0)
-                    if dropped(switch.multiplier)
-                    else _search(dropped, switch.multiplier, precision)
-                )
-                drop_reason = (
-                    _never_reason(problem, mask, vendor, "it stays in the fleet")
-                    if drop.multiplier is None
-                    else None
-                )
-        single_cost, single_status, single_why = _single_vendor(solver, free, mask, vendor)
+        if mask.any():
+            items.append((vendor, work_share(problem, base, mask), float(base.usage[mask].sum())))
+    shared = _Shared(problem, base.warm_start, precision, warm)
+    out = []
+    solves = solver.solves
+    done = None if on_step is None else (lambda n: on_step(n, len(items)))
+    for (vendor, share0, _), found in zip(
+        items, mapper(_vendor_searches, shared, items, done), strict=True
+    ):
+        solves += found.solves
+        single_cost, single_status, single_why = found.single
         # $/h per share point of each bound on this vendor ("share_max" / "share_min")
         duals = {k.kind: base.dual(k) * point for k in share_keys if k.subject == vendor}
         out.append(
             VendorLeverage(
                 vendor=vendor,
                 base_share=share0,
-                switch=switch,
-                drop=drop,
-                switch_reason=switch_reason,
-                drop_reason=drop_reason,
+                switch=found.switch,
+                drop=found.drop,
+                switch_reason=found.switch_reason,
+                drop_reason=found.drop_reason,
                 single_vendor_cost=single_cost,
                 single_vendor_status=single_status,
                 single_vendor_why=single_why,
@@ -330,7 +403,7 @@ def leverage(
         cost_without_shares=unlimited.cost_per_hour,
         share_cap_cost=base.cost_per_hour - unlimited.cost_per_hour,
         precision=precision,
-        solves=solver.solves,
+        solves=solves,
         seconds=time.perf_counter() - t0,
     )
 
@@ -378,14 +451,68 @@ def knee_index(shares: np.ndarray, costs: np.ndarray) -> int:
     return int(np.argmax(dist))
 
 
+@dataclass(frozen=True)
+class _Sweep:
+    """What every frontier point reads: the problem with the swept vendor's cap left out, and
+    the feasible solves of the bisection (cap, the plan's warm start), where points start."""
+
+    free: PlacementProblem
+    vendor: str
+    anchors: tuple[tuple[float, WarmStart], ...]
+    warm: bool
+
+
+def _between(anchors: tuple[tuple[float, WarmStart], ...], cap: float) -> WarmStart | None:
+    """A start for a solve at `cap`: the plans of the nearest solves above and below it
+    together (the plan at `cap` is close to a mix of theirs), with their prices in proportion."""
+    above = [a for a in anchors if a[0] >= cap]
+    below = [a for a in anchors if a[0] < cap]
+    hi = min(above, key=lambda a: a[0]) if above else None
+    lo = max(below, key=lambda a: a[0]) if below else None
+    if hi is None or lo is None:
+        one = hi or lo
+        return one[1] if one is not None else None
+    t = (cap - lo[0]) / (hi[0] - lo[0])
+    duals = t * hi[1].duals + (1 - t) * lo[1].duals
+    both = [*hi[1].proposals, *lo[1].proposals]
+    return WarmStart(both, duals, hi[1].keys, len(both))
+
+
+def _frontier_point(sweep: _Sweep, cap: float) -> tuple[dict[str, float | str | None], int]:
+    """One point of the frontier, warm-started from the bisection's solves on either side of its
+    cap (a pure function of the sweep and the cap: the same here or as a task on a cluster)."""
+    start = _between(sweep.anchors, cap)
+    solver = Solver(warm=sweep.warm, start=start, pools=sweep.free.pools)
+    sol = solver.solve(_capped(sweep.free, sweep.vendor, cap), chain="point")
+    ok = sol.status == "optimal"
+    point: dict[str, float | str | None] = {
+        "max_share": cap,
+        "share": _shares(sweep.free, sol)[sweep.vendor] if ok else None,
+        "cost_per_hour": sol.cost_per_hour if ok else None,
+        "status": sol.status,
+    }
+    return point, solver.solves
+
+
 def share_frontier(
-    problem: PlacementProblem, *, points: int = 21, precision: float = 1e-3, warm: bool = True
+    problem: PlacementProblem,
+    *,
+    points: int = 21,
+    precision: float = 1e-3,
+    warm: bool = True,
+    mapper: Mapper = serial_map,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> Frontier:
-    """Least cost against the largest vendor's maximum share, from 1 down to the lowest feasible."""
+    """Least cost against the largest vendor's maximum share, from 1 down to the lowest feasible.
+
+    The lowest feasible share is bisected here; the points, each warm-started from the
+    bisection's solves on either side, are independent and go through `mapper` (serial, or
+    tasks on a cluster): the frontier is the same either way. `on_step(done, total)` is told
+    as each point is done, so a caller can show progress."""
     t0 = time.perf_counter()
     solver = Solver(warm=warm)
     uncapped = replace(problem, shares=tuple(s for s in problem.shares if s.bound == "min"))
-    start = solver.solve(uncapped, chain="sweep")
+    start = solver.solve(uncapped, chain="floor")
     if start.status != "optimal":
         raise _infeasible("no feasible plan even without share caps", uncapped, start)
     shares0 = _shares(problem, start)
@@ -398,28 +525,26 @@ def share_frontier(
     floor = solver.solve(widest, chain="floor")
     if floor.status != "optimal":
         raise _infeasible("the other limits leave no feasible plan at any share", widest, floor)
+    anchors = [(1.0, floor.warm_start.basis())]
     # lowest feasible cap: bisect on feasibility between 0 and 1
     lo, hi = 0.0, 1.0
     while hi - lo > precision:
         mid = 0.5 * (lo + hi)
-        if solver.solve(_capped(free, vendor, mid), chain="floor").status == "optimal":
+        # only the verdict counts here: settle feasibility first, and stop once it fails
+        sol = solver.solve(
+            _capped(free, vendor, mid), chain="floor", feasibility_first=True, least_violation=False
+        )
+        if sol.status == "optimal":
             hi = mid
+            anchors.append((mid, sol.warm_start.basis()))
         else:
             lo = mid
     lowest = hi
-    out: list[dict[str, float | str | None]] = []
     caps = np.linspace(1.0, lowest, max(points, 2)) if lowest < 1.0 - precision else [1.0]
-    for cap in caps:
-        sol = solver.solve(_capped(free, vendor, float(cap)), chain="sweep")
-        ok = sol.status == "optimal"
-        out.append(
-            {
-                "max_share": float(cap),
-                "share": _shares(problem, sol)[vendor] if ok else None,
-                "cost_per_hour": sol.cost_per_hour if ok else None,
-                "status": sol.status,
-            }
-        )
+    sweep = _Sweep(free, vendor, tuple(anchors), warm)
+    told = None if on_step is None else (lambda n: on_step(n, len(caps)))
+    done = mapper(_frontier_point, sweep, [float(c) for c in caps], told)
+    out = [p for p, _ in done]
     feasible = [i for i, p in enumerate(out) if p["status"] == "optimal"]
     xs = np.array([out[i]["max_share"] for i in feasible], dtype=float)
     ys = np.array([out[i]["cost_per_hour"] for i in feasible], dtype=float)
@@ -430,6 +555,6 @@ def share_frontier(
         points=out,
         lowest_feasible=lowest,
         knee=knee,
-        solves=solver.solves,
+        solves=solver.solves + sum(n for _, n in done),
         seconds=time.perf_counter() - t0,
     )
