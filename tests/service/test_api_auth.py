@@ -16,7 +16,11 @@ def operations(api: Api) -> list[tuple[str, str]]:
     out = []
     for path, item in schema["paths"].items():
         for method in item:
-            concrete = path.replace("{name}", "fleet.json").replace("{token_id}", "abc")
+            concrete = (
+                path.replace("{name}", "fleet.json")
+                .replace("{token_id}", "abc")
+                .replace("{run_id}", "0" * 32)
+            )
             out.append((method, concrete))
     return out
 
@@ -26,7 +30,10 @@ def test_the_schema_is_served_and_lists_the_routes(api: Api):
     assert ("post", "/api/v1/scenarios") in ops
     assert ("get", "/api/v1/job-files/fleet.json/versions") in ops
     assert ("delete", "/api/v1/tokens/abc") in ops
-    assert len(ops) == 5 * 7 + 5 + 1
+    assert ("post", "/api/v1/runs/" + "0" * 32 + "/cancel") in ops
+    assert ("get", "/api/v1/compare") in ops and ("get", "/api/v1/catalog") in ops
+    # documents 5 x 7, tokens and me 5, health 1, runs 5, compare 1, jobs and pools 2, catalog 1
+    assert len(ops) == 5 * 7 + 5 + 1 + 5 + 1 + 2 + 1
 
 
 @pytest.mark.parametrize(
