@@ -33,6 +33,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import polyfleet
+from polyfleet.service.dashboard import install_dashboard
 from polyfleet.service.errors import install_error_handlers
 from polyfleet.service.executor import RunExecutor
 from polyfleet.service.middleware import BodyLimit, SecurityHeaders
@@ -102,4 +103,5 @@ def create_app(store: Store, settings: Settings, executor: RunExecutor | None = 
         app.include_router(document_router(kind))
     app.include_router(run_router)
     app.include_router(fleet_router)
+    install_dashboard(app)
     return app
