@@ -59,7 +59,10 @@ def main() -> None:
             client.post("/api/v1/deals?name=amd-6gw.yaml", content=deal)
             scenario = (EXAMPLES / "hyperscaler-2026.yaml").read_bytes()
             client.post("/api/v1/scenarios?name=hyperscaler-2026.yaml", content=scenario)
-            body = {"kind": "plan", "document": {"kind": "scenario", "name": "hyperscaler-2026.yaml"}}
+            body = {
+                "kind": "plan",
+                "document": {"kind": "scenario", "name": "hyperscaler-2026.yaml"},
+            }
             run = client.post("/api/v1/runs", json=body).json()
             while client.get(f"/api/v1/runs/{run['id']}").json()["status"] in ("queued", "running"):
                 time.sleep(0.2)
