@@ -237,3 +237,33 @@ def test_static_files_and_plotly_from_the_package(api: Api):
     assert api.client.get("/static/dashboard.js").status_code == 200
     for name in ("../app.py", "%2e%2e%2fapp.py", "nope.js"):
         assert api.client.get(f"/static/{name}").status_code == 404
+
+
+def test_every_kind_of_document_has_its_page(api: Api):
+    sign_in(api, "viewer")
+    bundled = {
+        ("deals", "amd-6gw.yaml"): EXAMPLES / "deals" / "amd-6gw.yaml",
+        ("scenarios", "fleet.yaml"): EXAMPLES / "hyperscaler-2026.yaml",
+        ("procurements", "buildout.yaml"): EXAMPLES / "buildout-2027-2030.yaml",
+        ("profiles", "h100.json"): EXAMPLES / "profiles" / "h100-sxm-decode.json",
+        ("job-files", "jobs.yaml"): EXAMPLES / "jobs.yaml",
+    }
+    runs_offered = {
+        "deals": ["run-deal"],
+        "scenarios": ["run-plan", "run-leverage", "run-frontier"],
+        "procurements": ["run-procure"],
+        "profiles": [],
+        "job-files": [],
+    }
+    for (segment, name), path in bundled.items():
+        upload(api, segment, name, path.read_bytes())
+    listing = api.client.get("/documents").text
+    sign_in(api, "planner")  # planners are offered the runs of each kind
+    for (segment, name), path in bundled.items():
+        assert f'href="/documents/{segment}/{name}"' in listing, segment
+        page = api.client.get(f"/documents/{segment}/{name}")
+        assert page.status_code == 200, segment
+        assert 'id="validation-ok"' in page.text, segment  # the bundled files are valid
+        shown = re.findall(r'<li id="L\d+"[^>]*>(.*?)</li>', page.text, flags=re.S)
+        assert len(shown) == len(path.read_text().splitlines()), segment
+        assert re.findall(r'id="(run-[\w-]+)"', page.text) == runs_offered[segment], segment
