@@ -279,8 +279,11 @@ def leverage(
     _tell(on_progress, "prepare", 0, 1)
     problem = _solvable(scenario)
     _tell(on_progress, "prepare", 1, 1)
-    report = run_leverage(problem, precision=opts.precision)
-    _tell(on_progress, "search", 1, 1)
+    report = run_leverage(
+        problem,
+        precision=opts.precision,
+        on_step=lambda done, total: _tell(on_progress, "search", done, total),
+    )
     return LeverageRecord.build(report.to_dict())
 
 
@@ -299,8 +302,11 @@ def frontier(
     _tell(on_progress, "prepare", 0, 1)
     problem = _solvable(scenario)
     _tell(on_progress, "prepare", 1, 1)
-    result = share_frontier(problem, points=opts.points)
-    _tell(on_progress, "sweep", 1, 1)
+    result = share_frontier(
+        problem,
+        points=opts.points,
+        on_step=lambda done, total: _tell(on_progress, "sweep", done, total),
+    )
     return FrontierRecord.build(result.to_dict())
 
 

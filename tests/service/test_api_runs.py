@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from polyfleet.results.plan import PlanRecord
 from polyfleet.service.store import Store
 
 from .conftest import EXAMPLES, Api, make_api
-from .runs import DEAL, SCENARIO, start_runner, submit, upload, wait
+from .runs import DEAL, SCENARIO, WAIT_S, start_runner, submit, upload, wait
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +161,19 @@ def test_every_kind_of_run(runner: Api):
     assert page["limit"] == 2 and page["offset"] == 1 and len(page["items"]) <= 2
 
 
+def sweep_progress(api: Api, run_id: str) -> dict[str, Any]:
+    """The run as soon as it reports a point of its frontier sweep (before its end)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = api.client.get(
+            f"/api/v1/runs/{run_id}", headers=api.auth("viewer")
+        ).json()
+        if (run["message"] or "").startswith("sweep ") or run["status"] != "running":
+            return run
+        time.sleep(0.05)
+    raise AssertionError(f"run {run_id} reported no sweep progress in {WAIT_S} s")
+
+
 def test_cancel_and_a_worker_that_dies(runner: Api):
     upload(runner, "scenarios", "fleet.yaml", SCENARIO)
     slow = {"points": 500}
@@ -167,6 +181,11 @@ def test_cancel_and_a_worker_that_dies(runner: Api):
     second = submit(runner, "frontier", "scenario", "fleet.yaml", slow).json()
     wait(runner, first["id"], until=("queued",))
     wait(runner, second["id"], until=("queued",))
+    # the sweep's progress shows while it runs, point by point
+    midway = sweep_progress(runner, first["id"])
+    assert 0.5 < midway["progress"] < 1.0 and midway["status"] == "running"
+    done, total = midway["message"].removeprefix("sweep ").split("/")
+    assert 0 < int(done) < int(total) and int(total) == slow["points"]
     asked = runner.client.post(f"/api/v1/runs/{first['id']}/cancel", headers=runner.auth("planner"))
     assert asked.status_code == 200
     assert wait(runner, first["id"], until=("running",))["status"] == "cancelled"

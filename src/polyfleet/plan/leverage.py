@@ -238,9 +238,14 @@ def _infeasible(message: str, problem: PlacementProblem, solution: Solution) -> 
 
 
 def leverage(
-    problem: PlacementProblem, *, precision: float = 0.005, warm: bool = True
+    problem: PlacementProblem,
+    *,
+    precision: float = 0.005,
+    warm: bool = True,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> LeverageReport:
-    """Switching and drop multipliers, lock-in premium and share-duals for every vendor."""
+    """Switching and drop multipliers, lock-in premium and share-duals for every vendor.
+    `on_step(done, total)` is told after each vendor, so a caller can show progress."""
     t0 = time.perf_counter()
     solver = Solver(warm=warm)
     base = solver.solve(problem, chain="base")
@@ -251,9 +256,11 @@ def leverage(
     point = share_point(base.usage, problem.share_weight)
     share_keys = [k for k in problem.coupling().keys if k.family == "share"]
     out = []
-    for vendor in problem.vendors:
+    for step, vendor in enumerate(problem.vendors, start=1):
         mask = _vendor_mask(problem, vendor)
         if not mask.any():
+            if on_step is not None:
+                on_step(step, len(problem.vendors))
             continue
         share0 = work_share(problem, base, mask)
         used0 = float(base.usage[mask].sum())
@@ -320,6 +327,8 @@ def leverage(
                 share_duals=duals,
             )
         )
+        if on_step is not None:
+            on_step(step, len(problem.vendors))
     return LeverageReport(
         vendors=out,
         cost=base.cost_per_hour,
@@ -375,9 +384,15 @@ def knee_index(shares: np.ndarray, costs: np.ndarray) -> int:
 
 
 def share_frontier(
-    problem: PlacementProblem, *, points: int = 21, precision: float = 1e-3, warm: bool = True
+    problem: PlacementProblem,
+    *,
+    points: int = 21,
+    precision: float = 1e-3,
+    warm: bool = True,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> Frontier:
-    """Least cost against the largest vendor's maximum share, from 1 down to the lowest feasible."""
+    """Least cost against the largest vendor's maximum share, from 1 down to the lowest feasible.
+    `on_step(done, total)` is told after each point of the sweep, so a caller can show progress."""
     t0 = time.perf_counter()
     solver = Solver(warm=warm)
     uncapped = replace(problem, shares=tuple(s for s in problem.shares if s.bound == "min"))
@@ -405,7 +420,7 @@ def share_frontier(
     lowest = hi
     out: list[dict[str, float | str | None]] = []
     caps = np.linspace(1.0, lowest, max(points, 2)) if lowest < 1.0 - precision else [1.0]
-    for cap in caps:
+    for step, cap in enumerate(caps, start=1):
         sol = solver.solve(_capped(free, vendor, float(cap)), chain="sweep")
         ok = sol.status == "optimal"
         out.append(
@@ -416,6 +431,8 @@ def share_frontier(
                 "status": sol.status,
             }
         )
+        if on_step is not None:
+            on_step(step, len(caps))
     feasible = [i for i, p in enumerate(out) if p["status"] == "optimal"]
     xs = np.array([out[i]["max_share"] for i in feasible], dtype=float)
     ys = np.array([out[i]["cost_per_hour"] for i in feasible], dtype=float)
