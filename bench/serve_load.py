@@ -255,7 +255,8 @@ def main() -> None:
     store = "PostgreSQL" if args.db else "SQLite (WAL)"
     section = "\n".join(
         [
-            f"## serve_load — {date.today()} — {platform.machine()}, {os.cpu_count()} cores, "
+            f"## serve_load{' on PostgreSQL' if args.db else ''} — {date.today()} — "
+            f"{platform.machine()}, {os.cpu_count()} cores, "
             f"Python {platform.python_version()}",
             "",
             f"One `polyfleet serve` process on loopback, {store} store, {args.workers} run "
@@ -263,7 +264,7 @@ def main() -> None:
             "plan submissions of the bundled scenario at once (one connection each), then waits "
             "for its plans to end. The client, the server and its workers share the machine's "
             f"cores (load average {load_before:.1f} before the start, other work included). "
-            "Reproduce: `python bench/serve_load.py`.",
+            f"Reproduce: `python bench/serve_load.py{' --db URL' if args.db else ''}`.",
             "",
             "| request | n | p50 ms | p99 ms | max ms |",
             "|---|---|---|---|---|",
