@@ -235,11 +235,15 @@ class ProcurementResult:
                     )
         capex_t = (n * (g * cap)[:, None]).sum(axis=0)
         opex_t = (inst * opex[:, None]).sum(axis=0)
+        paid = m.lp.values(self.solution, "nre_paid") > 0.5
+        nre_t = np.zeros(len(m.years))
+        nre_t[0] = sum(nre for (_, nre), p in zip(m.builds, paid, strict=True) if p)
+        owned_mw = mw * np.array([not k.rented for k in m.kinds])
         vendors = sorted({k.vendor for k in m.kinds})
         kind_vendor = [vendors.index(k.vendor) for k in m.kinds]
         gw = {
             v: [float(t) / 1000 for t in mw_t]
-            for v, mw_t in vendor_totals(inst, kind_vendor, vendors, mw).items()
+            for v, mw_t in vendor_totals(inst, kind_vendor, vendors, owned_mw).items()
         }
         z = m.lp.values(self.solution, "z")
         shortfalls, violations = self.shortfalls(), self.violations()
@@ -260,8 +264,9 @@ class ProcurementResult:
                     "year": y,
                     "capex": float(capex_t[t]),
                     "opex": float(opex_t[t]),
-                    "total": float(capex_t[t] + opex_t[t]),
-                    "discounted": float((capex_t[t] + opex_t[t]) * m.discount[t]),
+                    **({"nre": float(nre_t[t])} if m.builds else {}),
+                    "total": float(capex_t[t] + opex_t[t] + nre_t[t]),
+                    "discounted": float((capex_t[t] + opex_t[t] + nre_t[t]) * m.discount[t]),
                 }
                 for t, y in enumerate(m.years)
             ],
@@ -282,6 +287,16 @@ class ProcurementResult:
             "binding_limits": self.limit_costs,
             **({"mw_by_site": self.mw_by_site()} if any(k.site for k in m.kinds) else {}),
             **({"not_offered": list(m.not_offered)} if m.not_offered else {}),
+            **(
+                {
+                    "builds": [
+                        {"build": name, "nre": nre, "paid": bool(p)}
+                        for (name, nre), p in zip(m.builds, paid, strict=True)
+                    ]
+                }
+                if m.builds
+                else {}
+            ),
         }
 
 

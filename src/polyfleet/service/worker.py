@@ -30,7 +30,7 @@ log = logging.getLogger("polyfleet.service")
 # the stages each app function reports, in order: progress is the share of stages done
 STAGES = {
     "plan": ("load", "solve", "frontier"),
-    "leverage": ("prepare", "search"),
+    "leverage": ("prepare", "search", "greenfield"),
     "frontier": ("prepare", "sweep"),
 }
 # progress is written at most this often (stage changes always)
