@@ -20,6 +20,7 @@ from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.lp import solve_lp
 from polyfleet.plan.problem import PlacementProblem, problem_from_scenario
+from polyfleet.plan.served import solve_max_min, solve_max_served
 from polyfleet.plan.shares import share_point, vendor_shares
 from polyfleet.plan.solution import Solution
 from polyfleet.scenario import LoadedScenario
@@ -230,6 +231,9 @@ class Plan:
             "power_mw": self.power_mw if feasible else None,
             "optimality_gap": sol.gap,
             "lower_bound_per_hour": sol.lower_bound if feasible else None,
+            "objective_bound": (
+                sol.objective_bound if feasible and np.isfinite(sol.objective_bound) else None
+            ),
             "solver": {
                 "method": sol.method,
                 "iterations": sol.iterations,
@@ -275,10 +279,15 @@ def _origin(matrix: ThroughputMatrix, w: int, acc: str) -> dict[str, Any]:
 
 
 def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto") -> Solution:
-    """min_cost by decomposition (or the whole LP with method='lp'); other objectives by the LP."""
-    if objective == "min_cost" and method in ("auto", "decomposition"):
+    """Every objective by decomposition (method 'auto' or 'decomposition'), each with its proved
+    gap, or by the whole LP (method 'lp')."""
+    if method == "lp":
+        return solve_lp(problem, objective)
+    if objective == "min_cost":
         return solve_decomposed(problem)
-    return solve_lp(problem, objective)
+    if objective == "max_served":
+        return solve_max_served(problem)
+    return solve_max_min(problem)
 
 
 #: Dates at which the fan chart of a deal's stock price is drawn.
