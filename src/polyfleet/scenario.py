@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -225,9 +227,22 @@ class Workload(InputModel):
         return 2
 
 
+def _fairness(value: str, info: ValidationInfo) -> str:
+    """Lexicographic fairness ranks served fractions: only max_min_served has them to rank."""
+    objective = info.data.get("objective", "min_cost")
+    if value == "lexicographic" and objective != "max_min_served":
+        raise ValueError(
+            f"fairness 'lexicographic' needs objective max_min_served, not {objective}"
+        )
+    return value
+
+
 class Scenario(InputModel):
     name: str = "scenario"
     objective: Objective = "min_cost"
+    # max_min_served: raise the smallest served fraction ("max_min"), or then each next-smallest
+    # in turn, water-filling ("lexicographic")
+    fairness: Annotated[Literal["max_min", "lexicographic"], AfterValidator(_fairness)] = "max_min"
     limits: Limits = Limits()
     tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)

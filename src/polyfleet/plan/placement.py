@@ -18,6 +18,7 @@ from polyfleet.perfmodel import Origin, ThroughputMatrix, build_matrix
 from polyfleet.perfmodel.calibrate import CalibrationSet, calibrate
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
+from polyfleet.plan.fairness import lexicographic_lp, solve_lexicographic
 from polyfleet.plan.lp import solve_lp
 from polyfleet.plan.problem import PlacementProblem, problem_from_scenario
 from polyfleet.plan.served import solve_max_min, solve_max_served
@@ -51,6 +52,7 @@ class Plan:
     calibration: CalibrationSet | None = None
     costs: list[CostBreakdown] = field(default_factory=list)  # per pool, deal credits netted
     deals: dict[str, DealValuation] = field(default_factory=dict)
+    fairness: str = "max_min"  # max_min_served: "max_min" or "lexicographic"
 
     # ---- derived figures -------------------------------------------------------------------
     @property
@@ -225,6 +227,7 @@ class Plan:
             "scenario": self.name,
             "status": self.status,
             "objective": self.objective,
+            **({"fairness": self.fairness} if self.objective == "max_min_served" else {}),
             "objective_value": sol.objective if feasible else None,
             "cost_per_hour": self.cost_per_hour if feasible else None,
             "cost_per_year": self.cost_per_hour * HOURS_PER_YEAR if feasible else None,
@@ -278,16 +281,20 @@ def _origin(matrix: ThroughputMatrix, w: int, acc: str) -> dict[str, Any]:
     return {"origin": origin.name.lower(), "source": source}
 
 
-def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto") -> Solution:
+def solve_problem(
+    problem: PlacementProblem, objective: str, method: str = "auto", fairness: str = "max_min"
+) -> Solution:
     """Every objective by decomposition (method 'auto' or 'decomposition'), each with its proved
-    gap, or by the whole LP (method 'lp')."""
+    gap, or by the whole LP (method 'lp'); `fairness` 'lexicographic' water-fills
+    max_min_served."""
+    lexicographic = objective == "max_min_served" and fairness == "lexicographic"
     if method == "lp":
-        return solve_lp(problem, objective)
+        return lexicographic_lp(problem) if lexicographic else solve_lp(problem, objective)
     if objective == "min_cost":
         return solve_decomposed(problem)
     if objective == "max_served":
         return solve_max_served(problem)
-    return solve_max_min(problem)
+    return solve_lexicographic(problem) if lexicographic else solve_max_min(problem)
 
 
 #: Dates at which the fan chart of a deal's stock price is drawn.
@@ -366,10 +373,10 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
     # solve what can be served and has demand; the rest gets nothing
     to_solve = ~bad & (problem.demand > 0)
     if to_solve.all():
-        solution = solve_problem(problem, scn.objective, method)
+        solution = solve_problem(problem, scn.objective, method, scn.fairness)
     else:
         sub = (
-            solve_problem(problem.subset(to_solve), scn.objective, method)
+            solve_problem(problem.subset(to_solve), scn.objective, method, scn.fairness)
             if to_solve.any()
             else None
         )
@@ -382,6 +389,7 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
     plan = Plan(
         name=scn.name,
         objective=scn.objective,
+        fairness=scn.fairness,
         status=status,
         problem=problem,
         classes=classes,
@@ -440,4 +448,8 @@ def _expand(sol: Solution | None, problem: PlacementProblem, keep: np.ndarray) -
     served = np.zeros(n_w)
     served[idx] = sol.served
     sol.x, sol.served = full_x, served
+    if sol.levels.size:  # the workloads left out were served nothing: their level is 0
+        levels = np.zeros(n_w)
+        levels[idx] = sol.levels
+        sol.levels = levels
     return sol
