@@ -114,3 +114,20 @@ def test_lp_method_still_solves_the_whole_lp(objective):
     p = random_problem(5, 6, 3, tight=True)
     assert solve_problem(p, objective, "lp").method == "lp"
     assert solve_problem(p, objective).method == "decomposition"
+
+
+@pytest.mark.parametrize("objective", sorted(SOLVERS))
+@pytest.mark.parametrize("seed", range(6))
+def test_start_from_a_sample_of_the_workloads(monkeypatch, objective, seed):
+    """Large problems start from prices found on a sample of their workloads (their limits
+    scaled to the sample's share); the optimum and its proof are the same as without."""
+    import polyfleet.plan.served as served
+
+    monkeypatch.setattr(served, "SAMPLE", 8)
+    monkeypatch.setattr(served, "SAMPLE_FROM", 20)
+    p = random_problem(seed, 40, 5, tight=True)
+    lp = solve_lp(p, objective)
+    dw = SOLVERS[objective](p)
+    assert dw.objective == pytest.approx(lp.objective, rel=1e-6, abs=1e-9)
+    assert dw.gap <= 1e-6
+    check_feasible(p, dw.x.toarray(), dw.idle, demand=False)

@@ -25,10 +25,13 @@ from numpy.typing import NDArray
 
 from polyfleet.plan.problem import PlacementProblem
 
-__all__ = ["Curves", "ServiceCurves"]
+__all__ = ["Curves", "Group", "Mix", "ServiceCurves", "mix_assignment", "mix_usage"]
 
 F = NDArray[np.float64]
 Ix = NDArray[np.intp]
+#: Rows per chunk of the envelope computation: its temporaries (64 KiB) stay below the size
+#: at which the allocator maps fresh pages for every array.
+CHUNK = 8192
 #: Below this many breakpoints the crossing is found by one sort (`_crossing`).
 SORT_BELOW = 512
 
@@ -64,10 +67,34 @@ class ServiceCurves:
         self.s_end = np.zeros(self.n_w)
         self.s_end[self.free] = np.inf
         self.s_end[self.capped] = self.M * self.top
+        # the envelopes and the capped rows' assignment, rewritten by every pricing: reused,
+        # since a fresh array this large per pricing costs more in page faults than its use
+        n_c, L = self.capped.size, max(self.n_p, 1)
+        self.envelope = (np.zeros((L, n_c)), np.zeros((L, n_c)), np.zeros((L, n_c), np.intp))
+        self.slopes = np.full((L, n_c), np.inf)
+        self.mix = (np.zeros(n_c, np.intp), np.zeros(n_c), np.zeros(n_c, np.intp), np.zeros(n_c))
+        self.generation = 0
 
     def at(self, r: F) -> Curves:
-        """Every workload's cost curve at prices r (≥ 0 per accelerator of each pool)."""
+        """Every workload's cost curve at prices r (≥ 0 per accelerator of each pool). The
+        curves share this object's arrays: they hold until the next `at`."""
+        self.generation += 1
         return Curves(self, np.maximum(r, 0.0))
+
+
+class Group:
+    """Some workloads (`among`) split by kind once, for repeated pricing of a shared level:
+    positions of the uncapped and the capped rows (a slice when they are all the capped rows),
+    whether one can be served nothing, and where the capped rows' domains end."""
+
+    def __init__(self, base: ServiceCurves, among: Ix) -> None:
+        kind = base.kind[among]
+        self.dead = bool((kind == 2).any())
+        self.free = base.pos[among[kind == 0]]
+        pos = base.pos[among[kind == 1]]
+        whole = pos.size == base.capped.size and bool((pos == np.arange(pos.size)).all())
+        self.capped: Ix | slice | None = None if pos.size == 0 else slice(None) if whole else pos
+        self.t_end = float(base.s_end[among[kind == 1]].min(initial=np.inf))
 
 
 class Curves:
@@ -78,45 +105,53 @@ class Curves:
 
     def __init__(self, base: ServiceCurves, r: F) -> None:
         self.base, self.r = base, r
+        self.generation = base.generation
         self.rho, self.p_free = _cheapest(base.inv_free, base.a_free, r, base.buffer)
-        self.VA, self.VV, self.VP, self.nv = _envelopes(base.aT, base.invT, base.top, r)
-        slope = np.empty_like(self.VA)
-        if len(slope):
-            slope[0] = self.VV[0] / self.VA[0]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                slope[1:] = np.diff(self.VV, axis=0) / np.diff(self.VA, axis=0)
-            slope[np.arange(len(slope))[:, None] >= self.nv[None, :]] = np.inf
-        self.slope = slope
+        self.VA, self.VV, self.VP, self.slope, self.nv = _envelopes(base, r)
+
+    def _check(self) -> None:
+        if self.generation != self.base.generation:
+            raise RuntimeError("these curves were overwritten by a later pricing")
 
     # ---- the capped rows' envelopes ---------------------------------------------------------
-    def _segment(self, pos: Ix | slice, cols: Ix, u: F) -> tuple[Ix, F, F]:
-        """For capped rows (`pos`: positions or all; `cols`: the same as indices) at u = s/M:
-        the segment and its left vertex (a, r)."""
-        VA = self.VA[:, pos]
-        i = np.zeros(len(cols), dtype=np.intp)
-        for row in VA:
-            i += row < u
-        np.minimum(i, self.nv[pos] - 1, out=i)
-        left = np.maximum(i - 1, 0)
-        la = np.where(i > 0, self.VA[left, cols], 0.0)
-        lv = np.where(i > 0, self.VV[left, cols], 0.0)
-        return i, la, lv
-
     def _capped(self, s: F) -> tuple[Ix, Ix, F, Ix, F]:
         """Capped rows served: (positions, right pool, its accelerators, left pool (−1: the
-        origin), its accelerators)."""
+        origin), its accelerators), in the base's reused arrays, chunk by chunk: the segment
+        holding u = s/M, and the mix of its two ends (or of the origin and its end) serving s."""
+        self._check()
         b = self.base
         sc = s[b.capped]
         cols = np.flatnonzero(sc > 0)
-        pos: Ix | slice = slice(None) if cols.size == sc.size else cols
-        M = b.M[pos]
-        u = sc[pos] / M
-        i, la, _ = self._segment(pos, cols, u)
-        ra = self.VA[i, cols]
+        m = cols.size
+        right, x_r, left, x_l = (a[:m] for a in b.mix)
+        whole = m == sc.size
+        n = self.VA.shape[1]
+        VA, VP = self.VA.ravel(), self.VP.ravel()
         with np.errstate(invalid="ignore", divide="ignore"):
-            beta = np.where(ra > la, (u - la) / (ra - la), 1.0)
-        left = np.where(i > 0, self.VP[np.maximum(i - 1, 0), cols], -1)
-        return cols, self.VP[i, cols], M * beta, left, M * (1.0 - beta)
+            for lo in range(0, m, CHUNK):
+                c = slice(lo, min(lo + CHUNK, m))
+                at = cols[c]
+                cut = slice(at[0], at[-1] + 1) if whole else at
+                M = b.M[cut]
+                u = sc[cut] / M
+                i = np.zeros(len(at), dtype=np.intp)
+                for row in self.VA[:, cut]:
+                    i += row < u
+                np.minimum(i, self.nv[cut] - 1, out=i)
+                k = i * n + at
+                kl = np.maximum(k - n, 0)
+                la = np.where(i > 0, VA.take(kl), 0.0)
+                ra = VA.take(k)
+                beta = np.where(ra > la, (u - la) / (ra - la), 1.0)
+                right[c] = VP.take(k)
+                x_r[c] = M * beta
+                left[c] = np.where(i > 0, VP.take(kl), -1)
+                x_l[c] = M * (1.0 - beta)
+        return cols, right, x_r, left, x_l
+
+    def mix(self, s: F) -> Mix:
+        """The capped rows' part of the least-cost service of s, kept (copied) for later."""
+        return tuple(a.copy() for a in self._capped(s))  # type: ignore[return-value]
 
     def assignment(self, s: F) -> tuple[Ix, Ix, F]:
         """(rows, pools, accelerators) of the least-cost way to serve s_w of every workload."""
@@ -126,11 +161,10 @@ class Curves:
         rows, pools = [b.free[keep]], [p]
         accs = [s[b.free][keep] * b.inv_free[keep, p]]
         if b.capped.size:
-            pos, right, x_r, left, x_l = self._capped(s)
-            mix = left >= 0
-            rows += [b.capped[pos], b.capped[pos][mix]]
-            pools += [right, left[mix]]
-            accs += [x_r, x_l[mix]]
+            r2, p2, a2 = mix_assignment(b, self._capped(s))
+            rows.append(r2)
+            pools.append(p2)
+            accs.append(a2)
         return np.concatenate(rows), np.concatenate(pools), np.concatenate(accs)
 
     def usage(self, s: F) -> F:
@@ -144,10 +178,7 @@ class Curves:
                 self.p_free, weights=np.where(s[b.free] > 0, x_free, 0.0), minlength=n_p
             )
         if b.capped.size:
-            _, right, x_r, left, x_l = self._capped(s)
-            out += np.bincount(right, weights=x_r, minlength=n_p)
-            mix = left >= 0
-            out += np.bincount(left[mix], weights=x_l[mix], minlength=n_p)
+            out += mix_usage(n_p, self._capped(s))
         return out
 
     # ---- the best service level ------------------------------------------------------------
@@ -158,6 +189,7 @@ class Curves:
         f = b.free
         s[f] = np.where(value[f] > self.rho, hi[f], lo[f])
         if b.capped.size:
+            self._check()
             c = b.capped
             v = value[c]
             k = np.zeros(c.size, dtype=np.intp)  # segments worth more than they cost
@@ -167,34 +199,62 @@ class Curves:
             s[c] = np.clip(np.where(k > 0, b.M * top, 0.0), lo[c], hi[c])
         return s
 
-    def best_common(self, value: float, among: Ix, t_max: float = np.inf) -> tuple[float, bool]:
+    def best_common(
+        self, value: float, among: Ix | Group, t_max: float = np.inf
+    ) -> tuple[float, bool]:
         """The least t in [0, t_max] that maximises value·t − Σ_{w ∈ among} c_w(t): (t, False),
         or (1, True) when that grows without bound (a ray; t = 1 is its direction)."""
-        b = self.base
-        kind = b.kind[among]
-        if (kind == 2).any():
+        g = among if isinstance(among, Group) else Group(self.base, among)
+        if g.dead:
             return 0.0, False
-        slope0 = value - float(self.rho[b.pos[among[kind == 0]]].sum())
-        pos = b.pos[among[kind == 1]]
-        if pos.size == 0:
+        slope0 = value - float(self.rho[g.free].sum())
+        if g.capped is None:
             if slope0 <= 0:
                 return 0.0, False
             return (t_max, False) if np.isfinite(t_max) else (1.0, True)
-        whole = pos.size == b.capped.size  # every capped row (pos is then all of them, in order)
-        sl = self.slope if whole else self.slope[:, pos]
-        VA = self.VA if whole else self.VA[:, pos]
-        M = b.M if whole else b.M[pos]
-        t_end = min(float((M * VA[-1]).min()), t_max)
-        slope0 -= float(sl[0].sum())
+        self._check()
+        pos = g.capped
+        t_end = min(g.t_end, t_max)
+        slope0 -= float(self.slope[0, pos].sum())
         if slope0 <= 0:
             return 0.0, False
         # where a row moves to a steeper segment, and by how much its slope grows there
-        at = M[None, :] * VA[:-1]
-        real = np.isfinite(sl[1:])
-        ok = real & (at < t_end)
-        inc = sl[1:][ok] - sl[:-1][ok]
-        t = _crossing(at[ok], inc, slope0)
+        idx = np.arange(self.VA.shape[1])[pos]
+        ats, incs = [], []
+        for lo in range(0, idx.size, CHUNK):
+            c = idx[lo : lo + CHUNK]
+            cut = slice(c[0], c[-1] + 1) if isinstance(pos, slice) else c
+            sl = self.slope[:, cut]
+            at = self.base.M[cut][None, :] * self.VA[:-1, cut]
+            ok = np.isfinite(sl[1:]) & (at < t_end)
+            ats.append(at[ok])
+            incs.append(sl[1:][ok] - sl[:-1][ok])
+        t = _crossing(np.concatenate(ats), np.concatenate(incs), slope0)
         return (t_end if t is None else t), False
+
+
+Mix = tuple[Ix, Ix, F, Ix, F]  # capped positions, right pool and accelerators, left ones
+
+
+def mix_usage(n_p: int, mix: Mix) -> F:
+    """Accelerators per pool of the capped rows' part of a service (`Curves.mix`)."""
+    _, right, x_r, left, x_l = mix
+    two = left >= 0
+    return np.bincount(right, weights=x_r, minlength=n_p) + np.bincount(
+        left[two], weights=x_l[two], minlength=n_p
+    )
+
+
+def mix_assignment(base: ServiceCurves, mix: Mix) -> tuple[Ix, Ix, F]:
+    """(rows, pools, accelerators) of the capped rows' part of a service."""
+    pos, right, x_r, left, x_l = mix
+    two = left >= 0
+    rows = base.capped[pos]
+    return (
+        np.concatenate([rows, rows[two]]),
+        np.concatenate([right, left[two]]),
+        np.concatenate([x_r, x_l[two]]),
+    )
 
 
 def _crossing(at: F, inc: F, need: float) -> float | None:
@@ -243,17 +303,34 @@ def _cheapest(inv: F, a: F, r: F, buf: F) -> tuple[F, Ix]:
     return rho, p
 
 
-def _envelopes(aT: F, invT: F, top: F, r: F) -> tuple[F, F, Ix, Ix]:
-    """Lower convex envelope from the origin of the points (a[p,w], r[p]), one column per row
-    (pool-major input), by gift-wrapping: the next vertex has the least slope from the current
-    one (of collinear points each may be a vertex: the envelope is the same). A row whose vertex
-    has its largest a has no point ahead and keeps its last vertex (the padding). Returns VA,
-    VV, VP (vertex, row) and the vertex count per row. Selections are arithmetic on the pool
-    index and one gather per step: masked writes cost several times more per element."""
+def _envelopes(base: ServiceCurves, r: F) -> tuple[F, F, Ix, F, Ix]:
+    """Lower convex envelope from the origin of the points (a[p,w], r[p]) of the capped rows
+    (pool-major): VA, VV, VP and the segments' slopes (vertex, row), each row padded with its
+    last vertex (slope ∞ past it), and the vertex count per row; written into the base's
+    arrays. Rows go in chunks whose temporaries stay small."""
+    aT, invT, top = base.aT, base.invT, base.top
+    VA, VV, VP = base.envelope
+    SL = base.slopes
     n_p, n = aT.shape
+    nv = np.zeros(n, dtype=np.intp)
     if n == 0 or n_p == 0:
-        z = np.zeros((1, n))
-        return z, z.copy(), np.zeros((1, n), dtype=np.intp), np.zeros(n, dtype=np.intp)
+        return VA[:1], VV[:1], VP[:1], SL[:1], nv
+    used = 1
+    for lo in range(0, n, CHUNK):
+        sl = slice(lo, min(lo + CHUNK, n))
+        k = _wrap(aT[:, sl], invT[:, sl], top[sl], r, VA[:, sl], VV[:, sl], VP[:, sl], SL[:, sl])
+        nv[sl] = k
+        used = max(used, int(k.max(initial=1)))
+    return VA[:used], VV[:used], VP[:used], SL[:used], nv
+
+
+def _wrap(aT: F, invT: F, top: F, r: F, VA: F, VV: F, VP: Ix, SL: F) -> Ix:
+    """Gift-wrapping for one chunk of rows, into VA, VV, VP, SL: the next vertex has the least
+    slope from the current one (of collinear points each may be a vertex: the envelope is the
+    same); a row whose vertex has its largest a has no point ahead and keeps it. Selections
+    are arithmetic on the pool index and one gather per step (masked writes cost several times
+    more per element). Returns the vertex count per row."""
+    n_p, n = aT.shape
     flat = aT.ravel()
     cols = np.arange(n)
     pick = np.zeros(n, dtype=np.intp)
@@ -263,24 +340,26 @@ def _envelopes(aT: F, invT: F, top: F, r: F) -> tuple[F, F, Ix, Ix]:
         pick += (u < best) * (p - pick)
         np.minimum(best, u, out=best)
     ca, cv = flat.take(pick * n + cols), r.take(pick)
-    VA, VV, VP = [ca], [cv], [pick]
+    VA[:], VV[:], VP[:] = ca, cv, pick
+    SL[0] = best
+    SL[1:] = np.inf
     nv = np.ones(n, dtype=np.intp)
-    while True:
-        moving = ca < top
-        if not moving.any():
-            break
-        pick = pick.copy()
-        best = np.full(n, np.inf)
-        for p in range(n_p):
-            da = aT[p] - ca
-            with np.errstate(divide="ignore", invalid="ignore"):
+    step = 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        while step < n_p:
+            moving = ca < top
+            if not moving.any():
+                break
+            best = np.full(n, np.inf)
+            for p in range(n_p):
+                da = aT[p] - ca
                 slope = (r[p] - cv) / da
-            slope[da <= 0] = np.inf
-            pick += (slope < best) * (p - pick)
-            np.minimum(best, slope, out=best)
-        ca, cv = flat.take(pick * n + cols), r.take(pick)
-        VA.append(ca)
-        VV.append(cv)
-        VP.append(pick)
-        nv += moving
-    return np.array(VA), np.array(VV), np.array(VP), nv
+                slope[da <= 0] = np.inf
+                pick += (slope < best) * (p - pick)
+                np.minimum(best, slope, out=best)
+            ca, cv = flat.take(pick * n + cols), r.take(pick)
+            VA[step:], VV[step:], VP[step:] = ca, cv, pick
+            SL[step] = best
+            nv += moving
+            step += 1
+    return nv

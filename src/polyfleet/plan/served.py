@@ -32,40 +32,41 @@ master's plan is optimal for the whole LP). Prices are smoothed towards the best
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Protocol
 
-import highspy
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from polyfleet.errors import SolverError
-from polyfleet.plan.curves import Curves, ServiceCurves
-from polyfleet.plan.lp import INF, LEX_TOL, check_problem, checked, new_highs, violation_scale
+from polyfleet.plan.curves import Curves, Group, ServiceCurves, mix_assignment, mix_usage
+from polyfleet.plan.lp import LEX_TOL, check_problem, violation_scale
 from polyfleet.plan.problem import PlacementProblem
+from polyfleet.plan.served_master import Column, Master
 from polyfleet.plan.solution import Solution
 
 __all__ = ["Engine", "Outcome", "solve_max_min", "solve_max_served"]
 
 F = NDArray[np.float64]
 Ix = NDArray[np.intp]
-#: Coefficients and costs beyond these are numbers HiGHS cannot take (as in decompose).
-MAX_COEF = 1e13
-#: Primal and dual feasibility tolerances of the master LP. HiGHS's defaults (1e-7) would stall
-#: the gap there, and let a plan overrun a row by enough for a bottleneck to rise into it.
-MASTER_TOL = (1e-9, 1e-10)
-#: A master solution HiGHS calls optimal is taken when its residual infeasibilities are within
-#: these (a warm-started run now and then reports an optimum that is not one).
-PRIMAL_OK, DUAL_OK = 1e-9, 1e-9
 #: Room each coupling row gets for round-off, relative to its size (rows are scaled to ~1): a
 #: plan one master returned, within HiGHS's tolerance, stays feasible in the next. Bounds of
 #: this relaxation bound the exact LP as well.
 ROUND_OFF = 1e-9
 #: A carried plan may overrun a row by at most this (relative), else it is no plan of the LP.
 CARRY_TOL = 1e-5
+#: A column improves the master when its reduced cost is below −IMPROVES (relative): ten times
+#: the master's dual tolerance, below which HiGHS would not move and pricing would repeat.
+IMPROVES = 1e-9
 #: A plan's weight in the master below this is round-off: it adds nothing to the plan.
 LAMBDA_TOL = 1e-13
+#: Priced columns that keep their assignment (the latest; the plan is most often made of them).
+KEEP_PLANS = 8
+#: From SAMPLE_FROM workload classes up, stage 1 starts at prices found on SAMPLE of them,
+#: solved to SAMPLE_GAP (`_sampled`).
+SAMPLE, SAMPLE_FROM, SAMPLE_GAP = 2048, 16384, 1e-4
 
 
 class Block(Protocol):
@@ -103,33 +104,19 @@ class Common:
 
     def __init__(self, curves: ServiceCurves, among: Ix, floor: F, t_max: float) -> None:
         self.among = np.sort(among)
+        self.group = Group(curves, self.among)
         self.floor = np.minimum(floor, curves.s_end)
         self.floor[among] = 0.0
         self.t_max = t_max
 
     def best(self, cv: Curves, theta: float) -> tuple[F, float, bool]:
-        t, ray = cv.best_common(theta, self.among, self.t_max)
+        t, ray = cv.best_common(theta, self.group, self.t_max)
         s = np.zeros_like(self.floor) if ray else self.floor.copy()
         s[self.among] = t
         return s, t, ray
 
     def measure_of(self, served: F) -> float:
         return float(served[self.among].min(initial=np.inf))
-
-
-@dataclass
-class Column:
-    """One proposal of a block: a plan (or a ray's direction) by its measure, usage and cost, and
-    how to rebuild its assignment — the prices it was priced at, or the assignment itself."""
-
-    measure: float
-    usage: F
-    cost: float
-    ray: bool = False
-    prices: tuple[F, float] | None = None  # (r, θ)
-    plan: tuple[Ix, Ix, F] | None = None  # (rows, pools, accelerators)
-    idle: F | None = None  # a known plan's idle accelerators per pool (in `usage` too)
-    size: float = 1.0  # a ray enters the master as this many units of its direction
 
 
 @dataclass
@@ -145,178 +132,7 @@ class Outcome:
     cost_gap: float
     duals: F  # USD per hour per unit of each coupling row (stage 2), else zeros
     rounds: int
-
-
-class _Master:
-    """The restricted master over the (scaled) coupling rows, the convexity row and, in stage 2,
-    the held measure. Columns: idle accelerators per pool, then one per proposal."""
-
-    def __init__(self, Gs: F, bs: F, m_unit: float) -> None:
-        self.Gs, self.m_unit = Gs, m_unit
-        self.b_fin = np.where(np.isfinite(bs), bs, 0.0)  # what the Lagrangian bound charges
-        self.n_k, self.n_p = Gs.shape
-        self.columns: list[Column] = []
-        self.stage = "serve"
-        self.c_unit = 1.0
-        self.pool_cost = np.zeros(self.n_p)
-        self.hold_row: int | None = None
-        self.hold = 0.0
-        self._values = np.zeros(self.n_p)
-        self._coef: list[F] = []  # each proposal's coupling coefficients, to check solutions
-        h = self.h = _highs(MASTER_TOL)
-        none_i, none_v = np.array([], dtype=np.int32), np.array([])
-        self.open = ~np.isfinite(bs)
-        self.b_run = np.where(self.open, np.inf, bs)
-        for k in range(self.n_k):
-            upper = INF if self.open[k] else float(bs[k])
-            checked(h.addRow(-INF, upper, 0, none_i, none_v), "a coupling row")
-        checked(h.addRow(1.0, 1.0, 0, none_i, none_v), "the convexity row")
-        for p in range(self.n_p):
-            nz = np.flatnonzero(Gs[:, p])
-            checked(h.addCol(0.0, 0.0, INF, len(nz), nz.astype(np.int32), Gs[nz, p]), "idle")
-
-    def _objective(self, col: Column) -> float:
-        if self.stage == "serve":
-            return -col.measure * col.size / self.m_unit
-        return col.cost * col.size / self.c_unit
-
-    def add(self, col: Column) -> None:
-        coef = (self.Gs @ col.usage) * col.size
-        if not np.isfinite(coef).all() or np.abs(coef).max(initial=0.0) > MAX_COEF:
-            raise SolverError(
-                "decomposition: a proposal uses more of a limit than the solver can represent "
-                "(check the demand, throughput and capacity figures)",
-                status="not representable",
-                seconds=0.0,
-            )
-        idx = list(range(self.n_k))
-        val = list(coef)
-        if not col.ray:
-            idx.append(self.n_k)
-            val.append(1.0)
-        if self.hold_row is not None:
-            idx.append(self.hold_row)
-            val.append(col.measure * col.size / self.m_unit)
-        nz = [(i, v) for i, v in zip(idx, val, strict=True) if v != 0.0]
-        self._coef.append(coef)
-        checked(
-            self.h.addCol(
-                self._objective(col),
-                0.0,
-                INF,
-                len(nz),
-                np.array([i for i, _ in nz], dtype=np.int32),
-                np.array([v for _, v in nz]),
-            ),
-            "a proposal",
-        )
-        self.columns.append(col)
-
-    def plan_cost(self, pool_cost: F) -> float:
-        """USD per hour of the master's current plan."""
-        idle, lam = self.values()
-        size = np.array([c.size for c in self.columns])
-        return float(pool_cost @ idle + np.dot([c.cost for c in self.columns], lam * size))
-
-    def to_cost(self, pool_cost: F, hold: float | None, unit: float) -> None:
-        """Stage 2: costs in units of `unit` USD per hour, the measure held at `hold`."""
-        size = np.array([c.size for c in self.columns])
-        self.c_unit = unit if unit > 0 else 1.0
-        self.pool_cost = pool_cost / self.c_unit
-        self.stage = "cost"
-        if hold is not None:
-            m = np.array([c.measure for c in self.columns]) * size / self.m_unit
-            nz = np.flatnonzero(m)
-            cols = (self.n_p + nz).astype(np.int32)
-            checked(self.h.addRow(hold, INF, len(nz), cols, m[nz]), "the held measure")
-            self.hold_row, self.hold = self.n_k + 1, hold
-        n_col = self.n_p + len(self.columns)
-        costs = np.concatenate([self.pool_cost, [self._objective(c) for c in self.columns]])
-        checked(self.h.changeColsCost(n_col, np.arange(n_col, dtype=np.int32), costs), "costs")
-
-    def _run(self) -> bool:
-        """Run HiGHS; whether it found an optimum within its tolerances (a warm-started run
-        now and then reports one that is not: then the caller starts afresh)."""
-        self.h.run()
-        info = self.h.getInfo()
-        if not (
-            self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            and info.max_primal_infeasibility <= PRIMAL_OK
-            and info.max_dual_infeasibility <= DUAL_OK
-        ):
-            return False
-        # HiGHS's own residuals, after a warm start, have been seen to miss a column value off
-        # by 1e-6: the rows are checked here, from the columns as they were added
-        col = np.asarray(self.h.getSolution().col_value)
-        idle, lam = col[: self.n_p], col[self.n_p :]
-        act = self.Gs @ idle + (np.column_stack(self._coef) @ lam if self._coef else 0.0)
-        over = act - self.b_run
-        points = np.array([not c.ray for c in self.columns], dtype=bool)
-        return bool(
-            (over[~self.open] <= PRIMAL_OK * np.maximum(np.abs(self.b_run[~self.open]), 1.0)).all()
-            and abs(lam[points].sum() - 1.0) <= PRIMAL_OK
-            and col.min(initial=0.0) >= -PRIMAL_OK
-        )
-
-    def solve(self, started: float) -> tuple[float, F, float, float]:
-        """Objective (master units), prices π ≥ 0, the convexity and the held row's duals."""
-        ok = self._run()
-        # else once more from scratch, then in a fresh instance of the same model, then in one
-        # with HiGHS's default tolerances (the next round goes back to the tight ones)
-        if not ok:
-            self.h.clearSolver()
-            ok = self._run()
-        if not ok:
-            self.h = self._fresh(MASTER_TOL)
-            ok = self._run()
-        if not ok:
-            tight, self.h = self.h, self._fresh((1e-7, 1e-7))
-            self.h.run()
-            ok = self.h.getModelStatus() == highspy.HighsModelStatus.kOptimal
-            if ok:
-                result = self._read()
-                self.h = tight
-                return result
-        if not ok:
-            status = self.h.getModelStatus()
-            unbounded = status == highspy.HighsModelStatus.kUnbounded
-            raise SolverError(
-                "the served amount has no bound: no limit holds it back"
-                if unbounded
-                else "decomposition master did not solve",
-                status=self.h.modelStatusToString(status),
-                seconds=time.perf_counter() - started,
-            )
-        return self._read()
-
-    def _read(self) -> tuple[float, F, float, float]:
-        """The solution just found: objective, π, σ, η (and the column values, kept)."""
-        y = np.asarray(self.h.getSolution().row_dual)
-        self._values = np.asarray(self.h.getSolution().col_value)
-        pi = np.maximum(-y[: self.n_k], 0.0)
-        pi[self.open] = 0.0
-        eta = max(float(y[self.hold_row]), 0.0) if self.hold_row is not None else 0.0
-        return self.h.getInfo().objective_function_value, pi, float(y[self.n_k]), eta
-
-    def _fresh(self, tol: tuple[float, float]) -> highspy.Highs:
-        """A new HiGHS instance holding the master as it stands (no basis, no history)."""
-        fresh = _highs(tol)
-        checked(fresh.passModel(self.h.getLp()), "the master")
-        return fresh
-
-    def values(self) -> tuple[F, F]:
-        """(idle per pool, λ per proposal) of the last solve."""
-        col = self._values
-        return np.maximum(col[: self.n_p], 0.0), np.maximum(col[self.n_p :], 0.0)
-
-    def reduced(self, col: Column, pi: F, sigma: float, eta: float) -> float:
-        """The master's reduced cost of a new column at its duals (negative: it improves)."""
-        d = self._objective(col) + float(pi @ (self.Gs @ col.usage)) * col.size
-        if not col.ray:
-            d -= sigma
-        if self.hold_row is not None:
-            d -= eta * col.measure * col.size / self.m_unit
-        return d
+    prices: F  # stage 1's final prices: measure per unit of each coupling row
 
 
 @dataclass
@@ -339,7 +155,7 @@ class Engine:
         *,
         gap: float = 1e-6,
         max_rounds: int = 2000,
-        smoothing: float = 0.9,
+        smoothing: float = 0.5,
         time_limit: float = 600.0,
     ) -> None:
         check_problem(problem)
@@ -359,14 +175,25 @@ class Engine:
         self.gap, self.max_rounds, self.smoothing = gap, max_rounds, smoothing
         self.time_limit = time_limit
         self.rounds = 0
+        self._kept: list[Column] = []  # priced columns that keep their assignment
 
     # ---- columns ---------------------------------------------------------------------------
     def price(self, block: Block, r: F, theta: float) -> tuple[Column, float]:
         """The block's best proposal at prices r and value θ per unit measured, and P(r, θ)."""
         cv = self.curves.at(r)
         s, measure, ray = block.best(cv, theta)
-        usage = cv.usage(s)
+        mix = None
+        if self.curves.free.size:
+            usage = cv.usage(s)
+        else:  # every row capped: its mix costs what the usage does, and is kept for the plan
+            mix = cv.mix(s)  # (the latest few columns: the plan is most often made of them)
+            usage = mix_usage(self.curves.n_p, mix)
         col = Column(measure, usage, float(self.problem.cost @ usage), ray, prices=(r, theta))
+        if mix is not None:
+            col.mix = mix
+            self._kept.append(col)
+            if len(self._kept) > KEEP_PLANS:
+                self._kept.pop(0).mix = None  # rebuilt from its prices if needed
         value = np.inf if ray else theta * measure - float(cv.r @ usage)
         return col, value
 
@@ -387,6 +214,8 @@ class Engine:
     def assignment(self, block: Block, col: Column) -> tuple[Ix, Ix, F]:
         if col.plan is not None:
             return col.plan
+        if col.mix is not None:
+            return mix_assignment(self.curves, col.mix)
         assert col.prices is not None
         r, theta = col.prices
         cv = self.curves.at(r)
@@ -404,11 +233,15 @@ class Engine:
         cost: bool = True,
         gap: float | None = None,
         enough: float | None = None,
+        centre: F | None = None,
+        plan: bool = True,
     ) -> Outcome:
         """Stage 1 (most measured) and/or stage 2 (least cost, stage 1's measure held; without
         stage 1 nothing is held), from the `start` columns (at least one plan in the block);
         `gap` overrides the engine's for this run; stage 1 also ends once its bound proves the
-        measure is at most `enough` (all a yes/no question needs)."""
+        measure is at most `enough` (all a yes/no question needs). Stage 1 starts priced at
+        `centre` (measure per unit of each coupling row) when given. Without `plan`,
+        the outcome has no assignment (prices and bounds only)."""
         gap = self.gap if gap is None else gap
         # a known plan may overrun a row by round-off (within the tolerance of the master that
         # made it): the row gets that much more room here, so the plan stays a feasible start
@@ -422,20 +255,24 @@ class Engine:
                 status="start plan infeasible",
                 seconds=time.perf_counter() - self.started,
             )
-        master = _Master(self.Gs, np.where(np.isfinite(self.bs), b_run, np.inf), m_unit)
+        master = Master(self.Gs, np.where(np.isfinite(self.bs), b_run, np.inf), m_unit)
         for col in start:
             if col.ray:
                 col.size = m_unit
             master.add(col)
         measure, measure_bound, serve_gap = np.nan, np.nan, 0.0
         cost_bound, cost_gap = np.nan, 0.0
+        prices = np.zeros(len(self.keys))
         if serve:
             bound = _Bound(-np.inf)
+            if centre is not None:
+                self._start_at(master, block, bound, centre * self.scale / m_unit)
             floor = None if enough is None else -enough / m_unit
             v = self._generate(master, block, bound, gap, floor)
             measure = -v * m_unit
             measure_bound = -bound.value * m_unit
             serve_gap = max(0.0, (v - bound.value) / max(abs(v), 1e-9))
+            prices = master.prices * m_unit / self.scale
         duals = np.zeros(len(self.keys))
         if cost:
             hold = -v * (1.0 - LEX_TOL) if serve else None
@@ -448,15 +285,35 @@ class Engine:
             _, pi, _, _ = master.solve(self.started)
             duals = pi * master.c_unit / self.scale
         idle, lam = master.values()
-        x = self._plan(block, master, lam)
+        x = self._plan(block, master, lam) if plan else sp.csr_matrix(self.problem.shape)
         for weight, col in zip(lam, master.columns, strict=True):
             if col.idle is not None:
                 idle = idle + weight * col.idle
         return Outcome(
-            x, idle, measure, measure_bound, serve_gap, cost_bound, cost_gap, duals, self.rounds
+            x,
+            idle,
+            measure,
+            measure_bound,
+            serve_gap,
+            cost_bound,
+            cost_gap,
+            duals,
+            self.rounds,
+            prices,
         )
 
-    def _plan(self, block: Block, master: _Master, lam: F) -> sp.csr_matrix:
+    def _start_at(self, master: Master, block: Block, bound: _Bound, pi: F) -> None:
+        """Price stage 1 once at π (master units): its column, its bound, the first centre."""
+        pi = np.where(master.open, 0.0, np.maximum(pi, 0.0))
+        r = pi @ self.Gs
+        col, value = self.price(block, r, 1.0 / master.m_unit)
+        if col.ray:
+            col.size = master.m_unit
+        master.add(col)
+        if np.isfinite(value) and r.min() >= 0:
+            bound.value, bound.pi, bound.eta = -value - float(pi @ master.b_fin), pi, 0.0
+
+    def _plan(self, block: Block, master: Master, lam: F) -> sp.csr_matrix:
         n_w, n_p = self.curves.n_w, self.curves.n_p
         parts_r, parts_c, parts_v = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)], [np.zeros(0)]
         for weight, col in zip(lam, master.columns, strict=True):
@@ -475,12 +332,13 @@ class Engine:
         return x
 
     def _generate(
-        self, master: _Master, block: Block, bound: _Bound, gap: float, floor: float | None
+        self, master: Master, block: Block, bound: _Bound, gap: float, floor: float | None
     ) -> float:
         """Column generation in the master's stage until the bound meets its objective (or, with
         `floor`, until the bound reaches it)."""
         cost_stage = master.stage == "cost"
         base_r = master.pool_cost if cost_stage else np.zeros(master.n_p)
+        alpha = self.smoothing
         for _ in range(self.max_rounds):
             v, pi, sigma, eta = master.solve(self.started)
             self.rounds += 1
@@ -489,12 +347,14 @@ class Engine:
             if floor is not None and bound.value >= floor:
                 return v
             points = [(pi, eta)]
-            if self.smoothing > 0 and bound.pi is not None:
-                a = self.smoothing
-                centre = (a * bound.pi + (1 - a) * pi, a * bound.eta + (1 - a) * eta)
+            if alpha > 0 and bound.pi is not None:
+                centre = (
+                    alpha * bound.pi + (1 - alpha) * pi,
+                    alpha * bound.eta + (1 - alpha) * eta,
+                )
                 points.insert(0, centre)
             added = False
-            for p_pi, p_eta in points:
+            for n_point, (p_pi, p_eta) in enumerate(points):
                 r = base_r + p_pi @ self.Gs
                 theta = (p_eta if cost_stage else 1.0) / master.m_unit
                 col, value = self.price(block, r, theta)
@@ -507,13 +367,22 @@ class Engine:
                         bound.value, bound.pi, bound.eta = lb, p_pi, p_eta
                 if col.ray:
                     col.size = master.m_unit
-                if master.reduced(col, pi, sigma, eta) < -1e-12 * max(abs(v), 1.0):
+                elif n_point == 0 and len(points) == 2:
+                    # automatic smoothing: where the bound still rises from the centre towards
+                    # the master's prices, move the next centre closer to them, else back
+                    assert bound.pi is not None
+                    rise = float((self.Gs @ col.usage - master.b_fin) @ (pi - bound.pi))
+                    if cost_stage:
+                        rise += (master.hold - col.measure / master.m_unit) * (eta - bound.eta)
+                    alpha = (
+                        max(alpha - 0.1, 0.0) if rise > 0 else min(alpha + 0.1 * (1 - alpha), 0.99)
+                    )
+                if master.reduced(col, pi, sigma, eta) < -IMPROVES * max(abs(v), 1.0):
                     master.add(col)
                     added = True
                     break
-            if not added:  # no column improves at the master's prices: it is optimal
-                bound.value = max(bound.value, v)
-                return v
+            if not added:  # no column improves at the master's prices (their bound is v + the
+                return v  # least reduced cost, taken above): optimal to the master's tolerance
             if time.perf_counter() - self.started > self.time_limit:
                 raise SolverError(
                     "decomposition hit its time limit",
@@ -572,17 +441,6 @@ class Engine:
         )
 
 
-def _highs(tol: tuple[float, float]) -> highspy.Highs:
-    """A HiGHS instance for a master: dual simplex at the given (primal, dual) tolerances, and
-    no presolve, which judges a start plan's fixed column more strictly than the tolerance."""
-    h = new_highs()
-    h.setOptionValue("solver", "simplex")
-    h.setOptionValue("presolve", "off")
-    h.setOptionValue("primal_feasibility_tolerance", tol[0])
-    h.setOptionValue("dual_feasibility_tolerance", tol[1])
-    return h
-
-
 def _dot(a: F, b: F) -> float:
     """Σ a·b over workloads, without BLAS: its threads, woken for long vectors, contend with
     the master's on a busy machine and cost more than the sum."""
@@ -596,10 +454,9 @@ def _empty() -> tuple[Ix, Ix, F]:
 def solve_max_served(problem: PlacementProblem, **options: float) -> Solution:
     """Serve the most weighted demand (Σ weight·min(served, 1)), then the least cost serving it."""
     eng = Engine(problem, **options)  # type: ignore[arg-type]
-    n_w = problem.shape[0]
-    block = Each(eng.curves, problem.weight.astype(float), np.zeros(n_w), np.ones(n_w))
-    reach = problem.weight[eng.curves.s_end > 0].sum()
-    out = eng.run(block, [eng.zero()], m_unit=float(reach) if reach > 0 else 1.0)
+    block, start, unit = _max_served(eng)
+    centre = _sampled(problem, _max_served, options, extensive=True)
+    out = eng.run(block, start, m_unit=unit, centre=centre)
     served = np.asarray(out.x.multiply(problem.a).sum(axis=1)).ravel()
     return eng.solution(out, _dot(problem.weight, np.minimum(served, 1.0)), "decomposition")
 
@@ -607,10 +464,59 @@ def solve_max_served(problem: PlacementProblem, **options: float) -> Solution:
 def solve_max_min(problem: PlacementProblem, **options: float) -> Solution:
     """Raise the smallest served fraction as far as it goes, then the least cost holding it."""
     eng = Engine(problem, **options)  # type: ignore[arg-type]
-    n_w = problem.shape[0]
-    among = np.arange(n_w)
-    t_max = eng.level_bound(among)
-    block = Common(eng.curves, among, np.zeros(n_w), t_max)
-    out = eng.run(block, [eng.zero()], m_unit=eng.unit_of(t_max))
+    block, start, unit = _max_min(eng)
+    out = eng.run(
+        block, start, m_unit=unit, centre=_sampled(problem, _max_min, options, extensive=False)
+    )
     served = np.asarray(out.x.multiply(problem.a).sum(axis=1)).ravel()
-    return eng.solution(out, float(served.min()) if n_w else 0.0, "decomposition")
+    return eng.solution(out, float(served.min()) if len(served) else 0.0, "decomposition")
+
+
+def _max_served(eng: Engine) -> tuple[Block, list[Column], float]:
+    """max_served's block, start (the plan serving nothing) and unit (the weight it can reach)."""
+    n_w = eng.curves.n_w
+    weight = eng.problem.weight.astype(float)
+    reach = float(weight[eng.curves.s_end > 0].sum())
+    block = Each(eng.curves, weight, np.zeros(n_w), np.ones(n_w))
+    return block, [eng.zero()], reach if reach > 0 else 1.0
+
+
+def _max_min(eng: Engine) -> tuple[Block, list[Column], float]:
+    """max_min_served's block (t up to the level the capacity allows), start and unit."""
+    n_w = eng.curves.n_w
+    t_max = eng.level_bound(np.arange(n_w))
+    return (
+        Common(eng.curves, np.arange(n_w), np.zeros(n_w), t_max),
+        [eng.zero()],
+        eng.unit_of(t_max),
+    )
+
+
+def _sampled(
+    problem: PlacementProblem,
+    setup: Callable[[Engine], tuple[Block, list[Column], float]],
+    options: dict[str, float],
+    *,
+    extensive: bool,
+) -> F | None:
+    """Stage-1 prices from the same objective on a random sample of the workload classes, their
+    limits scaled to the sample's share of the weight: a start near the optimum for a large
+    problem, since the sample's prices are the whole's to within the sampling error. A limit's
+    price per unit carries over for a summed objective (max_served) and scales with the share
+    for a level (max_min_served). None below SAMPLE_FROM classes."""
+    n_w = problem.shape[0]
+    if n_w < SAMPLE_FROM:
+        return None
+    keep = np.zeros(n_w, dtype=bool)
+    keep[np.random.default_rng(0).choice(n_w, SAMPLE, replace=False)] = True
+    share = float(problem.weight[keep].sum() / problem.weight.sum())
+    sub = problem.subset(keep)
+    sub = replace(
+        sub,
+        capacity=sub.capacity * share,
+        power_cap_mw=None if sub.power_cap_mw is None else sub.power_cap_mw * share,
+    )
+    eng = Engine(sub, **{**options, "gap": SAMPLE_GAP})  # type: ignore[arg-type]
+    block, start, unit = setup(eng)
+    out = eng.run(block, start, m_unit=unit, cost=False, plan=False)
+    return out.prices if extensive else out.prices * share
