@@ -165,3 +165,28 @@ def test_best_common_without_a_bound_is_a_ray():
     assert cv.best_common(value, np.arange(4)) == (1.0, True)
     assert cv.best_common(value, np.arange(4), 2.5) == (2.5, False)
     assert cv.best_common(value - 2.0, np.arange(4)) == (0.0, False)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n_w=st.integers(1, 8), n_p=st.integers(1, 5))
+def test_rise_cost_is_the_right_slope(seed, n_w, n_p):
+    """c_w'(s+) — what water-filling's price certificate divides by — against the least cost a
+    little above s, by scipy; ∞ at the most a workload can be served."""
+    p = _problem(seed, n_w, n_p)
+    r = _prices(seed, n_p)
+    curves = ServiceCurves(p)
+    cv = curves.at(r)
+    rng = np.random.default_rng(seed + 5)
+    end = np.where(np.isfinite(curves.s_end), curves.s_end, 2.0)
+    s = end * rng.uniform(0.0, 0.9, n_w)
+    if n_w > 1:
+        s[0] = end[0]  # a capped or dead row at its end
+    slope = cv.rise_cost(s)
+    a = p.a
+    for w in range(n_w):
+        if s[w] >= curves.s_end[w]:
+            assert slope[w] == np.inf
+            continue
+        h = 1e-6 * max(end[w], 1e-3)
+        up = _least_cost(a[w], r, p.cap[w], s[w] + h) - _least_cost(a[w], r, p.cap[w], s[w])
+        assert slope[w] == pytest.approx(up / h, rel=1e-4, abs=1e-6)

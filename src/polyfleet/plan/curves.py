@@ -181,6 +181,24 @@ class Curves:
             out += mix_usage(n_p, self._capped(s))
         return out
 
+    def rise_cost(self, s: F) -> F:
+        """c_w'(s_w+): what serving a little more than s_w costs per unit served (∞ where s_w
+        is the most the workload can be served)."""
+        b = self.base
+        out = np.full(b.n_w, np.inf)
+        out[b.free] = self.rho
+        if b.capped.size:
+            self._check()
+            u = s[b.capped] / b.M
+            i = np.zeros(b.capped.size, dtype=np.intp)
+            for row in self.VA:
+                i += row <= u  # vertices at or below u: the next segment starts there
+            n = self.VA.shape[1]
+            past = i >= self.nv
+            k = np.minimum(i, self.VA.shape[0] - 1) * n + np.arange(n)
+            out[b.capped] = np.where(past, np.inf, self.slope.ravel().take(k))
+        return out
+
     # ---- the best service level ------------------------------------------------------------
     def best_each(self, value: F, lo: F, hi: F) -> F:
         """Per workload, the least s in [lo, hi] that maximises value_w·s − c_w(s)."""

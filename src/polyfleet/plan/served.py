@@ -133,6 +133,8 @@ class Outcome:
     duals: F  # USD per hour per unit of each coupling row (stage 2), else zeros
     rounds: int
     prices: F  # stage 1's final prices: measure per unit of each coupling row
+    bound_prices: F  # the prices of stage 1's best bound, in the same units
+    rows: F  # the coupling rows' limits as the master held them (with room for round-off)
 
 
 @dataclass
@@ -235,6 +237,7 @@ class Engine:
         enough: float | None = None,
         centre: F | None = None,
         plan: bool = True,
+        max_rounds: int | None = None,
     ) -> Outcome:
         """Stage 1 (most measured) and/or stage 2 (least cost, stage 1's measure held; without
         stage 1 nothing is held), from the `start` columns (at least one plan in the block);
@@ -243,6 +246,7 @@ class Engine:
         `centre` (measure per unit of each coupling row) when given. Without `plan`,
         the outcome has no assignment (prices and bounds only)."""
         gap = self.gap if gap is None else gap
+        rounds = self.max_rounds if max_rounds is None else max_rounds
         # a known plan may overrun a row by round-off (within the tolerance of the master that
         # made it): the row gets that much more room here, so the plan stays a feasible start
         b_run = self.b_fin.copy()
@@ -263,23 +267,26 @@ class Engine:
         measure, measure_bound, serve_gap = np.nan, np.nan, 0.0
         cost_bound, cost_gap = np.nan, 0.0
         prices = np.zeros(len(self.keys))
+        bound_prices = prices
         if serve:
             bound = _Bound(-np.inf)
             if centre is not None:
                 self._start_at(master, block, bound, centre * self.scale / m_unit)
             floor = None if enough is None else -enough / m_unit
-            v = self._generate(master, block, bound, gap, floor)
+            v = self._generate(master, block, bound, gap, floor, rounds)
             measure = -v * m_unit
             measure_bound = -bound.value * m_unit
             serve_gap = max(0.0, (v - bound.value) / max(abs(v), 1e-9))
             prices = master.prices * m_unit / self.scale
+            if bound.pi is not None:
+                bound_prices = bound.pi * m_unit / self.scale
         duals = np.zeros(len(self.keys))
         if cost:
             hold = -v * (1.0 - LEX_TOL) if serve else None
             unit = master.plan_cost(self.problem.cost) if serve else start[0].cost
             master.to_cost(self.problem.cost, hold, unit)
             bound = _Bound(-np.inf)
-            v = self._generate(master, block, bound, gap, None)
+            v = self._generate(master, block, bound, gap, None, rounds)
             cost_bound = bound.value * master.c_unit
             cost_gap = max(0.0, (v - bound.value) / max(abs(v), 1e-9))
             _, pi, _, _ = master.solve(self.started)
@@ -300,6 +307,8 @@ class Engine:
             duals,
             self.rounds,
             prices,
+            bound_prices,
+            master.b_fin * self.scale,
         )
 
     def _start_at(self, master: Master, block: Block, bound: _Bound, pi: F) -> None:
@@ -332,14 +341,20 @@ class Engine:
         return x
 
     def _generate(
-        self, master: Master, block: Block, bound: _Bound, gap: float, floor: float | None
+        self,
+        master: Master,
+        block: Block,
+        bound: _Bound,
+        gap: float,
+        floor: float | None,
+        max_rounds: int,
     ) -> float:
         """Column generation in the master's stage until the bound meets its objective (or, with
         `floor`, until the bound reaches it)."""
         cost_stage = master.stage == "cost"
         base_r = master.pool_cost if cost_stage else np.zeros(master.n_p)
         alpha = self.smoothing
-        for _ in range(self.max_rounds):
+        for _ in range(max_rounds):
             v, pi, sigma, eta = master.solve(self.started)
             self.rounds += 1
             if v - bound.value <= gap * max(abs(v), 1e-9):
