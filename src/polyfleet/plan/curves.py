@@ -183,7 +183,8 @@ class Curves:
 
     def rise_cost(self, s: F) -> F:
         """c_w'(s_w+): what serving a little more than s_w costs per unit served (∞ where s_w
-        is the most the workload can be served)."""
+        is within 1e-9 of the most the workload can be served: the end of its domain, which
+        s = M·max a reaches only to round-off)."""
         b = self.base
         out = np.full(b.n_w, np.inf)
         out[b.free] = self.rho
@@ -194,7 +195,7 @@ class Curves:
             for row in self.VA:
                 i += row <= u  # vertices at or below u: the next segment starts there
             n = self.VA.shape[1]
-            past = i >= self.nv
+            past = (i >= self.nv) | (s[b.capped] >= b.s_end[b.capped] * (1.0 - 1e-9))
             k = np.minimum(i, self.VA.shape[0] - 1) * n + np.arange(n)
             out[b.capped] = np.where(past, np.inf, self.slope.ravel().take(k))
         return out
