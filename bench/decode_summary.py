@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from polyfleet.probe.profile import CaseResult, Profile, load_profile
+from polyfleet.inputs.profile import CaseResult, Profile, load_profile
 
 TARGET = 0.40
 

@@ -49,9 +49,10 @@ def end_to_end(n_jobs: int, repeats: int) -> tuple[list[float], list[float]]:
     from ray.cluster_utils import Cluster
 
     from polyfleet.dispatch.cluster import node_labels, node_resources
-    from polyfleet.dispatch.jobs import Job, execute
+    from polyfleet.dispatch.jobs import execute
     from polyfleet.dispatch.ledger import Ledger
     from polyfleet.dispatch.runner import run_jobs
+    from polyfleet.inputs.jobs import Job
 
     cluster = Cluster(
         initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False}

@@ -103,8 +103,8 @@ def main() -> None:
     parser.add_argument("--years", type=int, default=5)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    from polyfleet.inputs.procurement import parse_procurement
     from polyfleet.plan.procure import build_model, procure
-    from polyfleet.procurement import parse_procurement
 
     t0 = time.perf_counter()
     loaded = parse_procurement(random_procurement(args.workloads, args.years))

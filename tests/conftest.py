@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from polyfleet.scenario import LoadedScenario, parse_scenario
+from polyfleet.inputs.scenario import LoadedScenario, parse_scenario
 
 BASE: dict[str, Any] = {
     "name": "tiny",

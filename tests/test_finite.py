@@ -3,9 +3,9 @@ named by its JSON path, and nothing is printed or written."""
 
 from __future__ import annotations
 
+import importlib
 import math
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -45,9 +45,22 @@ def test_first_non_finite_names_the_json_path(record, found):
         check_finite(record, "test")
 
 
-def _poisoned(data: dict) -> SimpleNamespace:
-    """A result object whose record holds an infinity two levels down."""
-    return SimpleNamespace(to_dict=lambda **_: data)
+class _Poisoned:
+    """A computed result whose record holds an infinity at `path` (the rest is the real one)."""
+
+    def __init__(self, result: object, path: tuple[str | int, ...]) -> None:
+        self._result, self._path = result, path
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._result, name)
+
+    def to_dict(self, **kw: object) -> dict:
+        data = self._result.to_dict(**kw)
+        node = data
+        for part in self._path[:-1]:
+            node = node[part]
+        node[self._path[-1]] = math.inf
+        return data
 
 
 def test_plan_with_a_nan_solution_is_refused_and_writes_nothing(base, tmp_path, monkeypatch):
@@ -65,28 +78,53 @@ def test_plan_with_a_nan_solution_is_refused_and_writes_nothing(base, tmp_path, 
     args = ["plan", str(write(tmp_path, base)), "--out", str(out), "--html", str(html)]
     for extra in ([], ["--json"]):
         result = runner.invoke(app, args + extra)
-        assert result.exit_code == 1
+        assert result.exit_code == 3  # a computation that failed, as the solver's failures
         assert "non-finite number at $.cost_per_hour (nan)" in result.stderr
         assert result.stdout == ""
         assert not out.exists() and not html.exists()
 
 
 @pytest.mark.parametrize(
-    ("command", "target", "args"),
+    ("command", "target", "args", "path"),
     [
-        ("leverage", "polyfleet.plan.leverage.leverage", ["SCENARIO"]),
-        ("frontier", "polyfleet.plan.leverage.share_frontier", ["SCENARIO", "--html", "OUT"]),
-        ("procure", "polyfleet.plan.procure.procure", ["PROCUREMENT", "--out", "OUT"]),
-        ("deal", "polyfleet.economics.deal.value_deal", ["DEAL", "--html", "OUT"]),
-        ("tco", "polyfleet.economics.cost.owned_cost", ["mi300x", "--capex", "20000"]),
+        (
+            "leverage",
+            "polyfleet.plan.leverage.leverage",
+            ["SCENARIO"],
+            ("vendors", 0, "base_work_share"),
+        ),
+        (
+            "frontier",
+            "polyfleet.plan.leverage.share_frontier",
+            ["SCENARIO", "--html", "OUT"],
+            ("lowest_feasible_share",),
+        ),
+        (
+            "procure",
+            "polyfleet.plan.procure.procure",
+            ["PROCUREMENT", "--out", "OUT"],
+            ("cost_by_year", 1, "capex"),
+        ),
+        (
+            "deal",
+            "polyfleet.economics.deal.value_deal",
+            ["DEAL", "--html", "OUT"],
+            ("cost", "per_gpu_hour", "gpu"),
+        ),
+        (
+            "tco",
+            "polyfleet.economics.cost.owned_cost",
+            ["mi300x", "--capex", "20000"],
+            ("per_gpu_hour", "power"),
+        ),
     ],
 )
 def test_every_command_refuses_a_non_finite_result(
-    base, tmp_path, monkeypatch, command, target, args
+    base, tmp_path, monkeypatch, command, target, args, path
 ):
-    record = {"status": "optimal", "rows": [{"name": "a", "value": 1.0}, {"value": math.inf}]}
     module, name = target.rsplit(".", 1)
-    monkeypatch.setattr(module + "." + name, lambda *a, **k: _poisoned(record))
+    real = getattr(importlib.import_module(module), name)
+    monkeypatch.setattr(target, lambda *a, **k: _Poisoned(real(*a, **k), path))
     out = tmp_path / "result.out"
     files = {
         "SCENARIO": str(write(tmp_path, base)),
@@ -94,10 +132,11 @@ def test_every_command_refuses_a_non_finite_result(
         "DEAL": str(ROOT / "examples" / "deals" / "amd-6gw.yaml"),
         "OUT": str(out),
     }
+    where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
     for extra in ([], ["--json"]):
         result = runner.invoke(app, [command, *[files.get(a, a) for a in args], *extra])
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == 3, result.output
         assert f"the {command if command != 'procure' else 'procurement'} result" in result.stderr
-        assert "non-finite number at $.rows[1].value (inf)" in result.stderr
+        assert f"non-finite number at {where} (inf)" in result.stderr
         assert result.stdout == ""
         assert not out.exists()

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
-from polyfleet.dispatch.jobs import load_jobs
-from polyfleet.economics.deal import load_deal
 from polyfleet.errors import InputError
-from polyfleet.probe.profile import load_profile
-from polyfleet.procurement import load_procurement
-from polyfleet.scenario import load_scenario
+from polyfleet.inputs.deal import load_deal
+from polyfleet.inputs.jobs import load_jobs
+from polyfleet.inputs.procurement import load_procurement
+from polyfleet.inputs.profile import load_profile
+from polyfleet.inputs.scenario import load_scenario
 
 from .conftest import BASE
 

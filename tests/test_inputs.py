@@ -19,15 +19,15 @@ import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from polyfleet import documents
-from polyfleet.dispatch.jobs import load_jobs
-from polyfleet.documents import MAX_DEPTH, read_document
-from polyfleet.economics.deal import load_deal
 from polyfleet.errors import InputError, preview
-from polyfleet.inputs import input_error, line_of
-from polyfleet.probe.profile import load_profile
-from polyfleet.procurement import load_procurement
-from polyfleet.scenario import load_scenario
+from polyfleet.inputs import reader as documents
+from polyfleet.inputs.convert import input_error
+from polyfleet.inputs.deal import load_deal
+from polyfleet.inputs.jobs import load_jobs
+from polyfleet.inputs.procurement import load_procurement
+from polyfleet.inputs.profile import load_profile
+from polyfleet.inputs.reader import MAX_DEPTH, line_of, read_document
+from polyfleet.inputs.scenario import load_scenario
 
 from .conftest import BASE
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from polyfleet.cli import app
 from polyfleet.errors import InputError
-from polyfleet.options import TcoOptions, parse_options
+from polyfleet.inputs.options import TcoOptions, parse_options
 
 runner = CliRunner()
 

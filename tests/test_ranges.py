@@ -13,14 +13,16 @@ import pytest
 from pydantic import BaseModel, ValidationError, create_model
 
 import polyfleet.catalog._catalog as catalog_schema
-import polyfleet.dispatch.jobs as jobs_schema
-import polyfleet.economics.deal as deal_schema
-import polyfleet.model_shape as model_shape_schema
-import polyfleet.options as options_schema
-import polyfleet.probe.profile as profile_schema
-import polyfleet.procurement as procurement_schema
-import polyfleet.scenario as scenario_schema
-from polyfleet.ranges import (
+import polyfleet.inputs.benchmarks as benchmark_schema
+import polyfleet.inputs.cost as cost_schema
+import polyfleet.inputs.deal as deal_schema
+import polyfleet.inputs.jobs as jobs_schema
+import polyfleet.inputs.model_shape as model_shape_schema
+import polyfleet.inputs.options as options_schema
+import polyfleet.inputs.procurement as procurement_schema
+import polyfleet.inputs.profile as profile_schema
+import polyfleet.inputs.scenario as scenario_schema
+from polyfleet.inputs.base import (
     RANGES,
     InputModel,
     Tier,
@@ -109,6 +111,7 @@ def test_a_schema_of_ranged_numbers_and_other_fields_can():
 
 SCHEMA_MODULES = (
     scenario_schema,
+    cost_schema,
     model_shape_schema,
     procurement_schema,
     deal_schema,
@@ -116,6 +119,7 @@ SCHEMA_MODULES = (
     jobs_schema,
     catalog_schema,
     options_schema,
+    benchmark_schema,
 )
 #: Models that hold loaded inputs or results, not what a file says.
 NOT_READ = {"LoadedScenario", "LoadedProcurement", "Job"}

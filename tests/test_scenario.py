@@ -3,7 +3,7 @@ import json
 import pytest
 
 from polyfleet.errors import CatalogError, InputError
-from polyfleet.scenario import load_scenario
+from polyfleet.inputs.scenario import load_scenario
 
 from .conftest import load, write
 

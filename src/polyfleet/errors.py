@@ -1,10 +1,15 @@
-"""Errors polyfleet raises, each carrying the context a user needs to fix the cause.
+"""Errors polyfleet raises, each carrying the context a user needs to fix the cause, and the
+exit status the command line ends with (`exit_code`).
 
-PolyfleetError
-├── InputError          a file, field path and value that are wrong, and how to fix them
-│   └── CatalogError    an accelerator id or entry the catalog cannot resolve
-├── InfeasibleError     no plan meets every constraint; carries the diagnosis
-└── SolverError         the solver stopped without an optimal answer
+PolyfleetError                  exit 1
+├── InputError                  exit 1: a file, field path and value that are wrong, and the fix
+│   ├── CatalogError            an accelerator id or entry the catalog cannot resolve
+│   └── MissingExtraError       an optional part is not installed: which extra to install
+├── InfeasibleError             exit 2: no plan meets every constraint; carries the diagnosis
+└── SolverError                 exit 3: the solver stopped without an answer; what it reported
+
+This module imports nothing of polyfleet, so that anything (a Ray worker, the profile reader)
+can raise and catch these errors without loading the planner.
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import decimal
 import itertools
 import reprlib
 from pathlib import PurePath
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "CatalogError",
     "InfeasibleError",
     "InputError",
+    "MissingExtraError",
     "PolyfleetError",
     "SolverError",
     "preview",
@@ -107,6 +113,9 @@ def preview(value: Any) -> str:
 class PolyfleetError(Exception):
     """Base of every error polyfleet raises on purpose."""
 
+    #: The exit status of a command that ends with this error.
+    exit_code: ClassVar[int] = 1
+
 
 class InputError(PolyfleetError):
     """Bad input: names the file, the field path (and line when known) and the offending value.
@@ -140,7 +149,7 @@ class InputError(PolyfleetError):
         if self.field:
             field = _clip(self.field, MAX_FIELD)
             parts.append(f"field '{field}'" if not field.startswith("-") else field)
-        text = ": ".join(parts) + f": {_clip(self.message, MAX_MESSAGE)}"
+        text = ": ".join([*parts, _clip(self.message, MAX_MESSAGE)])
         if self.value is not None:
             text += f" (got {preview(self.value)})"
         if self.hint:
@@ -152,16 +161,35 @@ class CatalogError(InputError):
     """An accelerator id that the catalog does not know, or a malformed catalog entry."""
 
 
-class InfeasibleError(PolyfleetError):
-    """No plan meets every constraint. `diagnosis` says which limits fail and by how much."""
+class MissingExtraError(InputError):
+    """A command needs an optional part of polyfleet that is not installed: names the extra."""
 
-    def __init__(self, message: str, diagnosis: dict[str, Any]) -> None:
+    def __init__(self, what: str, *, extra: str, missing: str | None = None) -> None:
+        self.extra = extra
+        self.missing = missing
+        gone = f" ({missing} is not installed)" if missing else ""
+        super().__init__(
+            f"{what} needs the `{extra}` extra{gone}",
+            hint=f"Install it: pip install 'polyfleet[{extra}]'",
+        )
+
+
+class InfeasibleError(PolyfleetError):
+    """No plan meets every constraint. `diagnosis` says which limits fail and by how much;
+    `record` is the answer that shows it, when there is one (a plan with status "infeasible")."""
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, message: str, diagnosis: dict[str, Any], *, record: Any = None) -> None:
         self.diagnosis = diagnosis
+        self.record = record
         super().__init__(message)
 
 
 class SolverError(PolyfleetError):
     """The solver ended without an optimal answer (status and time say why)."""
+
+    exit_code: ClassVar[int] = 3
 
     def __init__(self, message: str, *, status: str, seconds: float) -> None:
         self.status = status

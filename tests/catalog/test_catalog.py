@@ -122,3 +122,30 @@ def test_best_precision_falls_back_to_what_the_chip_has():
 )
 def test_device_names_match_catalog_ids(reported, expected):
     assert load_catalog().match_device(reported) == expected
+
+
+def test_every_accelerator_names_its_software_stack_and_matmul_rate():
+    cat = load_catalog()
+    for acc in cat.values():
+        assert acc.stack == {"nvidia": "cuda", "amd": "rocm", "google": "xla"}[acc.vendor]
+        assert acc.source_of("stack")
+    # MAMF / BF16 peak: how much of its peak a chip's matmuls reach (ML-ENG)
+    assert cat["mi300x"].matmul_fraction == pytest.approx(668 / 1307.4)
+    assert cat["h100-sxm"].matmul_fraction == pytest.approx(794 / 989)
+    assert cat["a100-80gb"].matmul_fraction is None  # none published: the model assumes one
+    assert cat["h200-sxm"].is_unconfirmed("mamf_tflops")  # derived from the H100's
+
+
+def test_a_user_entry_may_name_a_stack_but_not_an_unknown_one():
+    cat = load_catalog(
+        [{"id": "t1", "vendor": "google", "stack": "xla", "memory_gb": 32, "tdp_w": 300}]
+    )
+    assert cat["t1"].stack == "xla"
+    assert (
+        load_catalog([{"id": "x1", "vendor": "acme", "memory_gb": 64, "tdp_w": 300}])["x1"].stack
+        is None
+    )
+    with pytest.raises(CatalogError, match=r"catalog\[0\]\.stack"):
+        load_catalog(
+            [{"id": "x2", "vendor": "acme", "stack": "opencl", "memory_gb": 8, "tdp_w": 9}]
+        )

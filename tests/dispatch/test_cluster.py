@@ -13,13 +13,15 @@ ray = pytest.importorskip("ray")
 from ray.cluster_utils import Cluster  # noqa: E402
 
 from polyfleet.dispatch.cluster import cluster_pools, node_labels, node_resources  # noqa: E402
-from polyfleet.dispatch.jobs import Job, load_jobs  # noqa: E402
 from polyfleet.dispatch.ledger import Ledger  # noqa: E402
 from polyfleet.dispatch.runner import run_jobs, validate  # noqa: E402
 from polyfleet.errors import InputError, PolyfleetError  # noqa: E402
+from polyfleet.inputs.jobs import Job, load_jobs  # noqa: E402
 from polyfleet.plan.placement import make_plan  # noqa: E402
+from polyfleet.results.plan import PlanRecord  # noqa: E402
 
 from ..conftest import load  # noqa: E402
+from .plans import plan_record  # noqa: E402
 
 SCENARIO: dict[str, Any] = {
     "name": "three-pools",
@@ -65,7 +67,8 @@ SCENARIO: dict[str, Any] = {
 
 def plan_for_tests() -> dict[str, Any]:
     """The planner's plan for SCENARIO (it splits `job` over nv and amd, `other` onto spare)."""
-    return make_plan(load(copy.deepcopy(SCENARIO))).to_dict(matrix_cells=False)
+    plan = make_plan(load(copy.deepcopy(SCENARIO))).to_dict(matrix_cells=False)
+    return PlanRecord.build(plan).model_dump(mode="json")
 
 
 def start_cluster(pools: dict[str, int]) -> tuple[Cluster, dict[str, Any]]:
@@ -150,8 +153,8 @@ def test_user_error_fails_without_retry_and_probe_results_become_profiles(cluste
     assert odd["state"] == "succeeded" and odd["result"]["value"]["not_json"] == "uuid.UUID"
     (profile_file,) = report.profiles
     from polyfleet.catalog import load_catalog
+    from polyfleet.inputs.profile import load_profile
     from polyfleet.perfmodel.calibrate import calibrate
-    from polyfleet.probe.profile import load_profile
 
     profile = load_profile(profile_file)
     assert profile.device.accelerator == "h100-sxm"
@@ -182,7 +185,7 @@ def test_bad_input_is_refused_before_anything_is_submitted(cluster, tmp_path):
 
 def test_validate_needs_an_optimal_plan():
     with pytest.raises(PolyfleetError, match="optimal"):
-        validate(make_jobs(1), {"status": "infeasible", "workloads": [], "assignments": []}, {})
+        validate(make_jobs(1), plan_record({"job": {"nv": 1.0}}, status="infeasible"), {})
 
 
 def test_jobs_still_running_at_the_timeout_fail_saying_so(cluster, tmp_path):

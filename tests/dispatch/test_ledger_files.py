@@ -18,6 +18,8 @@ from polyfleet.cli import app
 from polyfleet.dispatch import ledger as ledger_module
 from polyfleet.dispatch.ledger import Ledger
 
+from .plans import plan_record
+
 runner = CliRunner()
 
 
@@ -42,11 +44,7 @@ def _permissions_bind() -> bool:
 
 
 ROOT = not _permissions_bind()
-PLAN = {
-    "status": "optimal",
-    "workloads": [{"name": "w"}],
-    "assignments": [{"workload": "w", "pool": "p", "accelerators": 8.0}],
-}
+PLAN = plan_record({"w": {"p": 8.0}})
 JOBS = {"jobs": [{"id": "j0", "workload": "w", "run": {"entry": "polyfleet.dispatch.demo:noop"}}]}
 
 
@@ -278,7 +276,7 @@ def test_a_sound_ledger_passes_and_a_conflicting_job_file_is_refused(tmp_path, m
     file whose id the ledger holds with another definition is refused before any cluster."""
     monkeypatch.chdir(tmp_path)
     inputs(tmp_path)
-    from polyfleet.dispatch.jobs import load_jobs
+    from polyfleet.inputs.jobs import load_jobs
 
     with Ledger(tmp_path / "state" / "ledger.sqlite") as ledger:
         ledger.add([(j.id, j.workload, j.run) for j in load_jobs("jobs.yaml")])

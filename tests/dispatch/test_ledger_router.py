@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from polyfleet.dispatch.ledger import Ledger
-from polyfleet.dispatch.plan_file import PlanFile
 from polyfleet.dispatch.router import Router
+from polyfleet.results.plan import PlanRecord
+
+from .plans import plan_record
 
 
 def test_ledger_transitions_and_stale_attempts(tmp_path):
@@ -58,19 +60,11 @@ def test_a_restart_sees_the_same_truth(tmp_path):
     assert again.job("j2")["state"] == "rerouted" and again.job("j1")["state"] == "succeeded"
 
 
-PLAN = {
-    "status": "optimal",
-    "workloads": [{"name": "w"}, {"name": "v"}],
-    "assignments": [
-        {"workload": "w", "pool": "a", "accelerators": 300.0},
-        {"workload": "w", "pool": "b", "accelerators": 100.0},
-        {"workload": "v", "pool": "b", "accelerators": 5.0},
-    ],
-}
+PLAN = plan_record({"w": {"a": 300.0, "b": 100.0}, "v": {"b": 5.0}})
 
 
 def test_route_follows_the_plan_and_every_prefix_does_too():
-    router = Router(PlanFile.coerce(PLAN).split(), ["a", "b", "c"])
+    router = Router(PlanRecord.coerce(PLAN).split(), ["a", "b", "c"])
     picks = router.route_names("w", 200)
     assert picks.count("a") == 150 and picks.count("b") == 50 and "c" not in picks
     for n in (4, 20, 63):
@@ -81,7 +75,7 @@ def test_route_follows_the_plan_and_every_prefix_does_too():
 
 
 def test_free_capacity_shifts_the_split():
-    router = Router(PlanFile.coerce(PLAN).split(), ["a", "b"])
+    router = Router(PlanRecord.coerce(PLAN).split(), ["a", "b"])
     router.set_free({"a": 0.25, "b": 1.0})  # a's slots mostly busy
     picks = router.route_names("w", 100)
     assert picks.count("a") == 43  # 300 x 0.25 : 100 x 1 -> 75 : 100 of 100 jobs
@@ -90,7 +84,7 @@ def test_free_capacity_shifts_the_split():
 
 
 def test_next_pool_skips_tried_and_dead_pools():
-    router = Router(PlanFile.coerce(PLAN).split(), ["a", "b", "c"])
+    router = Router(PlanRecord.coerce(PLAN).split(), ["a", "b", "c"])
     assert router.next_pool("w", tried=["a"], alive=["a", "b", "c"]) == "b"
     assert router.next_pool("w", tried=[], alive=["b"]) == "b"
     assert router.next_pool("w", tried=["a", "b"], alive=["a", "b", "c"]) is None
@@ -106,7 +100,7 @@ def test_local_spec_scales_slots_and_gives_real_gpus_to_their_pool():
     from pathlib import Path
 
     from polyfleet.dispatch.cluster import local_spec
-    from polyfleet.scenario import load_scenario
+    from polyfleet.inputs.scenario import load_scenario
 
     loaded = load_scenario(Path(__file__).parents[2] / "examples" / "hyperscaler-2026.yaml")
     spec = local_spec(loaded, 32)

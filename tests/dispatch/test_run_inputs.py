@@ -14,8 +14,9 @@ import yaml
 from typer.testing import CliRunner
 
 from polyfleet.cli import app
-from polyfleet.dispatch.jobs import execute, load_jobs
+from polyfleet.dispatch.jobs import execute
 from polyfleet.errors import InputError
+from polyfleet.inputs.jobs import load_jobs
 
 from .test_ledger_files import JOBS, PLAN, flat, inputs
 
@@ -40,10 +41,9 @@ def _plan(**change: Any) -> dict[str, Any]:
 PLANS: list[tuple[str, bytes, str | None, str]] = [
     ("zero", json.dumps(_plan(assignments__0__accelerators=0)).encode(), "accelerators", "greater"),
     ("negative", json.dumps(_plan(assignments__0__accelerators=-8)).encode(), "accelerators", ""),
-    (
+    (  # json.dumps writes the token NaN, which JSON does not have but Python reads
         "nan",
-        b'{"status": "optimal", "workloads": [{"name": "w"}], "assignments": '
-        b'[{"workload": "w", "pool": "p", "accelerators": NaN}]}',
+        json.dumps(_plan(assignments__0__accelerators=float("nan"))).encode(),
         "accelerators",
         "finite",
     ),
@@ -80,6 +80,24 @@ PLANS: list[tuple[str, bytes, str | None, str]] = [
         "does not list",
     ),
     ("infeasible", json.dumps(_plan(status="infeasible")).encode(), "status", "optimal plan"),
+    (
+        "an earlier plan without a format",
+        json.dumps(_plan(format=KeyError, schema_version=KeyError)).encode(),
+        "format",
+        "not a polyfleet.plan record",
+    ),
+    (
+        "another record",
+        json.dumps(_plan(format="polyfleet.leverage")).encode(),
+        "format",
+        "not a polyfleet.plan record",
+    ),
+    (
+        "another schema version",
+        json.dumps(_plan(schema_version=2)).encode(),
+        "schema_version",
+        "unsupported polyfleet.plan schema version",
+    ),
 ]
 
 
@@ -126,7 +144,7 @@ def test_job_ids_are_safe_file_names(tmp_path, job_id):
 
 
 def test_generated_ids_are_safe_whatever_the_workload_is_called(tmp_path):
-    from polyfleet.dispatch.jobs import SAFE_ID
+    from polyfleet.inputs.jobs import SAFE_ID
 
     path = tmp_path / "jobs.yaml"
     spec = {"workload": "../team a/../x", "run": {"entry": "m:f"}, "count": 3}
@@ -183,5 +201,6 @@ def test_run_options_out_of_range_are_refused(tmp_path, monkeypatch, option, val
     inputs(tmp_path)
     result = runner.invoke(app, ["run", "jobs.yaml", "--plan", "plan.json", option, value])
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
-    assert flat(result.stderr).startswith(flat(f"error: {option}: must be"))
+    err = flat(result.stderr)  # the range of the option's quantity, as a file's field gets it
+    assert err.startswith(flat(f"error: {option}: ")) and ("mustbe" in err or "finite" in err)
     assert not Path(".polyfleet").exists()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from polyfleet.catalog import load_catalog
-from polyfleet.economics import cost
-from polyfleet.economics.cost import OwnedTerms, annuity_factor, owned_cost, pool_breakdown
-from polyfleet.scenario import Pool, PoolCost
+from polyfleet.economics.cost import annuity_factor, owned_cost
+from polyfleet.inputs.cost import COST_DEFAULTS, OwnedCost, PoolCost
+from polyfleet.inputs.scenario import Pool
+from polyfleet.plan.pricing import pool_breakdown
 
 
 def test_annuity_is_the_capital_recovery_factor():
@@ -19,8 +20,7 @@ def test_annuity_is_the_capital_recovery_factor():
 
 def test_owned_cost_matches_a_hand_computation():
     h100 = load_catalog()["h100-sxm"]  # DGX H100: 10.2 kW per 8 GPUs -> 1.275 kW IT per GPU
-    terms = OwnedTerms(
-        gpu_price=20_000,
+    terms = OwnedCost(
         node_per_gpu=6_000,
         network_per_gpu=2_000,
         facility_per_mw=8e6,
@@ -29,10 +29,9 @@ def test_owned_cost_matches_a_hand_computation():
         cost_of_capital=0.10,
         maintenance_frac_per_year=0.05,
         power_price_per_mwh=100,
-        pue=1.5,
         utilisation=0.8,
     )
-    b = owned_cost(h100, terms)
+    b = owned_cost(h100, 20_000, terms, 1.5)
     a = 1.21 / 2.1 / 8760  # annuity at 10 % over 2 years, per hour
     assert b.it_kw == pytest.approx(1.275) and b.facility_kw == pytest.approx(1.9125)
     assert b.per_hour["gpu"] == pytest.approx(20_000 * a)
@@ -47,12 +46,22 @@ def test_owned_cost_matches_a_hand_computation():
 
 def test_defaults_are_applied_and_reported_as_assumptions():
     acc = load_catalog()["mi300x"]
-    b = owned_cost(acc, OwnedTerms(gpu_price=10_000, cost_of_capital=0.0, amortize_years=4))
-    assert b.capital["node"] == pytest.approx(cost.NODE_FRACTION * 10_000)
-    assert b.capital["network"] == pytest.approx(cost.NETWORK_FRACTION * 10_000)
-    assert b.capital["facility"] == pytest.approx(cost.FACILITY_PER_MW * b.it_kw / 1000)
+    terms = OwnedCost(
+        cost_of_capital=0.0,
+        amortize_years=4,
+        power_price_per_mwh=70,
+        utilisation=1,
+        maintenance_frac_per_year=0,
+        facility_years=15,
+    )
+    b = owned_cost(acc, 10_000, terms, 1.3)
+    assert b.capital["node"] == pytest.approx(COST_DEFAULTS["node_per_gpu"].value * 10_000)
+    assert b.capital["network"] == pytest.approx(COST_DEFAULTS["network_per_gpu"].value * 10_000)
+    assert b.capital["facility"] == pytest.approx(
+        COST_DEFAULTS["facility_per_mw"].value * b.it_kw / 1000
+    )
     assert set(b.assumed) == {"node_per_gpu", "network_per_gpu", "facility_per_mw"}
-    explicit = owned_cost(acc, OwnedTerms(gpu_price=10_000, node_per_gpu=0, network_per_gpu=0))
+    explicit = owned_cost(acc, 10_000, OwnedCost(node_per_gpu=0, network_per_gpu=0), 1.3)
     assert explicit.capital["node"] == 0 and "node_per_gpu" not in explicit.assumed
 
 
@@ -71,8 +80,5 @@ def test_pool_breakdown_rented_owned_and_catalog():
         pue=1.25,
         cost=PoolCost(capex_per_gpu=35_000, cost_of_capital=0.08, power_price_per_mwh=75),
     )
-    direct = owned_cost(
-        acc,
-        OwnedTerms(gpu_price=35_000, cost_of_capital=0.08, power_price_per_mwh=75, pue=1.25),
-    )
+    direct = owned_cost(acc, 35_000, OwnedCost(cost_of_capital=0.08, power_price_per_mwh=75), 1.25)
     assert pool_breakdown(owned, acc).total == pytest.approx(direct.total)

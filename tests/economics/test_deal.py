@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 
 from polyfleet.cli import app
 from polyfleet.economics.cost import HOURS_PER_YEAR, annuity_factor
-from polyfleet.economics.deal import load_deal, milestone_dates, parse_deal, value_deal
+from polyfleet.economics.deal import milestone_dates, value_deal
 from polyfleet.errors import InputError
+from polyfleet.inputs.deal import load_deal, parse_deal
+from polyfleet.inputs.scenario import load_scenario
 from polyfleet.plan.placement import make_plan
-from polyfleet.scenario import load_scenario
 
 from ..conftest import write
 

@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 
 from polyfleet.economics.warrant import (
-    CHUNK_BYTES,
     bgk_barrier,
     black_scholes_call,
     chunk_pairs,
     simulate_warrant,
     up_and_in_call,
-    work_problem,
 )
+from polyfleet.inputs.work import CHUNK_BYTES, work_problem
 
 
 def mc(spot, strike, t, r, q, vol, hurdles, *, paths=200_000, steps=20, seed=1, met=None, **kw):

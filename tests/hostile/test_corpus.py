@@ -5,7 +5,8 @@ value, no traceback, within 10 s of CPU and 1 GiB, having written nothing.
 The corpus: `common/` holds what the shared reader refuses for every file kind (alias bomb, deep
 nesting, duplicate keys, impossible dates, empty, not UTF-8, wrong top level, unsafe tags); each
 kind's folder holds its valid base (`valid/`) with one field made non-finite, absurd, misspelt or
-inconsistent. Command-line options are listed below (OPTIONS, USAGE).
+inconsistent (`benchmarks/`: tables of published results, read by `calibrate` and `plan`).
+Command-line options are listed below (OPTIONS, USAGE).
 
 Each command runs in its own child process, forked from one of a few processes that imported the
 CLI once (zygote.py), a few at a time; so a command costs its own work, not the imports. It runs
@@ -93,6 +94,17 @@ COMMANDS: dict[str, dict[str, tuple[str, ...]]] = {
             "{tmp}/profiles",
         )
     },
+    "benchmarks": {
+        "calibrate": ("calibrate", "--benchmarks", "{file}"),
+        "plan --benchmarks": (
+            "plan",
+            str(VALID / "scenario.yaml"),
+            "--benchmarks",
+            "{file}",
+            "--out",
+            "{tmp}/plan.json",
+        ),
+    },
     "plan": {
         "run": (
             "run",
@@ -106,7 +118,13 @@ COMMANDS: dict[str, dict[str, tuple[str, ...]]] = {
         )
     },
 }
-YAML_KINDS = ("scenario", "procurement", "deal", "jobs")  # profiles and plans are JSON only
+YAML_KINDS = (
+    "scenario",
+    "procurement",
+    "deal",
+    "jobs",
+    "benchmarks",
+)  # profiles and plans are JSON only
 
 # --- common/: the shared reader's refusals, for every kind --------------------------------------
 # file -> what the message names (besides the file); a kind's own wording where it differs
@@ -215,6 +233,20 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("count-huge.yaml", "jobs[1].count", "1000000000000.0"),
         ("count-bool.yaml", "jobs[1].count", "true"),
         ("count-inf.yaml", "jobs[1].count", "inf"),
+    ],
+    "benchmarks": [
+        ("misspelt-key.yaml", "results[0] (r1).througput", "did you mean 'throughput'"),
+        ("throughput-nan.yaml", "results[0] (r1).throughput", "nan"),
+        ("throughput-inf.yaml", "results[1] (r2).throughput", "inf"),
+        ("count-huge.yaml", "results[0] (r1).count", "1e30"),
+        ("count-bool.yaml", "results[2] (r3).count", "true"),
+        ("minutes-nan.yaml", "results[2] (r3).minutes", "nan"),
+        ("latency-inf.yaml", "results[1] (r2).token_latency_ms", "inf"),
+        ("params-huge.yaml", "models.m70.params_b", "1e308"),
+        ("train-tokens-inf.yaml", "models.m70.train_tokens", "inf"),
+        ("minutes-on-offline.yaml", "results[0] (r1).minutes", "12.0"),
+        ("unknown-accelerator.yaml", "results[1] (r2).accelerator", "'mi3000x'"),
+        ("unknown-model.yaml", "results[2] (r3).model", "'m7'"),
     ],
     "plan": [
         ("accelerators-zero.json", "assignments[1].accelerators", "0"),
@@ -439,8 +471,10 @@ def test_every_command_refuses_every_hostile_file(case: Case, outcomes: dict[str
         ("procure", str(VALID / "procurement.yaml"), "--out", "{tmp}/p.json"),
         ("deal", DEAL, "--no-sensitivity"),
         ("plan", SCENARIO, "--profiles", str(VALID / "profile.json")),
+        ("calibrate", "--benchmarks", str(VALID / "benchmarks.yaml")),
+        ("plan", SCENARIO, "--benchmarks", str(VALID / "benchmarks.yaml")),
     ],
-    ids=["procure", "deal", "plan --profiles"],
+    ids=["procure", "deal", "plan --profiles", "calibrate", "plan --benchmarks"],
 )
 def test_the_valid_bases_pass(argv: tuple[str, ...], runner: Runner, valid_plan: str):
     """The hostile files are their valid base with one edit: the base itself must pass."""

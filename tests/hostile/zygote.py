@@ -60,10 +60,10 @@ def _wait(pid: int, kill_after: float) -> dict[str, Any]:
 
 def main() -> None:
     # what every command imports anyway, loaded once here
-    import polyfleet.dispatch.jobs
     import polyfleet.economics.deal
-    import polyfleet.plan.placement
-    import polyfleet.procurement  # noqa: F401
+    import polyfleet.inputs.jobs
+    import polyfleet.inputs.procurement
+    import polyfleet.plan.placement  # noqa: F401
     from polyfleet.cli import app
 
     for line in sys.stdin:

@@ -12,13 +12,13 @@ import pytest
 from typer.testing import CliRunner
 
 from polyfleet.cli import app
+from polyfleet.inputs.scenario import load_scenario
 from polyfleet.plan import decompose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.leverage import leverage, share_frontier
 from polyfleet.plan.lp import least_violation_total, solve_lp
 from polyfleet.plan.placement import prepare
 from polyfleet.plan.problem import ShareBound
-from polyfleet.scenario import load_scenario
 
 BUG1 = """\
 name: bug1

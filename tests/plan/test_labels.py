@@ -31,6 +31,7 @@ from polyfleet.plan.problem import CouplingRows, PlacementProblem, ShareBound
 from polyfleet.plan.solution import Solution
 from polyfleet.report.html import render_html
 from polyfleet.report.terminal import print_plan
+from polyfleet.results.plan import PlanRecord
 
 from ..conftest import load
 
@@ -134,7 +135,7 @@ def test_two_power_rows_priced_reported_under_their_own_labels(monkeypatch, base
     assert caps["power_cap"]["mw"] == pytest.approx(180.0, rel=1e-6)
     assert caps["power_cap:east"]["shadow_price_per_mw_hour"] == pytest.approx(PI_EAST, rel=1e-6)
 
-    data = plan.to_dict(matrix_cells=False)
+    data = PlanRecord.build(plan.to_dict(matrix_cells=False))
     console = Console(record=True, width=400)
     print_plan(data, console)
     text = console.export_text()
@@ -160,7 +161,7 @@ def test_a_sites_cap_that_cannot_hold_is_diagnosed_as_that_sites(monkeypatch, ba
     assert plan.solution.violation(FLEET) == pytest.approx(0.0, abs=1e-6)
     assert limit["message"].startswith("power cap of east short by 39.")
     console = Console(record=True, width=400)
-    print_plan(plan.to_dict(matrix_cells=False), console)
+    print_plan(PlanRecord.build(plan.to_dict(matrix_cells=False)), console)
     assert "limit power cap of east short by 39." in console.export_text()
 
 

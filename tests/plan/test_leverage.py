@@ -174,7 +174,7 @@ def test_cli_refuses_a_fleet_without_a_plan(base, tmp_path: Path):
     path = write(tmp_path, base)
     for command in ("leverage", "frontier"):
         result = CliRunner().invoke(app, [command, str(path)])
-        assert result.exit_code == 1
+        assert result.exit_code == 2  # infeasible: an answer, not bad input
         assert (
             "workload job cannot be served" in result.stderr and "polyfleet plan" in result.stderr
         )

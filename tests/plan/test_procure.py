@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from polyfleet.cli import app
 from polyfleet.economics.cost import facility_kw
 from polyfleet.errors import InputError
+from polyfleet.inputs.procurement import load_procurement, parse_procurement
 from polyfleet.plan.procure import build_model, procure
-from polyfleet.procurement import load_procurement, parse_procurement
 
 ROOT = Path(__file__).parents[2]
 

@@ -12,9 +12,9 @@ import yaml
 
 from polyfleet.catalog import load_catalog
 from polyfleet.economics.cost import facility_kw
+from polyfleet.inputs.procurement import load_procurement, parse_procurement
 from polyfleet.plan.lp import INF
 from polyfleet.plan.procure import build_model, procure
-from polyfleet.procurement import load_procurement, parse_procurement
 
 CAT = load_catalog()
 MW = {a: facility_kw(CAT[a], 1.2) / 1000.0 for a in ("mi355x", "mi300x", "b200", "h100-sxm")}

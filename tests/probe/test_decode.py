@@ -12,12 +12,12 @@ import pytest
 import torch
 
 from polyfleet.catalog import load_catalog
+from polyfleet.inputs.profile import CaseResult, Profile
 from polyfleet.probe import device as device_mod
 from polyfleet.probe import models
 from polyfleet.probe.context import Context, NoProgress
 from polyfleet.probe.decode import CACHE_ALIGN, GRAPH_WARMUP, cache_length, run_llm_decode
 from polyfleet.probe.device import Device, GraphCaptureError, discover
-from polyfleet.probe.profile import CaseResult, Profile
 from polyfleet.probe.suite import PRESETS
 
 #: The tiny preset cut to two batches of a few tokens: enough to see every path, quickly.

@@ -10,9 +10,9 @@ from rich.console import Console
 
 from polyfleet.catalog import load_catalog
 from polyfleet.errors import InputError
+from polyfleet.inputs.profile import CaseResult, DeviceRecord, Profile, Skipped, parse_profile
 from polyfleet.perfmodel.calibrate import _probe_workload, calibrate
 from polyfleet.perfmodel.matrix import estimate_one
-from polyfleet.probe.profile import CaseResult, DeviceRecord, Profile, Skipped, parse_profile
 from polyfleet.report.probe_table import graph_speedups, print_profile
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "profiles" / "h200-sxm-full.json"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from polyfleet.errors import InputError
-from polyfleet.probe.profile import Profile, load_profile, load_profiles, parse_profile
+from polyfleet.inputs.profile import Profile, load_profile, load_profiles, parse_profile
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "profiles" / "h200-sxm-full.json"
 

@@ -10,8 +10,8 @@ from torch import nn
 
 from polyfleet.catalog import load_catalog
 from polyfleet.errors import InputError
+from polyfleet.inputs.profile import Profile
 from polyfleet.probe.device import discover
-from polyfleet.probe.profile import Profile
 from polyfleet.probe.suite import PRESETS, WORKLOADS, run_suite
 from polyfleet.probe.timing import count_flops, time_calls
 

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from polyfleet.cli import app as cli
-from polyfleet.dispatch.jobs import load_jobs
 from polyfleet.errors import InputError
-from polyfleet.probe.profile import load_profile
+from polyfleet.inputs.jobs import load_jobs
+from polyfleet.inputs.profile import load_profile
 
 from .conftest import EXAMPLES, Api
 

@@ -9,11 +9,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from polyfleet.errors import CatalogError
-from polyfleet.ranges import (
+from polyfleet.inputs.base import (
     AcceleratorsPerNode,
     BandwidthTbps,
     InputModel,
@@ -26,13 +25,20 @@ from polyfleet.ranges import (
     TflopsPeak,
     Year,
 )
+from polyfleet.inputs.convert import input_error
+from polyfleet.inputs.model_shape import Precision
+from polyfleet.inputs.reader import line_of, read_document
 
 PACKAGED_FILE = "accelerators.yaml"
 SCHEMA_VERSION = 1
-Precision = Literal["bf16", "fp8", "fp4"]
+#: The software path a chip needs: NVIDIA CUDA, AMD ROCm, Google XLA.
+Stack = Literal["cuda", "rocm", "xla"]
+STACKS: tuple[Stack, ...] = ("cuda", "rocm", "xla")
 PRECISIONS: tuple[Precision, ...] = ("fp4", "fp8", "bf16")  # fastest first
 #: Fields whose value is a published figure and therefore needs a source.
 SOURCED_FIELDS = (
+    "stack",
+    "mamf_tflops",
     "memory_gb",
     "bandwidth_tbps",
     "tflops",
@@ -84,9 +90,11 @@ class Accelerator(_Strict):
     vendor: str = Field(min_length=1)
     name: str | None = None
     aliases: tuple[str, ...] = ()
+    stack: Stack | None = None  # None: unknown; the performance model pools it with the others
     memory_gb: MemoryGb
     bandwidth_tbps: BandwidthTbps | None = None
     tflops: Tflops = Tflops()
+    mamf_tflops: TflopsPeak | None = None  # achieved dense BF16 matmul rate (MAMF), measured
     tdp_w: TdpW
     scaleup_gbps: ScaleupGbps | None = None
     scaleup_domain: AcceleratorsPerNode | None = None
@@ -110,6 +118,14 @@ class Accelerator(_Strict):
     def domain_size(self) -> int:
         """Accelerators that share one scale-up (NVLink / Infinity Fabric) domain."""
         return self.scaleup_domain or self.gpus_per_node
+
+    @property
+    def matmul_fraction(self) -> float | None:
+        """The fraction of its dense BF16 peak a large matmul reaches on this chip (MAMF / peak),
+        or None where no measurement is published."""
+        if self.mamf_tflops is None or not self.tflops.bf16:
+            return None
+        return min(self.mamf_tflops / self.tflops.bf16, 1.0)
 
     def source_of(self, field: str) -> str | None:
         """The source of a field (`price.purchase` falls back to `price`, spec fields to `specs`)."""
@@ -212,9 +228,15 @@ class Catalog(Mapping[str, Accelerator]):
         raise CatalogError("unknown accelerator", file=file, field=field, value=name, hint=hint)
 
     def with_entries(
-        self, entries: Iterable[Mapping[str, Any]], *, file: str, field: str
+        self,
+        entries: Iterable[Mapping[str, Any]],
+        *,
+        file: str,
+        field: str,
+        text: str | None = None,
     ) -> Catalog:
-        """A new catalog with `entries` added, or merged field by field into an existing id."""
+        """A new catalog with `entries` added, or merged field by field into an existing id.
+        `text` (the file's source) lets errors give the line of the entry's field."""
         merged = dict(self._by_id)
         for i, entry in enumerate(entries):
             if not isinstance(entry, Mapping) or "id" not in entry:
@@ -223,6 +245,7 @@ class Catalog(Mapping[str, Accelerator]):
                     file=file,
                     field=f"{field}[{i}]",
                     value=entry,
+                    line=line_of(text, [field, i]),
                 )
             key = self.find(str(entry["id"])) or str(entry["id"]).strip().lower()
             base = merged[key].model_dump(exclude_defaults=True) if key in merged else {}
@@ -231,13 +254,13 @@ class Catalog(Mapping[str, Accelerator]):
             try:
                 merged[key] = Accelerator.model_validate(data)
             except ValidationError as exc:
-                err = exc.errors()[0]
-                loc = ".".join(str(p) for p in err["loc"])
-                raise CatalogError(
-                    err["msg"],
+                raise input_error(
+                    exc,
                     file=file,
-                    field=f"{field}[{i}].{loc}" if loc else f"{field}[{i}]",
-                    value=err.get("input"),
+                    text=text,
+                    model=Accelerator,
+                    prefix=(field, i),
+                    error=CatalogError,
                 ) from None
         return Catalog(
             merged.values(), origin=f"{self.origin} + {file}", references=self.references
@@ -260,8 +283,8 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def _packaged() -> Catalog:
-    text = resources.files("polyfleet.catalog").joinpath(PACKAGED_FILE).read_text("utf-8")
-    data = yaml.safe_load(text)
+    raw = resources.files("polyfleet.catalog").joinpath(PACKAGED_FILE).read_bytes()
+    data, text = read_document(raw, file=PACKAGED_FILE)
     if data.get("schema_version") != SCHEMA_VERSION:
         raise CatalogError(
             "unsupported catalog schema version",
@@ -275,21 +298,25 @@ def _packaged() -> Catalog:
         try:
             accs.append(Accelerator.model_validate(entry))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise CatalogError(
-                err["msg"],
+            raise input_error(
+                exc,
                 file=PACKAGED_FILE,
-                field=f"accelerators[{i}]." + ".".join(str(p) for p in err["loc"]),
-                value=err.get("input"),
+                text=text,
+                model=Accelerator,
+                prefix=("accelerators", i),
+                error=CatalogError,
             ) from None
     return Catalog(accs, references=data.get("references", {}))
 
 
-def load_catalog(extra: Iterable[Mapping[str, Any]] = (), *, file: str = "<scenario>") -> Catalog:
-    """The packaged catalog, with `extra` entries (a scenario's `catalog:` list) merged in."""
+def load_catalog(
+    extra: Iterable[Mapping[str, Any]] = (), *, file: str = "<scenario>", text: str | None = None
+) -> Catalog:
+    """The packaged catalog, with `extra` entries (a scenario's `catalog:` list) merged in; an
+    entry's error names the file, field and (with the file's `text`) line."""
     base = _packaged()
     extra = list(extra)
-    return base.with_entries(extra, file=file, field="catalog") if extra else base
+    return base.with_entries(extra, file=file, field="catalog", text=text) if extra else base
 
 
 def references() -> dict[str, str]:

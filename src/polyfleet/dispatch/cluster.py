@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from polyfleet.errors import InputError, PolyfleetError
+from polyfleet.extras import require
 
 __all__ = [
     "check_reachable",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 STATE_FILE = "cluster.json"
+#: What a command that needs Ray does, as a missing `run` extra names it.
+NEEDS_RAY = "dispatch to a Ray cluster"
 START_TIMEOUT_S = 180.0
 CONNECT_TIMEOUT_S = 10.0
 _SERVER_ARGS = "-m polyfleet.dispatch.cluster serve "
@@ -150,6 +153,7 @@ def read_state(state_dir: str | Path) -> dict[str, Any] | None:
 
 def start_local(spec: Sequence[dict[str, Any]], state_dir: str | Path) -> dict[str, Any]:
     """Start the background process holding a local cluster; return its state once it is up."""
+    require("ray", extra="run", what=NEEDS_RAY)
     state_dir = Path(state_dir)
     if (existing := read_state(state_dir)) is not None:
         raise PolyfleetError(
@@ -235,8 +239,8 @@ def _serve(state_dir: Path) -> None:  # pragma: no cover - runs in the backgroun
 
 def disconnect() -> None:
     """Leave the cluster (a driver left connected to a cluster that stops is aborted by Ray)."""
-    if "ray" not in sys.modules:
-        return  # never joined one
+    if sys.modules.get("ray") is None:
+        return  # never joined one (or Ray cannot be imported here)
     import ray
 
     if ray.is_initialized():
@@ -245,6 +249,7 @@ def disconnect() -> None:
 
 def connect(address: str | None, state_dir: str | Path) -> str:
     """ray.init to `address`, or to the local cluster `cluster up --local` started."""
+    ray = require("ray", extra="run", what=NEEDS_RAY)
     if address is None:
         state, stale = _load_state(state_dir)
         if state is None:
@@ -254,8 +259,6 @@ def connect(address: str | None, state_dir: str | Path) -> str:
             )
         address = state["address"]
     check_reachable(address)
-    import ray
-
     if not ray.is_initialized():
         ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     return address

@@ -13,7 +13,6 @@ failed with that error.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,16 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from polyfleet.dispatch.cluster import cluster_pools
-from polyfleet.dispatch.jobs import Job, execute, safe_name
+from polyfleet.dispatch.jobs import execute
 from polyfleet.dispatch.ledger import Ledger, unknown_states
-from polyfleet.dispatch.plan_file import PlanFile
 from polyfleet.dispatch.router import Router
 from polyfleet.errors import InputError, PolyfleetError
+from polyfleet.inputs.jobs import Job, safe_name
+from polyfleet.results.plan import PlanRecord
+from polyfleet.results.run import RunRecord, run_notes
 
 __all__ = [
     "Placement",
     "RunReport",
-    "check_run_options",
     "match_plan",
     "run_jobs",
     "validate",
@@ -52,25 +52,13 @@ class RunReport:
     leftovers: dict[str, int] = field(default_factory=dict)  # other job file -> unfinished jobs
     unknown: dict[str, int] = field(default_factory=dict)  # state no polyfleet writes -> jobs
 
+    def record(self, ledger: str | Path) -> RunRecord:
+        """The run record of this report on the ledger at `ledger`."""
+        return RunRecord.build({"ledger": str(ledger), **self.to_dict()})
+
     def notes(self, ledger: str | Path) -> list[str]:
         """What the user must know beyond the counts: pools that took no job, jobs not run."""
-        out = [
-            f"pool {pool}: {why}; the plan's other pools took its share"
-            for pool, why in sorted(self.missing_pools.items())
-        ]
-        if self.leftovers:
-            left = ", ".join(f"{n} from {src}" for src, n in self.leftovers.items())
-            out.append(
-                f"not run: the ledger holds unfinished jobs of other job files ({left}); run "
-                "those files to finish them"
-            )
-        if self.unknown:
-            states = ", ".join(f"{n} in state {s!r}" for s, n in self.unknown.items())
-            out.append(
-                f"not run: jobs in states polyfleet does not know ({states}); {ledger} was "
-                "changed by another program"
-            )
-        return out
+        return run_notes(self.record(ledger))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,22 +84,6 @@ class Placement:
     stranded: dict[str, str]
 
 
-MAX_RETRIES = 100
-MAX_TIMEOUT_S = 30 * 86400.0
-
-
-def check_run_options(retries: int, timeout_s: float | None) -> None:
-    """`--retries` and `--timeout` within their ranges (NaN is not a timeout)."""
-    if not 0 <= retries <= MAX_RETRIES:
-        raise InputError(f"must be between 0 and {MAX_RETRIES}", field="--retries", value=retries)
-    if timeout_s is not None and not (math.isfinite(timeout_s) and 0 < timeout_s <= MAX_TIMEOUT_S):
-        raise InputError(
-            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:g} (30 days)",
-            field="--timeout",
-            value=timeout_s,
-        )
-
-
 def _error(message: str, file: str | Path | None, **kw: Any) -> PolyfleetError:
     return (
         InputError(message, file=str(file), **kw) if file is not None else PolyfleetError(message)
@@ -120,14 +92,14 @@ def _error(message: str, file: str | Path | None, **kw: Any) -> PolyfleetError:
 
 def match_plan(
     jobs: Sequence[Job],
-    plan: PlanFile | Mapping[str, Any],
+    plan: PlanRecord | dict[str, Any],
     *,
     jobs_file: str | Path | None = None,
     plan_file: str | Path | None = None,
-) -> PlanFile:
+) -> PlanRecord:
     """The plan, once it is optimal and gives every job's workload a pool (no cluster needed);
     errors name the job file or the plan they come from."""
-    plan = PlanFile.coerce(plan, file=None if plan_file is None else str(plan_file))
+    plan = PlanRecord.coerce(plan, file=None if plan_file is None else str(plan_file))
     if plan.status != "optimal":
         raise _error(
             f"the plan's status is {plan.status!r}: run jobs on an optimal plan",
@@ -153,7 +125,7 @@ def match_plan(
 
 def validate(
     jobs: Sequence[Job],
-    plan: PlanFile | Mapping[str, Any],
+    plan: PlanRecord | dict[str, Any],
     pools: Mapping[str, Mapping[str, Any]],
     *,
     jobs_file: str | Path | None = None,
@@ -207,7 +179,7 @@ def _node_failure() -> tuple[type[BaseException], ...]:
 
 def run_jobs(
     jobs: Sequence[Job],
-    plan: PlanFile | Mapping[str, Any],
+    plan: PlanRecord | dict[str, Any],
     ledger: Ledger,
     *,
     source: str | None = None,
@@ -344,7 +316,7 @@ def run_jobs(
 
 def _write_profile(folder: Path, job: str, pool: str, profile: dict[str, Any]) -> str:
     """A probe job's measurement as a profile file, for `polyfleet plan --profiles`."""
-    from polyfleet.probe.profile import parse_profile
+    from polyfleet.inputs.profile import parse_profile
     from polyfleet.report.files import child_path, write_atomic
 
     checked = parse_profile(profile, file=f"job {job}")

@@ -4,24 +4,22 @@ from polyfleet.economics.cost import (
     DEFAULT_NODE_OVERHEAD,
     HOURS_PER_YEAR,
     CostBreakdown,
-    OwnedTerms,
     annuity_factor,
     facility_kw,
     gpus_per_gw,
     owned_cost,
-    pool_breakdown,
-    pool_cost_per_hour,
+    pool_cost,
+    rented_cost,
 )
 
 __all__ = [
     "DEFAULT_NODE_OVERHEAD",
     "HOURS_PER_YEAR",
     "CostBreakdown",
-    "OwnedTerms",
     "annuity_factor",
     "facility_kw",
     "gpus_per_gw",
     "owned_cost",
-    "pool_breakdown",
-    "pool_cost_per_hour",
+    "pool_cost",
+    "rented_cost",
 ]

@@ -9,35 +9,37 @@ Owned accelerators cost, per hour (H = 8760 hours a year, A(r, n) the annuity fa
 
     A(r, n) = r / (1 − (1 + r)^−n), or 1/n when r = 0 (straight-line).
 
-Rented accelerators cost their price per GPU-hour (power is in the price). The per-GPU adders have
-documented defaults (`NODE_FRACTION`, `NETWORK_FRACTION`, `FACILITY_PER_MW`); they are assumptions,
-shown as such wherever a breakdown is printed, and each can be set per pool or per `polyfleet tco`.
+Rented accelerators cost their price per GPU-hour (power is in the price). Economics takes cost
+terms (`polyfleet.inputs.cost.OwnedCost`, a pool's `PoolCost`), never a scenario's pool; every
+term an input left out took its documented default (`COST_DEFAULTS`), and a breakdown lists those
+under `assumed` wherever it is printed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 from polyfleet.catalog import Accelerator
+from polyfleet.inputs.cost import COST_DEFAULTS, OwnedCost, PoolCost
 
-if TYPE_CHECKING:  # scenario.py loads deal files, which use this module
-    from polyfleet.scenario import Pool
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_NODE_OVERHEAD",
+    "HOURS_PER_YEAR",
+    "CostBreakdown",
+    "annuity_factor",
+    "facility_kw",
+    "gpus_per_gw",
+    "it_kw",
+    "owned_cost",
+    "pool_cost",
+    "rented_cost",
+]
 
 HOURS_PER_YEAR = 8760.0
 #: Node watts per accelerator over its TDP when the catalog has no system figure: the DGX H100
 #: (10.2 kW / 8 / 700 W = 1.82) and DGX B200 (14.3 kW / 8 / 1000 W = 1.79) ratios, rounded.
 DEFAULT_NODE_OVERHEAD = 1.8
-#: Assumption: the server's share per GPU (CPUs, memory, chassis, NICs, storage) as a fraction of
-#: the GPU's price; an 8-GPU HGX server sells for roughly 1.2-1.5x its GPUs.
-NODE_FRACTION = 0.30
-#: Assumption: the scale-out fabric (switches, optics, cables) per GPU as a fraction of its price,
-#: the 10-20 % of cluster capital commonly quoted for InfiniBand or RoCE back-end networks.
-NETWORK_FRACTION = 0.15
-#: Assumption: data-centre construction (shell, power, cooling) per MW of IT load, in USD.
-FACILITY_PER_MW = 10e6
-#: Assumption: years over which the facility is financed (buildings outlive three GPU generations).
-FACILITY_YEARS = 15.0
 #: The components of an owned accelerator-hour, in the order reports show them.
 COMPONENTS = ("gpu", "node", "network", "facility", "maintenance", "power")
 
@@ -62,23 +64,6 @@ def facility_kw(acc: Accelerator, pue: float) -> float:
 def gpus_per_gw(acc: Accelerator, pue: float) -> float:
     """Accelerators one gigawatt at the facility meter powers."""
     return 1e6 / facility_kw(acc, pue)
-
-
-@dataclass(frozen=True)
-class OwnedTerms:
-    """What an owned accelerator costs to buy, house and run; None adders take the defaults."""
-
-    gpu_price: float
-    amortize_years: float = 4.0
-    cost_of_capital: float = 0.0
-    power_price_per_mwh: float = 0.0
-    pue: float = 1.3
-    utilisation: float = 1.0
-    maintenance_frac_per_year: float = 0.0
-    node_per_gpu: float | None = None
-    network_per_gpu: float | None = None
-    facility_per_mw: float | None = None
-    facility_years: float = FACILITY_YEARS
 
 
 @dataclass(frozen=True)
@@ -128,40 +113,42 @@ class CostBreakdown:
         }
 
 
-def owned_cost(acc: Accelerator, terms: OwnedTerms) -> CostBreakdown:
-    """The owned cost of one accelerator-hour of `acc` under `terms`."""
-    defaults = {
-        "node_per_gpu": NODE_FRACTION * terms.gpu_price,
-        "network_per_gpu": NETWORK_FRACTION * terms.gpu_price,
-        "facility_per_mw": FACILITY_PER_MW,
-    }
-    assumed = tuple(k for k in defaults if getattr(terms, k) is None)
-    node, network, per_mw = (
-        defaults[k] if getattr(terms, k) is None else float(getattr(terms, k)) for k in defaults
-    )
+def owned_cost(
+    acc: Accelerator, price: float, terms: OwnedCost, pue: float, *, pue_assumed: bool = False
+) -> CostBreakdown:
+    """The owned cost of one accelerator-hour of `acc` bought at `price` and held under `terms`
+    in a facility of `pue` (`pue_assumed`: the PUE is the documented default, not given)."""
+    node = _adder(terms.node_per_gpu, "node_per_gpu", price)
+    network = _adder(terms.network_per_gpu, "network_per_gpu", price)
+    per_mw = _adder(terms.facility_per_mw, "facility_per_mw", 1.0)
     kw = it_kw(acc)
     building = per_mw * kw / 1000.0
-    equipment = terms.gpu_price + node + network
+    equipment = price + node + network
     a = annuity_factor(terms.cost_of_capital, terms.amortize_years) / HOURS_PER_YEAR
     per_hour = {
-        "gpu": terms.gpu_price * a,
+        "gpu": price * a,
         "node": node * a,
         "network": network * a,
         "facility": building
         * annuity_factor(terms.cost_of_capital, terms.facility_years)
         / HOURS_PER_YEAR,
         "maintenance": equipment * terms.maintenance_frac_per_year / HOURS_PER_YEAR,
-        "power": kw * terms.pue * terms.utilisation * terms.power_price_per_mwh / 1000.0,
+        "power": kw * pue * terms.utilisation * terms.power_price_per_mwh / 1000.0,
     }
     return CostBreakdown(
         accelerator=acc.id,
         basis="owned",
         per_hour=per_hour,
         it_kw=kw,
-        facility_kw=kw * terms.pue,
-        capital={"gpu": terms.gpu_price, "node": node, "network": network, "facility": building},
-        assumed=assumed,
+        facility_kw=kw * pue,
+        capital={"gpu": price, "node": node, "network": network, "facility": building},
+        assumed=terms.defaulted() + (("pue",) if pue_assumed else ()),
     )
+
+
+def _adder(given: float | None, term: str, scale: float) -> float:
+    """A per-GPU adder as given, else its documented default (a fraction of `scale`)."""
+    return float(given) if given is not None else COST_DEFAULTS[term].value * scale
 
 
 def rented_cost(acc: Accelerator, per_gpu_hour: float, pue: float) -> CostBreakdown:
@@ -174,32 +161,16 @@ def rented_cost(acc: Accelerator, per_gpu_hour: float, pue: float) -> CostBreakd
     )
 
 
-def pool_breakdown(pool: Pool, acc: Accelerator) -> CostBreakdown:
-    """The cost of one accelerator-hour of `pool`: its rent, its owned terms, or catalog rent."""
-    cost = pool.cost
+def pool_cost(
+    acc: Accelerator, cost: PoolCost | None, pue: float, *, pue_assumed: bool = False
+) -> CostBreakdown:
+    """The cost of one accelerator-hour of a pool of `acc` with `cost` terms: its rent, its owned
+    terms, or (no terms) the catalog's rent."""
     if cost is None:
         if acc.price.per_gpu_hour is None:
-            raise ValueError(f"pool {pool.name}: no cost and no catalog price for {acc.id}")
-        return rented_cost(acc, acc.price.per_gpu_hour, pool.pue)
+            raise ValueError(f"no cost given and the catalog has no rental price for {acc.id}")
+        return rented_cost(acc, acc.price.per_gpu_hour, pue)
     if cost.per_gpu_hour is not None:
-        return rented_cost(acc, cost.per_gpu_hour, pool.pue)
+        return rented_cost(acc, cost.per_gpu_hour, pue)
     assert cost.capex_per_gpu is not None  # guaranteed by PoolCost validation
-    terms = OwnedTerms(
-        gpu_price=cost.capex_per_gpu,
-        amortize_years=cost.amortize_years,
-        cost_of_capital=cost.cost_of_capital,
-        power_price_per_mwh=cost.power_price_per_mwh or 0.0,
-        pue=pool.pue,
-        utilisation=cost.utilisation,
-        maintenance_frac_per_year=cost.maintenance_frac_per_year,
-        node_per_gpu=cost.node_per_gpu,
-        network_per_gpu=cost.network_per_gpu,
-        facility_per_mw=cost.facility_per_mw,
-        facility_years=cost.facility_years,
-    )
-    return owned_cost(acc, terms)
-
-
-def pool_cost_per_hour(pool: Pool, acc: Accelerator) -> float:
-    """USD per accelerator-hour of `pool` before any deal credit."""
-    return pool_breakdown(pool, acc).total
+    return owned_cost(acc, cost.capex_per_gpu, cost.terms(), pue, pue_assumed=pue_assumed)

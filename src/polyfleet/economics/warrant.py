@@ -19,7 +19,7 @@ the confidence interval comes from the pair averages.
 Work and memory are bounded before anything is drawn: a chunk holds two float32 arrays of
 pairs × steps (8 bytes a pair-step), so its pairs shrink as the steps grow to keep it within
 `CHUNK_BYTES` (at most `MAX_WORKERS` chunks are alive at once), and the paths × steps a valuation
-may simulate are capped at `MAX_PATH_STEPS` (`work_problem` says what a request would need).
+may simulate are capped (`polyfleet.inputs.work.work_problem` says what a request would need).
 """
 
 from __future__ import annotations
@@ -35,34 +35,23 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from polyfleet.ranges import LIMITS
+from polyfleet.inputs.work import BYTES_PER_PAIR_STEP, CHUNK_BYTES, work_problem
 
 __all__ = [
     "BGK_BETA",
-    "CHUNK_BYTES",
-    "MAX_PATH_STEPS",
     "WarrantResult",
     "bgk_barrier",
     "black_scholes_call",
     "chunk_pairs",
     "simulate_warrant",
     "up_and_in_call",
-    "work_problem",
 ]
 
 #: −ζ(1/2)/√(2π): the Broadie–Glasserman–Kou continuity correction for discrete monitoring.
 BGK_BETA = 0.5825971579390106
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-#: Most paths x monitoring steps one valuation may simulate (its sensitivity runs included).
-MAX_PATH_STEPS = int(LIMITS["monte_carlo_path_steps"].value)
-#: Most bytes one chunk's arrays may hold; at most MAX_WORKERS chunks are alive at once.
-CHUNK_BYTES = int(LIMITS["monte_carlo_chunk_bytes"].value)
 MAX_WORKERS = 8
 CHUNK_PATHS = 1 << 15
-#: Bytes a chunk holds per antithetic pair and step: the float32 cumulative sums and one path.
-BYTES_PER_PAIR_STEP = 8
-#: Path-steps per second on 2 cores of the reference machine, for the estimates in messages.
-PATH_STEPS_PER_S = 7e7
 
 
 def ndtr(x: float) -> float:
@@ -133,48 +122,6 @@ def chunk_pairs(steps: int, pairs_total: int, chunk: int = CHUNK_PATHS) -> int:
     """Antithetic pairs per chunk: `chunk` paths, fewer when `steps` would overflow CHUNK_BYTES."""
     fits = CHUNK_BYTES // (BYTES_PER_PAIR_STEP * max(steps, 1))
     return max(1, min(chunk // 2, pairs_total, fits))
-
-
-def work_problem(runs: Sequence[tuple[int, int]]) -> str | None:
-    """Why simulating `runs` ((paths, steps) each) is refused, with what it would need; None if
-    it fits the limits."""
-    total = sum(paths * steps for paths, steps in runs)
-    longest = max((steps for _, steps in runs), default=0)
-    if longest * BYTES_PER_PAIR_STEP > CHUNK_BYTES:
-        need = longest * BYTES_PER_PAIR_STEP / 2**20
-        return (
-            f"{longest:,} monitoring steps need {need:,.0f} MiB per path pair; the limit is "
-            f"{CHUNK_BYTES / 2**20:,.0f} MiB ({CHUNK_BYTES // BYTES_PER_PAIR_STEP:,} steps)"
-        )
-    if total <= MAX_PATH_STEPS:
-        return None
-    paths, steps = runs[0]
-    what = f"{_count(paths)} paths × {steps:,} steps"
-    if len(runs) > 1:
-        what += f" plus {len(runs) - 1} sensitivity runs of {_count(runs[1][0])} paths"
-    return (
-        f"{what} is {_sci(total)} path-steps, ~{_duration(total / PATH_STEPS_PER_S)} at "
-        f"~{_sci(PATH_STEPS_PER_S)} path-steps/s; the limit is {_sci(MAX_PATH_STEPS)} path-steps"
-    )
-
-
-def _sci(x: float) -> str:
-    """2.6e14, not 2.6e+14."""
-    if x < 1e6:
-        return f"{x:,.0f}"
-    mantissa, exp = f"{x:.2g}".split("e")
-    return f"{mantissa}e{int(exp)}"
-
-
-def _count(n: int) -> str:
-    return f"{n:,}" if n < 10**7 else _sci(n)
-
-
-def _duration(seconds: float) -> str:
-    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size:
-            return f"{seconds / size:,.0f} {unit}"
-    return f"{seconds:.0f} s"
 
 
 def simulate_warrant(

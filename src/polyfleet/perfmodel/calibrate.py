@@ -1,10 +1,11 @@
 """Calibration: probe measurements turned into per-(accelerator, kind) efficiency factors.
 
 A profile's headline case for a kind (say llm-decode at its largest batch, for `serve`) ran a model
-of known shape. The roofline estimates that same shape on the matched accelerator; the ratio
+of known shape. The bare roofline estimates that same shape on the matched accelerator; the ratio
 measured / estimated is how far real software on that chip sits from the model's assumed
 efficiency. Estimates of scenario workloads of that kind on that accelerator are multiplied by it
-(and their latencies divided by it), and marked `calibrated` with the profile they came from.
+(and their latencies divided by it), and marked `calibrated` with the profile they came from. It
+replaces the factor of the chip's software stack from published results: it measured that chip.
 
 For `serve` the probe's decode may have run two ways: replayed from a captured device graph (the
 chip's rate) and eagerly (which adds Python's kernel launches). The graph figure is used where the
@@ -15,68 +16,26 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from polyfleet.catalog import Catalog
-from polyfleet.probe.profile import CaseResult, Profile
-from polyfleet.scenario import KIND_UNITS, Demand, ModelShape, Workload
+from polyfleet.inputs.model_shape import ModelShape
+from polyfleet.inputs.profile import CaseResult, Profile
+from polyfleet.inputs.scenario import KIND_UNITS, Demand, Workload
+from polyfleet.perfmodel.calibration import Calibration, CalibrationSet
+from polyfleet.perfmodel.matrix import estimate_one
 
-__all__ = ["CALIBRATED_KINDS", "Calibration", "CalibrationSet", "calibrate"]
+__all__ = ["CALIBRATED_KINDS", "calibrate"]
 
 CALIBRATED_KINDS = ("train", "serve", "recsys", "infer")
 _PRESET_RANK = {"full": 1, "tiny": 0}
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """One factor: measured / estimated for `kind` on `accelerator`, and where it was measured."""
-
-    accelerator: str
-    kind: str
-    factor: float
-    measured: float  # units/s the probe case reached
-    estimated: float  # units/s the roofline gives the same shape on the catalog figures
-    file: str
-    workload: str
-    case: str
-    preset: str
-    device: str
-    created: str
-    mode: str | None = None  # how the probe's decode ran (graph or eager); None for other kinds
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "accelerator": self.accelerator,
-            "kind": self.kind,
-            "factor": self.factor,
-            "measured_units_per_s": self.measured,
-            "estimated_units_per_s": self.estimated,
-            "profile": self.file,
-            "probe_case": f"{self.workload} {self.case}" + (f" ({self.mode})" if self.mode else ""),
-            "probe_mode": self.mode,
-            "preset": self.preset,
-            "device": self.device,
-            "created": self.created,
-        }
-
-
-@dataclass(frozen=True)
-class CalibrationSet:
-    """The factor in use for each (accelerator, kind), plus notes on what was read: what could not
-    be used, and serve factors that had only an eager decode to go on."""
-
-    used: tuple[Calibration, ...] = ()
-    notes: tuple[str, ...] = ()
-
-    def lookup(self) -> dict[tuple[str, str], int]:
-        """(accelerator, kind) -> index into `used`."""
-        return {(c.accelerator, c.kind): i for i, c in enumerate(self.used)}
-
-    def __bool__(self) -> bool:
-        return bool(self.used) or bool(self.notes)
-
-
 def _probe_workload(kind: str, shape: dict[str, float | int | str]) -> Workload:
+    """The scenario workload a probe case stands for. The probe times decode alone, at a mean
+    context of seq_len / 2: a request with no prompt to speak of that generates seq_len tokens."""
+    if kind == "serve" and "prompt_tokens" not in shape:
+        seq = int(shape.get("seq_len", 4096))
+        shape = {**shape, "prompt_tokens": 1, "output_tokens": max(seq - 2, 1)}
     return Workload(
         name=f"probe-{kind}",
         kind=kind,  # type: ignore[arg-type]
@@ -115,8 +74,6 @@ def _eager_note(file: str, profile: Profile, case: CaseResult, acc_id: str) -> s
 def calibrate(profiles: Sequence[tuple[str, Profile]], catalog: Catalog) -> CalibrationSet:
     """Factors from `profiles` ((file, profile) pairs). Where several profiles measured the same
     (accelerator, kind), a `full` preset wins over `tiny`, then the newest."""
-    from polyfleet.perfmodel.matrix import estimate_one  # matrix imports this module's types
-
     best: dict[tuple[str, str], tuple[tuple[int, str], Calibration, str | None]] = {}
     notes: list[str] = []
     for file, profile in profiles:

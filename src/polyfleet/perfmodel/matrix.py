@@ -1,27 +1,30 @@
 """The throughput matrix: units/s that one accelerator of each kind delivers on each workload.
 
-A cell is `measured` when the scenario gives it, `calibrated` when a probe profile of that
-accelerator measured that kind of workload (the roofline estimate scaled by the measured
-efficiency), else `estimated` by the roofline model; a cell a workload may not use is `ineligible`
-with a reason code and a detail figure.
+A cell is `measured` when the scenario gives it; `calibrated` when a probe profile of that
+accelerator measured that kind of workload, or when published results set a factor for the
+accelerator's software stack and the workload's kind (the roofline estimate scaled by it); else
+`estimated` by the roofline model alone. A cell a workload may not use is `ineligible` with a reason
+code and a detail figure. Every cell has an interval, `low` to `high`: a measured cell's is its
+value; an estimated or calibrated one's comes from the residuals of the calibration behind it.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from polyfleet.catalog import Accelerator, Catalog
+from polyfleet.inputs.scenario import Scenario, TierPolicy, Workload
 from polyfleet.perfmodel import roofline
-from polyfleet.scenario import Scenario, TierPolicy, Workload
+from polyfleet.perfmodel.stacks import StackFactor, StackFactors
 
 if TYPE_CHECKING:
-    from polyfleet.perfmodel.calibrate import Calibration, CalibrationSet
+    from polyfleet.perfmodel.calibration import Calibration, CalibrationSet
 
 __all__ = ["Origin", "Reason", "ThroughputMatrix", "build_matrix", "estimate_one", "matrix_for"]
 
@@ -72,13 +75,88 @@ class ThroughputMatrix:
     detail: NDArray[np.float64]
     gang: NDArray[np.float64]
     precision: NDArray[np.int8]  # index into roofline.BYTES order, -1 for none
-    source: NDArray[np.int16]  # index into `calibrations` for calibrated cells, else -1
+    source: NDArray[np.int16]  # index into `calibrations` for profile-calibrated cells, else -1
     calibrations: tuple[Calibration, ...] = ()
+    low: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+    high: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
+    stack_ref: NDArray[np.int16] = field(default_factory=lambda: np.zeros((0, 0), np.int16))
+    stack_factors: tuple[StackFactor, ...] = ()  # what `stack_ref` indexes (-1: none)
+
+    def __post_init__(self) -> None:
+        shape = self.value.shape
+        if self.low.shape != shape:
+            object.__setattr__(self, "low", self.value.copy())
+        if self.high.shape != shape:
+            object.__setattr__(self, "high", self.value.copy())
+        if self.stack_ref.shape != shape:
+            object.__setattr__(self, "stack_ref", np.full(shape, -1, dtype=np.int16))
 
     def profile_of(self, w: int, a: int) -> str | None:
         """The profile file a calibrated cell came from."""
         k = int(self.source[w, a])
         return self.calibrations[k].file if k >= 0 else None
+
+    def stack_factor_of(self, w: int, a: int) -> StackFactor | None:
+        """The stack factor behind a cell calibrated from published results (None otherwise)."""
+        k = int(self.stack_ref[w, a])
+        return self.stack_factors[k] if k >= 0 and self.profile_of(w, a) is None else None
+
+    def provenance(self, w: int, a: int) -> dict[str, object]:
+        """Where a cell's figure came from: origin, source, and the results or profile behind it."""
+        origin = Origin(int(self.origin[w, a]))
+        out: dict[str, object] = {"origin": origin.name.lower()}
+        if origin == Origin.MEASURED:
+            out["source"] = "scenario"
+        elif origin == Origin.CALIBRATED and self.profile_of(w, a) is not None:
+            cal = self.calibrations[int(self.source[w, a])]
+            out.update(source=cal.file, calibration="profile", factor=cal.factor)
+        elif origin in (Origin.CALIBRATED, Origin.ESTIMATED):
+            sf = self.stack_factor_of(w, a)
+            if sf is not None and sf.calibrated:
+                out.update(
+                    source=f"published results: {sf.label()}",
+                    calibration="benchmarks",
+                    factor=sf.factor,
+                    basis=sf.basis,
+                    results=list(sf.results),
+                )
+            else:
+                out["source"] = "roofline"
+                if self.stack_factors:
+                    out["note"] = "stack factor 1.0 assumed: no published results of this kind"
+        if origin != Origin.INELIGIBLE:
+            out["throughput_low"] = float(self.low[w, a])
+            out["throughput_high"] = float(self.high[w, a])
+        return out
+
+    def provenances(self, w: NDArray[np.intp], a: NDArray[np.intp]) -> list[dict[str, object]]:
+        """`provenance` of the cells (w[i], a[i]), built once per kind of cell (origin, profile,
+        stack factor) and completed with each cell's interval: no per-cell lookups."""
+        keys = zip(
+            self.origin[w, a].tolist(),
+            self.source[w, a].tolist(),
+            self.stack_ref[w, a].tolist(),
+            strict=True,
+        )
+        low, high = self.low[w, a].tolist(), self.high[w, a].tolist()
+        shared: dict[tuple[int, int, int], dict[str, object]] = {}
+        out: list[dict[str, object]] = []
+        for i, key in enumerate(keys):
+            base = shared.get(key)
+            if base is None:
+                base = self.provenance(int(w[i]), int(a[i]))
+                base.pop("throughput_low", None)
+                base.pop("throughput_high", None)
+                shared[key] = base
+            if key[0] == Origin.INELIGIBLE:
+                out.append(dict(base))
+            else:
+                out.append({**base, "throughput_low": low[i], "throughput_high": high[i]})
+        return out
+
+    def at_low(self) -> ThroughputMatrix:
+        """The same matrix with every cell at the low end of its interval (for pessimistic plans)."""
+        return replace(self, value=self.low.copy(), high=self.low.copy())
 
     @property
     def eligible(self) -> NDArray[np.bool_]:
@@ -104,10 +182,14 @@ class ThroughputMatrix:
                 if origin == Origin.INELIGIBLE:
                     cell["reason"] = self.reason_text(w, a)
                 else:
-                    if origin == Origin.CALIBRATED:
-                        cal = self.calibrations[int(self.source[w, a])]
-                        cell["profile"] = cal.file
-                        cell["factor"] = cal.factor
+                    info = self.provenance(w, a)
+                    if info.get("calibration") == "profile":
+                        cell["profile"] = info["source"]
+                    for key in ("calibration", "factor", "basis", "results", "note"):
+                        if key in info:
+                            cell[key] = info[key]
+                    cell["throughput_low"] = info["throughput_low"]
+                    cell["throughput_high"] = info["throughput_high"]
                     cell["gang"] = int(self.gang[w, a])
                     p = int(self.precision[w, a])
                     cell["precision"] = precisions[p] if p >= 0 else None
@@ -119,34 +201,45 @@ class ThroughputMatrix:
 
 def _arrays(workloads: Sequence[Workload]) -> dict[str, NDArray[np.float64]]:
     n = len(workloads)
-    cols = {
-        k: np.empty(n)
-        for k in (
-            "params",
-            "active",
-            "wbytes",
-            "seq",
-            "batch",
-            "layers",
-            "kv_dim",
-            "emb_gb",
-            "lookups",
-            "emb_dim",
-            "gflops",
-            "scaleup",
-            "max_gang",
-            "tier",
-            "lat_tok",
-            "lat",
-        )
-    }
+    keys = (
+        "params",
+        "active",
+        "wbytes",
+        "seq",
+        "prompt",
+        "output",
+        "batch",
+        "batch_cap",
+        "layers",
+        "kv_dim",
+        "emb_gb",
+        "lookups",
+        "emb_dim",
+        "gflops",
+        "scaleup",
+        "max_gang",
+        "tier",
+        "lat_tok",
+        "lat",
+    )
+    cols = {k: np.empty(n) for k in keys}
     for i, w in enumerate(workloads):
         m = w.model
         cols["params"][i] = m.params_b
         cols["active"][i] = m.active_b
         cols["wbytes"][i] = roofline.BYTES[m.precision]
         cols["seq"][i] = m.seq_len
+        # serve: a request's prompt and generated tokens, by default half of seq_len each
+        prompt, output = m.prompt_tokens, m.output_tokens
+        if prompt is None and output is None:
+            prompt = output = max(m.seq_len // 2, 1)
+        elif prompt is None:
+            prompt = max(m.seq_len - (output or 0), 1)
+        elif output is None:
+            output = max(m.seq_len - prompt, 1)
+        cols["prompt"][i], cols["output"][i] = prompt, output
         cols["batch"][i] = m.batch
+        cols["batch_cap"][i] = m.batch if m.batch_given else np.inf
         cols["layers"][i] = m.layers or 0
         cols["kv_dim"][i] = m.kv_dim
         cols["emb_gb"][i] = m.embedding_gb
@@ -173,7 +266,7 @@ def _estimate(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int8], NDArray[np.float64]]:
     """Estimate the cells of workloads `idx` (all of one kind) on `acc`: value, gang, reason, detail.
 
-    `factor` (from calibration) scales throughput and divides latency before the SLO is checked.
+    `factor` (a stack's or a profile's) scales every rate before any SLO is checked.
     """
     n = len(idx)
     value = np.zeros(n)
@@ -193,9 +286,10 @@ def _estimate(
     if not ok.any():
         return value, gang, reason, detail
     sel = idx[ok]
+    matmul = acc.matmul_fraction or roofline.MATMUL_FRACTION
     pk = peak[ok]
     bw = acc.bandwidth_tbps or 0.0
-    # roofline functions take one scalar peak; precision is uniform per (kind, accelerator, prec)
+    # roofline functions take one scalar rate; precision is uniform per (kind, accelerator, prec)
     out_v = np.zeros(len(sel))
     out_g = np.ones(len(sel))
     out_r = np.zeros(len(sel), dtype=np.int8)
@@ -203,10 +297,10 @@ def _estimate(
     for p_val in np.unique(pk):
         m = pk == p_val
         s = sel[m]
+        rate = float(p_val) * matmul  # achievable dense matmul TFLOP/s at this precision
         chip_bytes = np.array([roofline.BYTES[precisions[p]] for p in prec_of[s]])
         if kind == "train":
-            v, g, _ = roofline.train(c["active"][s], c["params"][s], float(p_val), acc.memory_gb)
-            v = v * factor
+            v, g, _ = roofline.train(c["active"][s], c["params"][s], rate, acc.memory_gb, factor)
             too_big = g > c["max_gang"][s]
             r = np.where(too_big, Reason.GANG_TOO_LARGE, Reason.OK)
             d = np.where(too_big, g, 0.0)
@@ -215,29 +309,31 @@ def _estimate(
                 c["layers"][s] > 0, c["layers"][s], roofline.default_layers(c["params"][s])
             )
             kv_tok = roofline.kv_bytes_per_token(
-                layers, c["kv_dim"][s], np.minimum(chip_bytes, 2.0)
+                layers, c["kv_dim"][s], roofline.kv_element_bytes(chip_bytes)
             )
-            v, g, lat, rep_gb = roofline.serve(
-                c["active"][s],
-                c["params"][s],
-                chip_bytes,
-                kv_tok,
-                c["seq"][s],
-                c["batch"][s],
-                float(p_val),
-                bw,
-                acc.memory_gb,
+            shape = roofline.ServeShape(
+                active_b=c["active"][s],
+                params_b=c["params"][s],
+                weight_bytes=chip_bytes,
+                kv_tok=kv_tok,
+                prompt=c["prompt"][s],
+                output=c["output"][s],
+                context=np.maximum(c["seq"][s], c["prompt"][s] + c["output"][s]),
+                batch_cap=c["batch_cap"][s],
+                slo_ms=c["lat_tok"][s],
+                scope=scope[s],
             )
-            v, lat = v * factor, lat / factor
-            too_big = g > scope[s]
-            slow = lat > c["lat_tok"][s]
+            est = roofline.serve(shape, rate, bw, acc.memory_gb, factor)
+            v, g = est.value, est.gang
             r = np.where(
-                too_big, Reason.REPLICA_DOES_NOT_FIT, np.where(slow, Reason.SLO_MISSED, Reason.OK)
+                ~est.fits,
+                Reason.REPLICA_DOES_NOT_FIT,
+                np.where(~est.meets_slo, Reason.SLO_MISSED, Reason.OK),
             )
-            d = np.where(too_big, rep_gb, np.where(slow, lat, 0.0))
+            d = np.where(~est.fits, est.replica_gb, np.where(~est.meets_slo, est.latency_ms, 0.0))
         elif kind == "recsys":
             gfl = np.where(c["gflops"][s] > 0, c["gflops"][s], 2.0 * c["params"][s])
-            v = roofline.recsys(c["lookups"][s], c["emb_dim"][s], chip_bytes, gfl, float(p_val), bw)
+            v = roofline.recsys(c["lookups"][s], c["emb_dim"][s], chip_bytes, gfl, rate, bw)
             v = v * factor
             need_gb = c["emb_gb"][s] + c["params"][s] * chip_bytes
             g = np.maximum(1.0, np.ceil(need_gb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
@@ -247,7 +343,7 @@ def _estimate(
         else:  # infer
             gfl = np.where(c["gflops"][s] > 0, c["gflops"][s], 2.0 * c["active"][s] * c["seq"][s])
             wgb = c["params"][s] * chip_bytes
-            v, lat = roofline.infer(gfl, wgb, c["batch"][s], float(p_val), bw)
+            v, lat = roofline.infer(gfl, wgb, c["batch"][s], rate, bw)
             v, lat = v * factor, lat / factor
             g = np.maximum(1.0, np.ceil(wgb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
             too_big = g > scope[s]
@@ -266,14 +362,17 @@ def build_matrix(
     catalog: Catalog,
     accelerators: Sequence[str] | None = None,
     calibration: CalibrationSet | None = None,
+    stacks: StackFactors | None = None,
 ) -> ThroughputMatrix:
     """Every workload of `scenario` on every accelerator in `accelerators` (default: the catalog).
 
-    With `calibration`, estimated cells of a calibrated (accelerator, kind) are scaled by its
-    factor and marked `calibrated`; measured cells stay as the scenario gives them.
+    With `calibration` (probe profiles), estimated cells of a profiled (accelerator, kind) are
+    scaled by its factor and marked `calibrated`; with `stacks` (published results), the other
+    estimated cells are scaled by their stack's factor for the kind. Measured cells stay as the
+    scenario gives them. Without either, cells are the bare roofline.
     """
     acc_ids = list(accelerators) if accelerators is not None else list(catalog)
-    return matrix_for(scenario.workloads, scenario.tiers, catalog, acc_ids, calibration)
+    return matrix_for(scenario.workloads, scenario.tiers, catalog, acc_ids, calibration, stacks)
 
 
 def estimate_one(workload: Workload, catalog: Catalog, accelerator: str) -> float:
@@ -287,8 +386,11 @@ def matrix_for(
     catalog: Catalog,
     acc_ids: list[str],
     calibration: CalibrationSet | None = None,
+    stacks: StackFactors | None = None,
 ) -> ThroughputMatrix:
-    """The matrix of any workloads (a scenario's, a procurement file's) under tier rules."""
+    """The matrix of any workloads (a scenario's, a procurement file's) under tier rules.
+
+    A profile's factor for (accelerator, kind) wins over the stack's: it measured that chip."""
     cal_index = calibration.lookup() if calibration else {}
     n_w, n_a = len(wls), len(acc_ids)
     c = _arrays(wls)
@@ -300,6 +402,8 @@ def matrix_for(
     gang = np.ones((n_w, n_a))
     precision = np.full((n_w, n_a), -1, dtype=np.int8)
     source = np.full((n_w, n_a), -1, dtype=np.int16)
+    stack_ref = np.full((n_w, n_a), -1, dtype=np.int16)
+    spread = np.zeros((n_w, n_a))
     precisions = list(roofline.BYTES)
     allowed_prec = np.array([precisions.index(w.model.precision) for w in wls], dtype=np.int8)
     domain_ok = np.array([w.needs.scaleup_domain for w in wls])
@@ -352,12 +456,22 @@ def matrix_for(
             idx = np.flatnonzero((kinds == kind) & ~has_m & (policy == 0))
             if len(idx):
                 k = cal_index.get((acc_id, kind), -1)
-                factor = calibration.used[k].factor if calibration and k >= 0 else 1.0
+                sf = stacks.get(acc.stack, kind) if stacks is not None else None
+                if calibration and k >= 0:
+                    factor = calibration.used[k].factor
+                elif sf is not None:
+                    factor = sf.factor
+                else:
+                    factor = 1.0
                 v, g, r, d = _estimate(kind, idx, c, acc, prec_of, scope, factor)
                 col_v[idx], col_g[idx], col_r[idx], col_d[idx] = v, g, r, d
-                done = Origin.CALIBRATED if k >= 0 else Origin.ESTIMATED
+                calibrated = k >= 0 or (sf is not None and sf.calibrated)
+                done = Origin.CALIBRATED if calibrated else Origin.ESTIMATED
                 col_o[idx] = np.where(r == 0, done, Origin.INELIGIBLE)
                 source[idx, a] = np.where(r == 0, k, -1)
+                if stacks is not None:
+                    stack_ref[idx, a] = stacks.index(acc.stack, kind)
+                    spread[idx, a] = sf.spread if sf is not None else stacks.uncalibrated_spread
         custom_missing = (kinds == "custom") & ~has_m & (policy == 0)
         col_r[custom_missing] = Reason.NOT_MEASURED
         m_ok = has_m & (policy == 0)
@@ -368,6 +482,8 @@ def matrix_for(
         value[:, a], origin[:, a], reason[:, a], detail[:, a] = col_v, col_o, col_r, col_d
         gang[:, a] = col_g
         precision[:, a] = np.where(col_o != Origin.INELIGIBLE, prec_of, -1)
+    estimated = (origin == Origin.ESTIMATED) | (origin == Origin.CALIBRATED)
+    spread = np.where(estimated, spread, 0.0)
     return ThroughputMatrix(
         workloads=[w.name for w in wls],
         accelerators=acc_ids,
@@ -379,4 +495,8 @@ def matrix_for(
         precision=precision,
         source=source,
         calibrations=calibration.used if calibration else (),
+        low=value * np.exp(-spread),
+        high=value * np.exp(spread),
+        stack_ref=stack_ref,
+        stack_factors=stacks.entries if stacks is not None else (),
     )

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from polyfleet.errors import PolyfleetError
+from polyfleet.errors import InfeasibleError
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.keys import CouplingKey
@@ -227,6 +227,16 @@ def _single_vendor(
     return sol.cost_per_hour, "optimal", []
 
 
+def _infeasible(message: str, problem: PlacementProblem, solution: Solution) -> InfeasibleError:
+    """No plan exists: the limits that must give, and by how much, in the message and diagnosis."""
+    limits = diagnose.violated_limits(problem, solution)
+    why = "; ".join(v["message"] for v in limits[:3])
+    return InfeasibleError(
+        message + (f" ({why})" if why else "") + "; run `plan` for the diagnosis",
+        {"limits": limits},
+    )
+
+
 def leverage(
     problem: PlacementProblem, *, precision: float = 0.005, warm: bool = True
 ) -> LeverageReport:
@@ -235,7 +245,7 @@ def leverage(
     solver = Solver(warm=warm)
     base = solver.solve(problem, chain="base")
     if base.status != "optimal":
-        raise PolyfleetError("the scenario has no feasible plan; leverage needs one (run `plan`)")
+        raise _infeasible("leverage needs a feasible plan and the scenario has none", problem, base)
     free = replace(problem, shares=())
     unlimited = solver.solve(free, chain="free") if problem.shares else base
     point = share_point(base.usage, problem.share_weight)
@@ -373,17 +383,17 @@ def share_frontier(
     uncapped = replace(problem, shares=tuple(s for s in problem.shares if s.bound == "min"))
     start = solver.solve(uncapped, chain="sweep")
     if start.status != "optimal":
-        raise PolyfleetError(
-            "no feasible plan even without share caps; run `plan` for the diagnosis"
-        )
+        raise _infeasible("no feasible plan even without share caps", uncapped, start)
     shares0 = _shares(problem, start)
     vendor = max(shares0, key=lambda v: shares0[v])
     # the other vendors' caps stay; the largest vendor's cap is what the sweep sets
     free = replace(
         problem, shares=tuple(s for s in problem.shares if (s.vendor, s.bound) != (vendor, "max"))
     )
-    if solver.solve(_capped(free, vendor, 1.0), chain="floor").status != "optimal":
-        raise PolyfleetError("the scenario's other limits leave no feasible plan at any share")
+    widest = _capped(free, vendor, 1.0)
+    floor = solver.solve(widest, chain="floor")
+    if floor.status != "optimal":
+        raise _infeasible("the other limits leave no feasible plan at any share", widest, floor)
     # lowest feasible cap: bisect on feasibility between 0 and 1
     lo, hi = 0.0, 1.0
     while hi - lo > precision:

@@ -6,25 +6,32 @@ plan = f(scenario, matrix, costs): pure, so it can be re-run for what-if analysi
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from polyfleet.economics import HOURS_PER_YEAR
 from polyfleet.economics.cost import CostBreakdown
-from polyfleet.economics.deal import DealValuation, priced_pools, value_deal
-from polyfleet.perfmodel import Origin, ThroughputMatrix, build_matrix
-from polyfleet.perfmodel.calibrate import CalibrationSet, calibrate
+from polyfleet.economics.deal import DealValuation, value_deal
+from polyfleet.inputs.benchmarks import PACKAGED
+from polyfleet.inputs.scenario import LoadedScenario
+from polyfleet.perfmodel import ThroughputMatrix, build_matrix
+from polyfleet.perfmodel.calibrate import calibrate
+from polyfleet.perfmodel.calibration import CalibrationSet
+from polyfleet.perfmodel.fit import factors_from
+from polyfleet.perfmodel.stacks import StackFactors
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
 from polyfleet.plan.fairness import lexicographic_lp, solve_lexicographic
 from polyfleet.plan.lp import solve_lp
+from polyfleet.plan.pricing import cost_assumptions, priced_pools
 from polyfleet.plan.problem import PlacementProblem, problem_from_scenario
 from polyfleet.plan.served import solve_max_min, solve_max_served
 from polyfleet.plan.shares import share_point, vendor_shares
 from polyfleet.plan.solution import Solution
-from polyfleet.scenario import LoadedScenario
 
 __all__ = ["Plan", "make_plan", "solve_problem"]
 
@@ -52,6 +59,8 @@ class Plan:
     calibration: CalibrationSet | None = None
     costs: list[CostBreakdown] = field(default_factory=list)  # per pool, deal credits netted
     deals: dict[str, DealValuation] = field(default_factory=dict)
+    stacks: StackFactors | None = None  # factors from published results, as fitted
+    pessimistic: bool = False  # solved with every estimated cell at the low end of its interval
     fairness: str = "max_min"  # max_min_served: "max_min" or "lexicographic"
 
     # ---- derived figures -------------------------------------------------------------------
@@ -130,55 +139,69 @@ class Plan:
         return sorted(out, key=lambda e: -e["saving_per_hour"])
 
     def assignments(self) -> list[dict[str, Any]]:
-        """One record per (workload, pool) with accelerators > 0; classes split over members."""
+        """One record per (workload, pool) with accelerators > 0, by class then pool; a class's
+        accelerators split evenly over its members. Columns are numpy arrays, so a plan of
+        150,000 assignments builds in well under a second."""
         x = self.solution.x.tocoo()
-        p = self.problem
-        T = p.T
-        out = []
+        p, m = self.problem, self.matrix
         order = np.lexsort((x.col, x.row))
-        for i in order:
-            c, pool, acc = int(x.row[i]), int(x.col[i]), float(x.data[i])
-            if acc <= 1e-9:
-                continue
-            members = p.members[c]
-            share = acc / len(members)
-            for m in members:
-                out.append(
-                    {
-                        "workload": self.matrix.workloads[m],
-                        "pool": p.pools[pool],
-                        "accelerator": self.pool_accelerators[pool],
-                        "vendor": p.vendors[int(p.pool_vendor[pool])],
-                        "accelerators": share,
-                        "served": share * float(T[c, pool]),
-                        **_origin(self.matrix, m, self.pool_accelerators[pool]),
-                    }
-                )
-        return out
+        rows, cols, acc = x.row[order], x.col[order], x.data[order]
+        keep = acc > 1e-9
+        rows, cols, acc = rows[keep], cols[keep], acc[keep]
+        sizes = np.array([len(p.members[c]) for c in rows.tolist()], dtype=np.intp)
+        if rows.size:
+            member = np.concatenate([p.members[c] for c in rows.tolist()]).astype(np.intp)
+        else:
+            member = np.zeros(0, dtype=np.intp)
+        pool = np.repeat(cols, sizes)
+        share = np.repeat(acc / np.maximum(sizes, 1), sizes)
+        served = share * np.repeat(p.T[rows, cols], sizes)
+        col_of = {a: i for i, a in enumerate(m.accelerators)}
+        acc_col = np.array([col_of[a] for a in self.pool_accelerators], dtype=np.intp)
+        vendors = [p.vendors[int(v)] for v in p.pool_vendor]
+        return [
+            {
+                "workload": m.workloads[w],
+                "pool": p.pools[j],
+                "accelerator": self.pool_accelerators[j],
+                "vendor": vendors[j],
+                "accelerators": n,
+                "served": s,
+                **prov,
+            }
+            for w, j, n, s, prov in zip(
+                member.tolist(),
+                pool.tolist(),
+                share.tolist(),
+                served.tolist(),
+                m.provenances(member, acc_col[pool]),
+                strict=True,
+            )
+        ]
 
     def workloads(self) -> list[dict[str, Any]]:
+        """One record per workload; a class's figures split evenly over its members."""
         p, sol = self.problem, self.solution
         x = sol.x
-        cost_c = np.asarray(x @ p.cost).ravel()
-        units_c = np.asarray(x.multiply(p.T).sum(axis=1)).ravel()
-        accel_c = np.asarray(x.sum(axis=1)).ravel()
+        k = np.array([len(mem) for mem in p.members], dtype=float)[self.classes]
+        cost_h = (np.asarray(x @ p.cost).ravel()[self.classes] / k).tolist()
+        served = (np.asarray(x.multiply(p.T).sum(axis=1)).ravel()[self.classes] / k).tolist()
+        accel = (np.asarray(x.sum(axis=1)).ravel()[self.classes] / k).tolist()
+        demand = (p.demand[self.classes] / k).tolist()
         out = []
-        for w, name in enumerate(self.matrix.workloads):
-            c = int(self.classes[w])
-            k = len(p.members[c])
-            demand = float(p.demand[c]) / k
-            served = float(units_c[c]) / k
-            cost_h = float(cost_c[c]) / k
-            per_unit = cost_h / (served * 3600.0) if served > 0 else None
+        for name, unit, d, s, a, c in zip(
+            self.matrix.workloads, self.workload_units, demand, served, accel, cost_h, strict=True
+        ):
+            per_unit = c / (s * 3600.0) if s > 0 else None
             out.append(
                 {
                     "name": name,
-                    "unit": self.workload_units[w],
-                    "demand": demand,
-                    "served": served,
-                    "served_fraction": served / demand if demand > 0 else 1.0,
-                    "accelerators": float(accel_c[c]) / k,
-                    "cost_per_hour": cost_h,
+                    "unit": unit,
+                    "demand": d,
+                    "served": s,
+                    "served_fraction": s / d if d > 0 else 1.0,
+                    "accelerators": a,
+                    "cost_per_hour": c,
                     "cost_per_unit": per_unit,
                     "cost_per_million_units": per_unit * 1e6 if per_unit is not None else None,
                 }
@@ -220,6 +243,16 @@ class Plan:
             for w, c in zip(w_idx[:limit], c_idx[:limit], strict=True)
         ]
 
+    def stack_factors(self) -> dict[str, Any]:
+        """The factors from published results behind this plan's cells, with their results."""
+        assert self.stacks is not None
+        m = self.matrix
+        refs = np.unique(m.stack_ref[m.stack_ref >= 0])
+        return {
+            "files": list(self.stacks.files),
+            "used": [m.stack_factors[int(k)].to_dict() for k in refs],
+        }
+
     def to_dict(self, *, matrix_cells: bool = True) -> dict[str, Any]:
         sol = self.solution
         feasible = self.status == "optimal"
@@ -234,8 +267,10 @@ class Plan:
             "power_mw": self.power_mw if feasible else None,
             "optimality_gap": sol.gap,
             "lower_bound_per_hour": sol.lower_bound if feasible else None,
-            "objective_bound": (
-                sol.objective_bound if feasible and np.isfinite(sol.objective_bound) else None
+            **(
+                {"objective_bound": sol.objective_bound}
+                if feasible and np.isfinite(sol.objective_bound)
+                else {}
             ),
             "solver": {
                 "method": sol.method,
@@ -254,6 +289,7 @@ class Plan:
                 binding=self.binding(),
                 ineligible=self.ineligible(),
             )
+        out["assumptions"] = cost_assumptions(self.problem.pools, self.costs) if self.costs else []
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis
         if self.deals:
@@ -263,22 +299,13 @@ class Plan:
                 "used": [c.to_dict() for c in self.calibration.used],
                 "notes": list(self.calibration.notes),
             }
+        if self.stacks is not None:
+            out["stack_factors"] = self.stack_factors()
+        out["throughput_bound"] = "low" if self.pessimistic else "point"
         if matrix_cells:
             out["matrix"] = self.matrix.cells()
         out["timings"] = dict(self.timings)
         return out
-
-
-def _origin(matrix: ThroughputMatrix, w: int, acc: str) -> dict[str, Any]:
-    """Where a cell's throughput came from: origin, and the source (scenario, roofline, profile)."""
-    a = matrix.accelerators.index(acc)
-    origin = Origin(int(matrix.origin[w, a]))
-    source = {
-        Origin.MEASURED: "scenario",
-        Origin.ESTIMATED: "roofline",
-        Origin.CALIBRATED: matrix.profile_of(w, a),
-    }.get(origin)
-    return {"origin": origin.name.lower(), "source": source}
 
 
 def solve_problem(
@@ -313,18 +340,32 @@ class Prepared:
     classes: np.ndarray
     pool_accelerators: list[str]
     timings: dict[str, float]
+    stacks: StackFactors | None = None
 
 
-def prepare(loaded: LoadedScenario) -> Prepared:
-    """Matrix (calibrated by the scenario's profiles), pool costs net of deals, merged problem."""
+def prepare(
+    loaded: LoadedScenario,
+    *,
+    benchmarks: Sequence[str | Path] = (PACKAGED,),
+    pessimistic: bool = False,
+) -> Prepared:
+    """Matrix (calibrated by the published results in `benchmarks` and the scenario's profiles),
+    pool costs net of deals, merged problem. `pessimistic`: every cell at its interval's low end."""
     scn, catalog = loaded.scenario, loaded.catalog
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     pool_accs = [p.accelerator for p in scn.pools]
     calibration = calibrate(loaded.profiles, catalog) if loaded.profiles else None
+    stacks = factors_from(benchmarks, catalog)
     matrix = build_matrix(
-        scn, catalog, list(dict.fromkeys([*catalog, *pool_accs])), calibration=calibration
+        scn,
+        catalog,
+        list(dict.fromkeys([*catalog, *pool_accs])),
+        calibration=calibration,
+        stacks=stacks,
     )
+    if pessimistic:
+        matrix = matrix.at_low()
     t1 = time.perf_counter()
     timings["matrix"] = t1 - t0
     used_deals = {p.deal for p in scn.pools if p.deal is not None}
@@ -338,13 +379,26 @@ def prepare(loaded: LoadedScenario) -> Prepared:
     timings["deals"] = t2 - t1
     problem, classes = problem_from_scenario(loaded, matrix, costs).collapse()
     timings["build"] = time.perf_counter() - t2
-    return Prepared(matrix, costs, valuations, calibration, problem, classes, pool_accs, timings)
+    return Prepared(
+        matrix, costs, valuations, calibration, problem, classes, pool_accs, timings, stacks
+    )
 
 
-def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: float = 0.0) -> Plan:
-    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis."""
+def make_plan(
+    loaded: LoadedScenario,
+    *,
+    method: str = "auto",
+    load_seconds: float = 0.0,
+    benchmarks: Sequence[str | Path] = (PACKAGED,),
+    pessimistic: bool = False,
+) -> Plan:
+    """Plan the scenario. Infeasibility is an answer: status 'infeasible' with a diagnosis.
+
+    `benchmarks`: the tables of published results that calibrate the stack factors (`packaged`
+    names the shipped one; none: the bare roofline). `pessimistic`: solve with every estimated
+    cell at the low end of its interval."""
     scn = loaded.scenario
-    prep = prepare(loaded)
+    prep = prepare(loaded, benchmarks=benchmarks, pessimistic=pessimistic)
     timings = {"load": load_seconds, **prep.timings}
     matrix, problem, classes, pool_accs = (
         prep.matrix,
@@ -402,6 +456,8 @@ def make_plan(loaded: LoadedScenario, *, method: str = "auto", load_seconds: flo
         calibration=calibration,
         costs=costs,
         deals=valuations,
+        stacks=prep.stacks,
+        pessimistic=pessimistic,
     )
     if status == "infeasible":
         assert diagnosis is not None

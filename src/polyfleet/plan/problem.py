@@ -22,11 +22,12 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from polyfleet.economics import CostBreakdown, facility_kw, pool_cost_per_hour
+from polyfleet.economics import CostBreakdown, facility_kw
+from polyfleet.inputs.scenario import LoadedScenario
 from polyfleet.perfmodel import ThroughputMatrix
 from polyfleet.plan.keys import CouplingKey, RowKey
+from polyfleet.plan.pricing import pool_cost_per_hour
 from polyfleet.plan.shares import share_coefficients
-from polyfleet.scenario import LoadedScenario
 
 __all__ = [
     "CouplingKey",

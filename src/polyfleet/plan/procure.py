@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from polyfleet.errors import SolverError
+from polyfleet.inputs.procurement import LoadedProcurement
 from polyfleet.plan.blocks import RowKey, row_name
 from polyfleet.plan.lp import INF, new_highs, pass_lp
 from polyfleet.plan.procure_model import Model, build_model
 from polyfleet.plan.shares import vendor_totals
-from polyfleet.procurement import LoadedProcurement
 
 __all__ = ["Model", "ProcurementResult", "build_model", "procure"]
 

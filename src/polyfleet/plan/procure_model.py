@@ -32,13 +32,15 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from polyfleet.economics.cost import HOURS_PER_YEAR, OwnedTerms, facility_kw, owned_cost
-from polyfleet.economics.deal import Deal, simulate_deal
+from polyfleet.economics.cost import HOURS_PER_YEAR, facility_kw, owned_cost
+from polyfleet.economics.deal import price_per_gpu, simulate_deal
+from polyfleet.inputs.deal import Deal
+from polyfleet.inputs.procurement import LoadedProcurement
+from polyfleet.perfmodel.fit import factors_from
 from polyfleet.perfmodel.matrix import matrix_for
 from polyfleet.plan.blocks import LinearModel, ModelBuilder, Slack
 from polyfleet.plan.lp import INF
 from polyfleet.plan.shares import share_coefficients
-from polyfleet.procurement import LoadedProcurement
 
 __all__ = ["PENALTY", "Kind", "Model", "ProcurementArrays", "build_model", "procurement_arrays"]
 
@@ -411,19 +413,10 @@ def _kinds(loaded: LoadedProcurement) -> list[Kind]:
         if offer is not None:
             price = offer.price_per_gpu
             if price is None and offer.deal is not None:
-                price = loaded.deals[offer.deal].price_per_gpu(acc)
+                price = price_per_gpu(loaded.deals[offer.deal], acc)
             if price is None:
                 price = acc.price.purchase
-        breakdown = owned_cost(
-            acc,
-            OwnedTerms(
-                gpu_price=price or 1.0,
-                pue=proc.pue,
-                power_price_per_mwh=proc.power_price_per_mwh,
-                utilisation=proc.utilisation,
-                maintenance_frac_per_year=proc.maintenance_frac_per_year,
-            ),
-        )
+        breakdown = owned_cost(acc, price or 1.0, proc.costing, proc.pue)
         first = 0
         if offer is not None and offer.available_from is not None:
             first = int(np.searchsorted(proc.years, offer.available_from))
@@ -468,7 +461,10 @@ def procurement_arrays(loaded: LoadedProcurement) -> ProcurementArrays:
     alive = (tau[None, :, None] <= tau[None, None, :]) & (
         tau[None, None, :] < tau[None, :, None] + life[:, None, None]
     )
-    matrix = matrix_for(proc.workloads, proc.tiers, catalog, [k.accelerator for k in kinds])
+    accs = [k.accelerator for k in kinds]
+    matrix = matrix_for(
+        proc.workloads, proc.tiers, catalog, accs, stacks=factors_from(catalog=catalog)
+    )
     T = matrix.value  # (W, J)
     growth = np.array([proc.growth.get(w.name, 1.0) for w in proc.workloads])
     D = (

@@ -14,8 +14,8 @@ from typing import Protocol
 import torch
 
 from polyfleet.catalog import Accelerator
+from polyfleet.inputs.profile import CaseResult, Latency, Skipped
 from polyfleet.probe.device import Device, EnergyMeter
-from polyfleet.probe.profile import CaseResult, Latency, Skipped
 from polyfleet.probe.timing import Timed, time_calls
 
 __all__ = ["Context", "NoProgress", "Preset", "Progress", "case_result"]

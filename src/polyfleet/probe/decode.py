@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import torch
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from polyfleet.inputs.profile import CaseResult, Skipped
 from polyfleet.probe import models
 from polyfleet.probe.context import Context, case_result
 from polyfleet.probe.device import GraphCaptureError
-from polyfleet.probe.profile import CaseResult, Skipped
 from polyfleet.probe.timing import Timed, count_flops
 
 __all__ = [

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from polyfleet.catalog import Catalog
-from polyfleet.probe.profile import DeviceRecord, EnergyRecord
+from polyfleet.inputs.profile import DeviceRecord, EnergyRecord
 
 __all__ = ["Device", "EnergyMeter", "GraphCaptureError", "discover", "hostname"]
 

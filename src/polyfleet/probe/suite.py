@@ -17,11 +17,11 @@ import torch
 
 from polyfleet.catalog import Catalog
 from polyfleet.errors import InputError
+from polyfleet.inputs.profile import PRESET_NAMES, WORKLOAD_NAMES, CaseResult, Profile, Skipped
 from polyfleet.probe import models
 from polyfleet.probe.context import Context, NoProgress, Preset, Progress, case_result
 from polyfleet.probe.decode import run_llm_decode
 from polyfleet.probe.device import Device, hostname
-from polyfleet.probe.profile import PRESET_NAMES, WORKLOAD_NAMES, CaseResult, Profile, Skipped
 from polyfleet.probe.timing import count_flops
 
 __all__ = ["PRESETS", "WORKLOADS", "Preset", "Progress", "run_suite"]

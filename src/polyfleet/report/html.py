@@ -1,12 +1,16 @@
-"""A self-contained HTML report: plotly's JavaScript is inlined, so it opens without network."""
+"""Self-contained HTML pages rendered from the plan, deal and frontier records: plotly's
+JavaScript is inlined, so a page opens without network."""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Any
 
 import plotly.graph_objects as go
+
+from polyfleet.results.deal import DealValuation
+from polyfleet.results.frontier import FrontierRecord
+from polyfleet.results.plan import Assignment, PlanRecord, PowerCap
 
 _STYLE = (
     "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}"
@@ -15,37 +19,35 @@ _STYLE = (
 )
 
 
-def _figures(plan: dict[str, Any]) -> list[tuple[str, go.Figure]]:
-    shares = plan["vendor_shares"]
+def _figures(plan: PlanRecord) -> list[tuple[str, go.Figure]]:
     fig_s = go.Figure()
-    for vendor, s in shares.items():
-        fig_s.add_bar(
-            name=vendor, x=["count", "power", "spend"], y=[s["count"], s["power"], s["spend"]]
-        )
+    for vendor, s in (plan.vendor_shares or {}).items():
+        fig_s.add_bar(name=vendor, x=["count", "power", "spend"], y=[s.count, s.power, s.spend])
     fig_s.update_layout(barmode="stack", yaxis_tickformat=".0%", title="Vendor shares")
-    wl = sorted(plan["workloads"], key=lambda w: -w["cost_per_hour"])[:50]
-    fig_c = go.Figure(go.Bar(x=[w["name"] for w in wl], y=[w["cost_per_hour"] for w in wl]))
+    wl = sorted(plan.workloads or [], key=lambda w: -w.cost_per_hour)[:50]
+    fig_c = go.Figure(go.Bar(x=[w.name for w in wl], y=[w.cost_per_hour for w in wl]))
     fig_c.update_layout(title="Cost by workload (USD per hour)", yaxis_title="$/h")
-    pools = plan["pools"]
+    pools = plan.pools or []
     fig_u = go.Figure(
         go.Bar(
-            x=[p["pool"] for p in pools],
-            y=[p["utilisation"] for p in pools],
-            text=[f"{p['used']:,.0f} / {p['capacity']:,.0f}" for p in pools],
+            x=[p.pool for p in pools],
+            y=[p.utilisation for p in pools],
+            text=[f"{p.used:,.0f} / {p.capacity:,.0f}" for p in pools],
         )
     )
     fig_u.update_layout(title="Pool utilisation", yaxis_tickformat=".0%", yaxis_range=[0, 1.05])
     return [("shares", fig_s), ("cost", fig_c), ("pools", fig_u)]
 
 
-def fan_figure(deal: dict[str, Any]) -> go.Figure:
+def fan_figure(deal: DealValuation) -> go.Figure:
     """Quantiles of the simulated share price over time, with the tranche hurdles and the dates
     deployment reaches each milestone."""
-    w = deal["warrant"]
-    fan = w["fan"]
-    t0 = dt.date.fromisoformat(deal["valuation_date"])
-    dates = [t0 + dt.timedelta(days=y * 365.25) for y in fan["years"]]
-    q = fan["price"]  # rows: 5, 25, 50, 75, 95 %
+    w = deal.warrant
+    assert w is not None
+    assert w.fan is not None
+    t0 = dt.date.fromisoformat(deal.valuation_date)
+    dates = [t0 + dt.timedelta(days=y * 365.25) for y in w.fan.years]
+    q = w.fan.price  # rows: 5, 25, 50, 75, 95 %
     fig = go.Figure()
     for lo, hi, name, alpha in ((0, 4, "5-95 %", 0.15), (1, 3, "25-75 %", 0.3)):
         fig.add_scatter(x=dates, y=q[hi], mode="lines", line={"width": 0}, showlegend=False)
@@ -59,44 +61,44 @@ def fan_figure(deal: dict[str, Any]) -> go.Figure:
             name=name,
         )
     fig.add_scatter(x=dates, y=q[2], mode="lines", name="median", line={"color": "#1f77b4"})
-    for i, tr in enumerate(w["tranches"], start=1):
-        if tr["price_hurdle"]:
+    for i, tr in enumerate(w.tranches, start=1):
+        if tr.price_hurdle:
             fig.add_hline(
-                y=tr["price_hurdle"],
+                y=tr.price_hurdle,
                 line={"dash": "dot", "color": "#a60"},
-                annotation_text=f"tranche {i} hurdle ${tr['price_hurdle']:,.0f}",
+                annotation_text=f"tranche {i} hurdle ${tr.price_hurdle:,.0f}",
             )
-        if tr["milestone_date"]:
+        if tr.milestone_date:
             fig.add_vline(
-                x=tr["milestone_date"],
+                x=tr.milestone_date,
                 line={"dash": "dash", "color": "#888"},
             )
     fig.update_layout(
-        title=f"{deal['deal']}: simulated share price (GBM, {w['paths']:,} paths), hurdles and "
+        title=f"{deal.deal}: simulated share price (GBM, {w.paths:,} paths), hurdles and "
         "deployment milestones",
         yaxis_title="USD per share",
     )
     return fig
 
 
-def _deal_section(deal: dict[str, Any], index: int, include_js: bool) -> str:
+def _deal_section(deal: DealValuation, index: int, include_js: bool) -> str:
     esc = html.escape
-    parts = [f"<h2>Deal {esc(deal['deal'])}</h2>"]
+    parts = [f"<h2>Deal {esc(deal.deal)}</h2>"]
     parts.append(
-        f"<p class='deal'>{deal['deployed_gw']:g} GW of {esc(deal['accelerator'])} = "
-        f"{deal['gpus_delivered']:,.0f} GPUs. Price ${deal['price_per_gpu']:,.0f} per GPU; warrant "
-        f"${deal['warrant_value'] / 1e9:,.2f}B = ${deal['warrant_per_gpu']:,.0f} per GPU; net "
-        f"${deal['net_price_per_gpu']:,.0f} per GPU, ${deal['gross_per_gpu_hour']:.2f} gross and "
-        f"${deal['net_per_gpu_hour']:.2f} net per GPU-hour.</p>"
+        f"<p class='deal'>{deal.deployed_gw:g} GW of {esc(deal.accelerator)} = "
+        f"{deal.gpus_delivered:,.0f} GPUs. Price ${deal.price_per_gpu:,.0f} per GPU; warrant "
+        f"${deal.warrant_value / 1e9:,.2f}B = ${deal.warrant_per_gpu:,.0f} per GPU; net "
+        f"${deal.net_price_per_gpu:,.0f} per GPU, ${deal.gross_per_gpu_hour:.2f} gross and "
+        f"${deal.net_per_gpu_hour:.2f} net per GPU-hour.</p>"
     )
-    if deal.get("assumptions"):
+    if deal.assumptions:
         parts.append(
             "<p class='est'>Assumptions (not public terms): "
-            + esc("; ".join(deal["assumptions"]))
+            + esc("; ".join(deal.assumptions))
             + "</p>"
         )
-    w = deal.get("warrant")
-    if w and "fan" in w:
+    w = deal.warrant
+    if w is not None and w.fan is not None:
         parts.append(
             fan_figure(deal).to_html(
                 full_html=False, include_plotlyjs=include_js, div_id=f"fan-{index}"
@@ -105,70 +107,81 @@ def _deal_section(deal: dict[str, Any], index: int, include_js: bool) -> str:
     return "".join(parts)
 
 
-def render_deal_html(deal: dict[str, Any]) -> str:
-    """A page for one valued deal (`DealValuation.to_dict()`)."""
+def render_deal_html(deal: DealValuation) -> str:
+    """A page for one valued deal (a deal record)."""
     esc = html.escape
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>polyfleet deal: {esc(deal['deal'])}</title>{_STYLE}</head><body>"
+        f"<title>polyfleet deal: {esc(deal.deal)}</title>{_STYLE}</head><body>"
         + _deal_section(deal, 0, True)
         + "</body></html>"
     )
 
 
-def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) -> str:
-    """The report page for a plan dict (`Plan.to_dict()`), with the share frontier if given."""
+def _source(a: Assignment) -> str:
+    """An assignment's source, with the ids of the published results behind a stack factor."""
+    return (a.source or "") + (": " + ", ".join(a.results) if a.results else "")
+
+
+def render_html(plan: PlanRecord) -> str:
+    """The report page for a plan record, with its share frontier if it has one."""
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>polyfleet plan: {esc(plan['scenario'])}</title>",
+        f"<title>polyfleet plan: {esc(plan.scenario)}</title>",
         _STYLE + "</head><body>",
-        f"<h1>Plan: {esc(plan['scenario'])}</h1>",
-        f"<p>Objective <b>{esc(plan['objective'])}</b>, status <b id='status'>"
-        f"{esc(plan['status'])}</b>.</p>",
+        f"<h1>Plan: {esc(plan.scenario)}</h1>",
+        f"<p>Objective <b>{esc(plan.objective)}</b>, status <b id='status'>"
+        f"{esc(plan.status)}</b>.</p>",
     ]
-    if plan["status"] != "optimal":
-        parts.append("<pre id='diagnosis'>" + esc(repr(plan.get("diagnosis"))) + "</pre>")
+    if plan.status != "optimal":
+        diagnosis = plan.diagnosis.model_dump() if plan.diagnosis is not None else None
+        parts.append("<pre id='diagnosis'>" + esc(repr(diagnosis)) + "</pre>")
         parts.append("</body></html>")
         return "".join(parts)
+    assert plan.cost_per_hour is not None
+    assert plan.cost_per_year is not None
+    assert plan.power_mw is not None
+    assert plan.optimality_gap is not None
     parts.append(
-        f"<p id='summary'>Cost <b>${plan['cost_per_hour']:,.0f}</b> per hour "
-        f"(${plan['cost_per_year'] / 1e9:,.2f}B per year), power <b>{plan['power_mw']:,.1f} MW</b>, "
-        f"optimality gap {plan['optimality_gap']:.1e}.</p>"
+        f"<p id='summary'>Cost <b>${plan.cost_per_hour:,.0f}</b> per hour "
+        f"(${plan.cost_per_year / 1e9:,.2f}B per year), power <b>{plan.power_mw:,.1f} MW</b>, "
+        f"optimality gap {plan.optimality_gap:.1e}.</p>"
     )
     for i, (key, fig) in enumerate(_figures(plan)):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{key}"))
     parts.append(
         "<h2>Assignments</h2><p class='est'>Throughputs marked * are roofline estimates "
-        "(calibrated ones scaled by the probe profile named), not measurements.</p>"
+        "(calibrated ones scaled by the probe profile, or the published results, named), "
+        "not measurements.</p>"
         "<table><tr><th>workload</th><th>pool</th><th>accelerator</th><th>accelerators</th>"
         "<th>served units/s</th><th>origin</th><th>source</th></tr>"
     )
-    for a in plan["assignments"][:500]:
-        star = "" if a["origin"] == "measured" else "*"
+    for a in (plan.assignments or [])[:500]:
+        star = "" if a.origin == "measured" else "*"
         parts.append(
-            f"<tr><td>{esc(a['workload'])}</td><td>{esc(a['pool'])}</td>"
-            f"<td>{esc(a['accelerator'])}</td><td>{a['accelerators']:,.0f}</td>"
-            f"<td>{a['served']:,.4g}</td><td>{esc(a['origin'])}{star}</td>"
-            f"<td>{esc(a.get('source') or '')}</td></tr>"
+            f"<tr><td>{esc(a.workload)}</td><td>{esc(a.pool)}</td>"
+            f"<td>{esc(a.accelerator)}</td><td>{a.accelerators:,.0f}</td>"
+            f"<td>{a.served:,.4g}</td><td>{esc(a.origin)}{star}</td>"
+            f"<td>{esc(_source(a))}</td></tr>"
         )
     parts.append(
         "</table><h2>Binding constraints</h2><table><tr><th>constraint</th>"
         "<th>saving $/h per unit</th><th>unit</th></tr>"
     )
-    for b in plan["binding"]:
+    for b in plan.binding or []:
         parts.append(
-            f"<tr><td>{esc(b['constraint'])}</td><td>{b['saving_per_hour']:,.2f}</td>"
-            f"<td>{esc(b['unit'])}</td></tr>"
+            f"<tr><td>{esc(b.constraint)}</td><td>{b.saving_per_hour:,.2f}</td>"
+            f"<td>{esc(b.unit)}</td></tr>"
         )
     parts.append("</table>")
-    parts.append(_power_caps(plan["power"]["caps"]))
-    for i, deal in enumerate(plan.get("deals", [])):
+    parts.append(_power_caps(plan.power.caps if plan.power is not None else []))
+    for i, deal in enumerate(plan.deals or []):
         parts.append(_deal_section(deal, i, include_js=False))
-    if frontier is not None:
+    if plan.frontier is not None:
         parts.append("<h2>Share frontier</h2>")
         parts.append(
-            frontier_figure(frontier).to_html(
+            frontier_figure(plan.frontier).to_html(
                 full_html=False, include_plotlyjs=False, div_id="frontier"
             )
         )
@@ -176,14 +189,14 @@ def render_html(plan: dict[str, Any], frontier: dict[str, Any] | None = None) ->
     return "".join(parts)
 
 
-def _power_caps(caps: list[dict[str, Any]]) -> str:
+def _power_caps(caps: list[PowerCap]) -> str:
     """One row per power cap, named by its key's subject: the fleet's, or a site's."""
     if not caps:
         return ""
     esc = html.escape
     rows = "".join(
-        f"<tr><td>{esc(str(c['key']['subject'] or 'fleet'))}</td><td>{c['mw']:,.1f}</td>"
-        f"<td>{c['cap_mw']:,.1f}</td><td>{c['shadow_price_per_mw_hour']:,.2f}</td></tr>"
+        f"<tr><td>{esc(str(c.key.subject or 'fleet'))}</td><td>{c.mw:,.1f}</td>"
+        f"<td>{c.cap_mw:,.1f}</td><td>{c.shadow_price_per_mw_hour:,.2f}</td></tr>"
         for c in caps
     )
     return (
@@ -192,19 +205,19 @@ def _power_caps(caps: list[dict[str, Any]]) -> str:
     )
 
 
-def frontier_figure(data: dict[str, Any]) -> go.Figure:
-    pts = [p for p in data["points"] if p["cost_per_hour"] is not None]
+def frontier_figure(data: FrontierRecord) -> go.Figure:
+    pts = [p for p in data.points if p.cost_per_hour is not None]
     fig = go.Figure()
     fig.add_scatter(
-        x=[p["max_share"] for p in pts],
-        y=[p["cost_per_hour"] for p in pts],
+        x=[p.max_share for p in pts],
+        y=[p.cost_per_hour for p in pts],
         mode="lines+markers",
         name="least cost",
     )
-    if data["knee"]:
+    if data.knee:
         fig.add_scatter(
-            x=[data["knee"]["max_share"]],
-            y=[data["knee"]["cost_per_hour"]],
+            x=[data.knee.max_share],
+            y=[data.knee.cost_per_hour],
             mode="markers+text",
             marker={"size": 14, "symbol": "star", "color": "#d62728"},
             text=["knee"],
@@ -212,8 +225,8 @@ def frontier_figure(data: dict[str, Any]) -> go.Figure:
             name="knee",
         )
     fig.update_layout(
-        title=f"Least cost vs. maximum {data['measure']} share of {data['vendor']}",
-        xaxis_title=f"maximum share of {data['vendor']}",
+        title=f"Least cost vs. maximum {data.measure} share of {data.vendor}",
+        xaxis_title=f"maximum share of {data.vendor}",
         xaxis_tickformat=".0%",
         xaxis_autorange="reversed",
         yaxis_title="USD per hour",
@@ -221,7 +234,7 @@ def frontier_figure(data: dict[str, Any]) -> go.Figure:
     return fig
 
 
-def render_frontier_html(data: dict[str, Any], scenario: str) -> str:
+def render_frontier_html(data: FrontierRecord, scenario: str) -> str:
     esc = html.escape
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from polyfleet.probe.profile import CaseResult, Profile
+from polyfleet.inputs.profile import CaseResult, Profile
 
 _UNIT_RATE = {"flop": ("TFLOP/s", 1e12), "byte": ("GB/s", 1e9)}
 

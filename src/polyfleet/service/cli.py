@@ -2,6 +2,7 @@
 
 This module imports nothing of the `serve` extra at import time, so `polyfleet --help` works (and
 starts fast) without it; each command imports what it needs and says which extra is missing.
+Errors are raised, and ended by the command line's one handler (polyfleet/cli.py).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from polyfleet.errors import InputError, PolyfleetError
+from polyfleet.errors import InputError, MissingExtraError, PolyfleetError
 
 if TYPE_CHECKING:
     from polyfleet.service.store import Store
@@ -46,11 +47,6 @@ StateDirOpt = Annotated[
     ),
 ]
 DEFAULT_STATE_DIR = Path(".polyfleet")
-
-
-def _fail(exc: PolyfleetError) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
-    return typer.Exit(1)
 
 
 def is_loopback(host: str) -> bool:
@@ -86,23 +82,16 @@ def _open_store(db: str | None, state_dir: Path) -> Store:
     try:
         from polyfleet.service.store import Store, database_url
     except ModuleNotFoundError as exc:
-        raise _fail(
-            PolyfleetError(
-                f"polyfleet serve needs the serve extra ({exc.name} is missing): "
-                "pip install 'polyfleet[serve]'"
-            )
-        ) from None
+        raise MissingExtraError("polyfleet serve", extra="serve", missing=exc.name) from None
     from sqlalchemy.exc import SQLAlchemyError
 
+    url = database_url(db, state_dir)
     try:
-        url = database_url(db, state_dir)
         return Store.open(url)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
     except SQLAlchemyError as exc:
         shown = url.render_as_string(hide_password=True)
         reason = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
-        raise _fail(PolyfleetError(f"cannot open the store at {shown}: {reason}")) from None
+        raise PolyfleetError(f"cannot open the store at {shown}: {reason}") from None
 
 
 def _run_server(app: Any, **options: Any) -> None:
@@ -132,10 +121,7 @@ def serve(
     creates an admin token and prints it once."""
     if ctx.invoked_subcommand is not None:
         return
-    try:
-        check_bind(host, tls_cert, tls_key, insecure)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    check_bind(host, tls_cert, tls_key, insecure)
     store = _open_store(db, state_dir)
     from polyfleet.service.app import create_app
     from polyfleet.service.settings import Settings
@@ -181,10 +167,7 @@ def token_create(
 ) -> None:
     """Create a token. Its secret is printed once, on stdout; only a hash of it is stored."""
     store = _open_store(db, state_dir)
-    try:
-        info, secret = store.tokens.create(role, name)
-    except PolyfleetError as exc:
-        raise _fail(exc) from None
+    info, secret = store.tokens.create(role, name)
     err_console.print(f"created {info.role} token {info.id} ({info.name}); its secret:")
     typer.echo(secret)
 
@@ -235,5 +218,5 @@ def token_revoke(
     """Revoke a token: every request carrying it is refused from now on."""
     info = _open_store(db, state_dir).tokens.revoke(token_id)
     if info is None:
-        raise _fail(InputError("no such token", field="ID", value=token_id))
+        raise InputError("no such token", field="ID", value=token_id)
     typer.echo(f"revoked {info.role} token {info.id} ({info.name})")

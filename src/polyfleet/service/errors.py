@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from polyfleet.errors import InputError, PolyfleetError
-from polyfleet.inputs import dotted
+from polyfleet.inputs.reader import dotted
 
 __all__ = ["ApiError", "detail_of", "error_response", "install_error_handlers"]
 

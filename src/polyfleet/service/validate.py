@@ -24,31 +24,31 @@ __all__ = ["LOADERS", "REFERENCES", "validate_document"]
 
 
 def _load_scenario(path: Path) -> Any:
-    from polyfleet.scenario import load_scenario
+    from polyfleet.inputs.scenario import load_scenario
 
     return load_scenario(path)
 
 
 def _load_procurement(path: Path) -> Any:
-    from polyfleet.procurement import load_procurement
+    from polyfleet.inputs.procurement import load_procurement
 
     return load_procurement(path)
 
 
 def _load_deal(path: Path) -> Any:
-    from polyfleet.economics.deal import load_deal
+    from polyfleet.inputs.deal import load_deal
 
     return load_deal(path)
 
 
 def _load_profile(path: Path) -> Any:
-    from polyfleet.probe.profile import load_profile
+    from polyfleet.inputs.profile import load_profile
 
     return load_profile(path)
 
 
 def _load_jobs(path: Path) -> Any:
-    from polyfleet.dispatch.jobs import load_jobs
+    from polyfleet.inputs.jobs import load_jobs
 
     return load_jobs(path)
 
@@ -94,7 +94,7 @@ def _materialise(store: Store, kind: str, path: Path) -> None:
     refs = REFERENCES.get(kind)
     if not refs:
         return
-    from polyfleet.inputs import line_of, read_document
+    from polyfleet.inputs.reader import line_of, read_document
 
     data, text = read_document(path)
     if not isinstance(data, dict):

@@ -1,15 +1,17 @@
-"""Reading input files (scenarios, deals, procurement and job files, profiles) so that errors can
-name the file, line and field.
+"""From a read document to a validated input, with errors that name the file, line and field.
 
-Every file kind reads its document with `read_document` (polyfleet/documents.py: size, depth,
-alias and duplicate-key defences, line numbers) and turns pydantic's errors into one InputError
-with `input_error`, so a new file kind gets both for free. The converter reports:
+Every file kind validates its document (read by `inputs.reader`) with `validate`, which turns
+pydantic's errors into one InputError (`input_error`), and resolves the accelerator names it holds
+with `resolve_name`, which turns an unknown one into a CatalogError at its line: so a new file kind
+gets both for free. The converter reports:
 
 - the field path and its line, and the offending value as a bounded preview;
 - a misspelt key as "unknown field 'acelerator' — did you mean 'accelerator'?" rather than the
   required field it leaves missing;
 - a cross-field check at the field it names: a model validator raises `FieldError(message,
   "deployment", 2, "date")` (a path relative to its model) instead of a bare ValueError.
+
+The catalog is passed in, never imported: the catalog's own overrides are validated here too.
 """
 
 from __future__ import annotations
@@ -19,25 +21,35 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from polyfleet.documents import dotted, line_of, read_document
-from polyfleet.errors import InputError
+from polyfleet.errors import CatalogError, InputError
+from polyfleet.inputs.reader import dotted, line_of
 
 __all__ = [
     "FieldError",
+    "Names",
     "clean_loc",
-    "dotted",
     "field_path",
     "input_error",
-    "line_of",
-    "read_document",
     "relative_file",
+    "resolve_name",
+    "validate",
+    "with_line",
 ]
 
 _UNSET: Any = object()
+M = TypeVar("M", bound=BaseModel)
+#: How a file kind shows a field path in its messages (`pools[2].cost`, `pools[2] (h200)...`).
+Namer = Callable[[Sequence[str | int]], str]
+
+
+class Names(Protocol):
+    """What resolving needs of a catalog: its `resolve` (an id, or a CatalogError)."""
+
+    def resolve(self, name: str, *, file: str | None = None, field: str | None = None) -> str: ...
 
 
 class FieldError(ValueError):
@@ -65,16 +77,66 @@ def field_path(path: str) -> list[str | int]:
     return out
 
 
+def validate(
+    model: type[M],
+    data: Any,
+    *,
+    file: str,
+    text: str | None,
+    what: str,
+    name: Namer = dotted,
+    hint: str | None = None,
+) -> M:
+    """`data` as `model`, or one InputError: "`what` must be a mapping ..." (and `hint`) when it
+    is not a mapping, else pydantic's most useful error, at its field and line."""
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{what} must be a mapping at the top level", file=file, value=data, hint=hint
+        )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise input_error(exc, file=file, text=text, name=name, model=model) from None
+
+
+def resolve_name(
+    catalog: Names,
+    value: str,
+    loc: Sequence[str | int],
+    *,
+    file: str,
+    text: str | None,
+    name: Namer = dotted,
+) -> str:
+    """The catalog id `value` (an id, alias or marketing name at `loc`) denotes; an unknown name
+    is a CatalogError naming the file, field, line and the nearest ids."""
+    try:
+        return catalog.resolve(value, file=file, field=name(loc))
+    except CatalogError as exc:
+        raise with_line(exc, text, loc) from None
+
+
+def with_line(exc: InputError, text: str | None, loc: Sequence[str | int]) -> InputError:
+    """`exc` with the line of `loc` in `text`, where it has none yet."""
+    if exc.line is None:
+        exc.line = line_of(text, loc)
+        exc.args = (str(exc),)
+    return exc
+
+
 def input_error(
     exc: ValidationError,
     *,
     file: str,
     text: str | None,
-    name: Callable[[Sequence[str | int]], str] = dotted,
+    name: Namer = dotted,
     model: type[BaseModel] | None = None,
+    prefix: Sequence[str | int] = (),
+    error: type[InputError] = InputError,
 ) -> InputError:
     """The most useful of pydantic's errors as an InputError naming file, line, field and value.
-    `model` (the model validated) lets a misspelt key get a suggestion."""
+    `model` (the model validated) lets a misspelt key get a suggestion; `prefix` is where in the
+    file the validated data sits (a catalog entry under `catalog[2]`)."""
     err = _pick(exc.errors(include_url=False))
     loc = clean_loc(err["loc"])
     value = err.get("input")
@@ -88,9 +150,8 @@ def input_error(
         message, value = _unknown_field(str(loc[-1]), _fields_at(model, loc[:-1])), None
     elif err["type"] == "missing":
         value = None
-    return InputError(
-        message, file=file, field=name(loc) or None, value=value, line=line_of(text, loc)
-    )
+    loc = [*prefix, *loc]
+    return error(message, file=file, field=name(loc) or None, value=value, line=line_of(text, loc))
 
 
 def _pick(errors: list[Any]) -> Any:

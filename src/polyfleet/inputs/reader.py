@@ -1,4 +1,5 @@
-"""Reading a JSON or YAML document from a file with the defences every input file kind shares.
+"""The one reader of every input document (a file, or the bytes of one), JSON or YAML, with the
+defences every file kind shares.
 
 A hostile or careless file must give one clear InputError (file, line, field path, value) in
 bounded time and memory, never a traceback, a hang or a silently altered value. So before or
@@ -60,14 +61,23 @@ _BaseLoader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def read_document(
-    path: str | Path, *, syntax: Syntax | None = None, json_data: bool = False
+    source: str | Path | bytes,
+    *,
+    file: str | None = None,
+    syntax: Syntax | None = None,
+    json_data: bool = False,
 ) -> tuple[Any, str]:
-    """The parsed document and its text (for `line_of`). `syntax` defaults to JSON for a `.json`
-    file and YAML otherwise; `json_data` refuses values JSON cannot hold (see the module)."""
-    path = Path(path)
-    file = str(path)
-    syntax = syntax or ("json" if path.suffix.lower() == ".json" else "yaml")
-    text = _read_text(path, file, MAX_JSON_BYTES if syntax == "json" else MAX_YAML_BYTES, syntax)
+    """The parsed document and its text (for `line_of`), from a file or from the bytes of one
+    (`file` names it in errors; default: the path). `syntax` defaults to JSON for a `.json` name
+    and YAML otherwise; `json_data` refuses values JSON cannot hold (see the module)."""
+    if file is None:
+        file = "<input>" if isinstance(source, bytes) else str(source)
+    syntax = syntax or ("json" if file.lower().endswith(".json") else "yaml")
+    limit = MAX_JSON_BYTES if syntax == "json" else MAX_YAML_BYTES
+    raw = (
+        source[: limit + 1] if isinstance(source, bytes) else _read_bytes(Path(source), file, limit)
+    )
+    text = _decode(raw, file, limit, syntax)
     if not text or text.isspace():  # not strip(): that copies a 200 MB text
         raise InputError("the file is empty", file=file)
     parse = _parse_json if syntax == "json" else _parse_yaml
@@ -77,16 +87,20 @@ def read_document(
     return data, text
 
 
-def _read_text(path: Path, file: str, limit: int, syntax: str) -> str:
+def _read_bytes(path: Path, file: str, limit: int) -> bytes:
+    """The file's first `limit` + 1 bytes: one more than any document may hold."""
     try:
         with path.open("rb") as handle:
-            raw = handle.read(limit + 1)
+            return handle.read(limit + 1)
     except FileNotFoundError:
         raise InputError("file not found", file=file) from None
     except IsADirectoryError:
         raise InputError("is a folder, not a file", file=file) from None
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", file=file) from None
+
+
+def _decode(raw: bytes, file: str, limit: int, syntax: str) -> str:
     if len(raw) > limit:
         hint = "Write large inputs as JSON" if syntax == "yaml" else None
         raise InputError(

@@ -1,41 +1,22 @@
 """A scenario: the fleet's pools, its workloads and the limits a plan must respect.
 
 Loading validates shape with pydantic and meaning against the catalog; every error names the file,
-the field path, the line where the YAML parser knows it, and the value.
+the field path, the line where the YAML parser knows it, and the value. A pool's cost is a
+`PoolCost` (inputs/cost.py): rent, or an owned pool's price and terms, whose left-out terms take
+the documented defaults.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from polyfleet.catalog import Catalog, load_catalog
-from polyfleet.economics.deal import Deal, load_deals
-from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import (
-    FieldError,
-    dotted,
-    field_path,
-    input_error,
-    line_of,
-    read_document,
-    relative_file,
-)
-from polyfleet.model_shape import ModelShape
-from polyfleet.probe.profile import Profile, load_profiles
-from polyfleet.ranges import (
+from polyfleet.errors import InputError
+from polyfleet.inputs.base import (
     AcceleratorCap,
     Count,
     DemandRate,
@@ -45,27 +26,25 @@ from polyfleet.ranges import (
     LatencyMs,
     PositiveFraction,
     PowerCapMw,
-    PowerPrice,
-    PricePerGpu,
-    PricePerGpuHour,
     Pue,
     ScaleupGbps,
     Throughput,
     Tier,
-    UsdPerGpu,
-    UsdPerMw,
     Year,
-    Years,
 )
+from polyfleet.inputs.convert import FieldError, relative_file, resolve_name, validate
+from polyfleet.inputs.cost import PoolCost, cost_term
+from polyfleet.inputs.deal import Deal, load_deals
+from polyfleet.inputs.model_shape import ModelShape
+from polyfleet.inputs.profile import Profile, load_profiles
+from polyfleet.inputs.reader import dotted, line_of, read_document
 
 __all__ = [
     "Demand",
     "Limits",
     "LoadedScenario",
-    "ModelShape",
     "Needs",
     "Pool",
-    "PoolCost",
     "Scenario",
     "Slo",
     "TierPolicy",
@@ -76,6 +55,9 @@ __all__ = [
 ]
 
 Objective = Literal["min_cost", "max_served", "max_min_served"]
+#: max_min_served: raise the smallest served fraction ("max_min"), or then each next-smallest in
+#: turn, water-filling ("lexicographic")
+Fairness = Literal["max_min", "lexicographic"]
 WorkloadKind = Literal["train", "serve", "recsys", "infer", "custom"]
 ShareMeasure = Literal["count", "power", "spend"]
 #: The unit of work each kind's demand and throughput are counted in.
@@ -129,35 +111,11 @@ class TierPolicy(InputModel):
         return None if value is None else [v.strip().lower() for v in value]
 
 
-class PoolCost(InputModel):
-    """Either a rental price per GPU-hour, or an owned pool's capital and power terms."""
-
-    per_gpu_hour: PricePerGpuHour | None = None
-    capex_per_gpu: PricePerGpu | None = None
-    amortize_years: Years = 4.0
-    cost_of_capital: Fraction = 0.0
-    power_price_per_mwh: PowerPrice | None = None
-    maintenance_frac_per_year: Fraction = 0.0
-    utilisation: PositiveFraction = 1.0  # average fraction of full power drawn
-    node_per_gpu: UsdPerGpu | None = None  # None: economics.NODE_FRACTION x capex
-    network_per_gpu: UsdPerGpu | None = None  # None: NETWORK_FRACTION x capex
-    facility_per_mw: UsdPerMw | None = None  # USD per MW of IT load
-    facility_years: Years = 15.0
-
-    @model_validator(mode="after")
-    def _one_model(self) -> PoolCost:
-        if self.per_gpu_hour is None and self.capex_per_gpu is None:
-            raise ValueError("give either per_gpu_hour (rented) or capex_per_gpu (owned)")
-        if self.per_gpu_hour is not None and self.capex_per_gpu is not None:
-            raise ValueError("per_gpu_hour and capex_per_gpu are alternatives: give one")
-        return self
-
-
 class Pool(InputModel):
     name: str = Field(min_length=1)
     accelerator: str
     count: Count
-    pue: Pue = 1.3
+    pue: Pue = cost_term("pue")
     availability: PositiveFraction = 1.0
     site: str | None = None
     cost: PoolCost | None = None
@@ -227,22 +185,10 @@ class Workload(InputModel):
         return 2
 
 
-def _fairness(value: str, info: ValidationInfo) -> str:
-    """Lexicographic fairness ranks served fractions: only max_min_served has them to rank."""
-    objective = info.data.get("objective", "min_cost")
-    if value == "lexicographic" and objective != "max_min_served":
-        raise ValueError(
-            f"fairness 'lexicographic' needs objective max_min_served, not {objective}"
-        )
-    return value
-
-
 class Scenario(InputModel):
     name: str = "scenario"
     objective: Objective = "min_cost"
-    # max_min_served: raise the smallest served fraction ("max_min"), or then each next-smallest
-    # in turn, water-filling ("lexicographic")
-    fairness: Annotated[Literal["max_min", "lexicographic"], AfterValidator(_fairness)] = "max_min"
+    fairness: Fairness = "max_min"
     limits: Limits = Limits()
     tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
@@ -250,6 +196,16 @@ class Scenario(InputModel):
     workloads: list[Workload] = Field(min_length=1)
     profiles: list[str] = Field(default_factory=list)
     deals: list[str] = Field(default_factory=list)  # deal files, relative to the scenario file
+
+    @model_validator(mode="after")
+    def _fairness_ranks_fractions(self) -> Scenario:
+        """Lexicographic fairness ranks served fractions: only max_min_served has them to rank."""
+        if self.fairness == "lexicographic" and self.objective != "max_min_served":
+            raise FieldError(
+                f"fairness 'lexicographic' needs objective max_min_served, not {self.objective}",
+                "fairness",
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:
@@ -300,20 +256,10 @@ def parse_scenario(
     data: Any, *, file: str = "<scenario>", text: str | None = None
 ) -> LoadedScenario:
     """Validate already-parsed scenario data. `text` (the source) lets errors give a line."""
-    if not isinstance(data, dict):
-        raise InputError("a scenario must be a mapping at the top level", file=file, value=data)
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        raise input_error(
-            exc, file=file, text=text, name=lambda loc: _named(loc, data), model=Scenario
-        ) from None
-    try:
-        catalog = load_catalog(scenario.catalog, file=file)
-    except CatalogError as exc:
-        if text is not None and exc.field:
-            exc.line = line_of(text, field_path(exc.field))
-        raise
+    scenario = validate(
+        Scenario, data, file=file, text=text, what="a scenario", name=lambda loc: _named(loc, data)
+    )
+    catalog = load_catalog(scenario.catalog, file=file, text=text)
     _check_meaning(scenario, catalog, file, text, data)
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
     deals = load_deals(scenario.deals, file=file, text=text, catalog=catalog)
@@ -358,11 +304,9 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
         raise InputError(msg, file=file, field=_named(loc, data), value=value, line=line, hint=hint)
 
     def resolve(name: str, loc: list[str | int]) -> str:
-        try:
-            return catalog.resolve(name, file=file, field=_named(loc, data))
-        except CatalogError as exc:
-            exc.line = line_of(text, loc)
-            raise
+        return resolve_name(
+            catalog, name, loc, file=file, text=text, name=lambda at: _named(at, data)
+        )
 
     vendors = set(catalog.vendors)
     for i, pool in enumerate(scn.pools):

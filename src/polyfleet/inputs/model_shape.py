@@ -3,8 +3,9 @@ probe profile records for the case it measured, so both are checked by the same 
 
 from __future__ import annotations
 
-from polyfleet.catalog._catalog import Precision
-from polyfleet.ranges import (
+from typing import Literal
+
+from polyfleet.inputs.base import (
     ActiveParamsB,
     Batch,
     EmbeddingDim,
@@ -18,7 +19,10 @@ from polyfleet.ranges import (
     SeqLen,
 )
 
-__all__ = ["ModelShape"]
+__all__ = ["ModelShape", "Precision"]
+
+#: The number formats a model may run in (and an accelerator may have dense rates for).
+Precision = Literal["bf16", "fp8", "fp4"]
 
 
 class ModelShape(InputModel):
@@ -28,6 +32,8 @@ class ModelShape(InputModel):
     active_params_b: ActiveParamsB | None = None
     precision: Precision = "bf16"
     seq_len: SeqLen = 4096
+    prompt_tokens: SeqLen | None = None
+    output_tokens: SeqLen | None = None
     batch: Batch = 64
     layers: Layers | None = None
     kv_dim: KvDim = 1024
@@ -35,6 +41,11 @@ class ModelShape(InputModel):
     lookups_per_sample: Lookups = 0
     embedding_dim: EmbeddingDim = 128
     gflops_per_sample: GflopsPerSample | None = None
+
+    @property
+    def batch_given(self) -> bool:
+        """Whether `batch` was set: for `serve` it then caps the sequences a replica decodes."""
+        return "batch" in self.model_fields_set
 
     @property
     def active_b(self) -> float:

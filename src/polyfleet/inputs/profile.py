@@ -3,6 +3,7 @@
 A profile is the contract between `polyfleet probe` (which writes it) and the planner (which reads
 it to calibrate the throughput matrix), so it is validated strictly on the way in: a file that is not
 a polyfleet profile, or is one of another schema version, is refused with the file and field named.
+Reading one needs no PyTorch: this module imports nothing of the probe.
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyfleet.errors import InputError
-from polyfleet.inputs import FieldError, input_error, line_of, read_document
-from polyfleet.model_shape import ModelShape
-from polyfleet.ranges import (
+from polyfleet.inputs.base import (
     DeviceIndex,
     InputModel,
     JoulesPerUnit,
@@ -33,6 +32,9 @@ from polyfleet.ranges import (
     WorkPerUnit,
     one_of,
 )
+from polyfleet.inputs.convert import FieldError, input_error
+from polyfleet.inputs.model_shape import ModelShape
+from polyfleet.inputs.reader import line_of, read_document
 
 __all__ = [
     "FORMAT",

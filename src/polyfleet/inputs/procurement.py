@@ -2,7 +2,9 @@
 
 A procurement plan buys whole nodes of accelerator kinds year by year so that every year's demand
 is served within that year's capex budget and power envelope (GW), vendor-share bounds and deal
-commitments; `polyfleet.plan.procure` solves it as a mixed-integer program.
+commitments; `polyfleet.plan.procure` solves it as a mixed-integer program. Every GPU it buys is
+costed with the shared owned-cost terms (`costing`), whose left-out terms take the documented
+defaults of inputs/cost.py.
 """
 
 from __future__ import annotations
@@ -14,10 +16,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
 from pydantic_core import PydanticCustomError
 
 from polyfleet.catalog import Catalog, load_catalog
-from polyfleet.economics.deal import Deal, load_deals
-from polyfleet.errors import CatalogError, InputError
-from polyfleet.inputs import dotted, field_path, input_error, line_of, read_document
-from polyfleet.ranges import (
+from polyfleet.errors import InputError
+from polyfleet.inputs.base import (
     LIMITS,
     RANGES,
     Budget,
@@ -37,7 +37,11 @@ from polyfleet.ranges import (
     TimeLimitS,
     Year,
 )
-from polyfleet.scenario import TierPolicy, VendorShare, Workload
+from polyfleet.inputs.convert import resolve_name, validate
+from polyfleet.inputs.cost import OwnedCost, cost_term
+from polyfleet.inputs.deal import Deal, load_deals
+from polyfleet.inputs.reader import dotted, line_of, read_document
+from polyfleet.inputs.scenario import TierPolicy, VendorShare, Workload
 
 __all__ = ["LoadedProcurement", "Procurement", "load_procurement", "parse_procurement"]
 
@@ -62,6 +66,8 @@ def _each_year(item: Any) -> Any:
     return Annotated[list[item], BeforeValidator(spread)]
 
 
+#: The owned-cost terms a procurement file gives at its top level.
+_COST_TERMS = ("power_price_per_mwh", "utilisation", "maintenance_frac_per_year")
 PerYearBudget = _each_year(Budget)
 PerYearPowerCapGw = _each_year(PowerCapGw)
 
@@ -96,10 +102,11 @@ class Procurement(InputModel):
     name: str = "procurement"
     years: list[Year] = Field(min_length=1, max_length=MAX_YEARS)
     discount_rate: Fraction = 0.08
-    pue: Pue = 1.2
-    power_price_per_mwh: PowerPrice = 70.0
-    utilisation: PositiveFraction = 1.0
-    maintenance_frac_per_year: Fraction = 0.0
+    # the owned-cost terms of every GPU bought (OwnedCost's, with its defaults)
+    pue: Pue = cost_term("pue")
+    power_price_per_mwh: PowerPrice = cost_term("power_price_per_mwh")
+    utilisation: PositiveFraction = cost_term("utilisation")
+    maintenance_frac_per_year: Fraction = cost_term("maintenance_frac_per_year")
     mip_gap: MipGap = 1e-3
     time_limit_s: TimeLimitS = 60.0
     limits: ProcurementLimits
@@ -115,6 +122,14 @@ class Procurement(InputModel):
         """A value for each year: one value (a number in the file) holds for every year."""
         return list(value) if len(value) > 1 else [float(value[0])] * len(self.years)
 
+    @property
+    def costing(self) -> OwnedCost:
+        """The owned-cost terms of every GPU bought: the file's, the rest defaulted (and known
+        as such). Capital is paid when bought and discounted at `discount_rate`, so the
+        financing terms (amortize_years, cost_of_capital) play no part."""
+        given = {k: getattr(self, k) for k in _COST_TERMS if k in self.model_fields_set}
+        return OwnedCost.model_validate(given)
+
 
 class LoadedProcurement(BaseModel):
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
@@ -128,30 +143,16 @@ class LoadedProcurement(BaseModel):
 def parse_procurement(
     data: Any, *, file: str = "<procurement>", text: str | None = None
 ) -> LoadedProcurement:
-    if not isinstance(data, dict):
-        raise InputError("a procurement file must be a mapping", file=file, value=data)
 
     def fail(msg: str, loc: list[str | int], value: Any) -> InputError:
         return InputError(msg, file=file, field=dotted(loc), value=value, line=line_of(text, loc))
 
-    try:
-        proc = Procurement.model_validate(data)
-    except ValidationError as exc:
-        raise input_error(exc, file=file, text=text, model=Procurement) from None
+    proc = validate(Procurement, data, file=file, text=text, what="a procurement file")
     _check_shape(proc, fail)
-    try:
-        catalog = load_catalog(proc.catalog, file=file)
-    except CatalogError as exc:
-        if exc.field:
-            exc.line = line_of(text, field_path(exc.field))
-        raise
+    catalog = load_catalog(proc.catalog, file=file, text=text)
 
     def resolve(name: str, loc: list[str | int]) -> str:
-        try:
-            return catalog.resolve(name, file=file, field=dotted(loc))
-        except CatalogError as exc:
-            exc.line = line_of(text, loc)
-            raise
+        return resolve_name(catalog, name, loc, file=file, text=text)
 
     deals = load_deals(proc.deals, file=file, text=text, catalog=catalog)
     seen: set[str] = set()

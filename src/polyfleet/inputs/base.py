@@ -38,6 +38,7 @@ __all__ = [
     "DeviceIndex",
     "EmbeddingDim",
     "EmbeddingGb",
+    "FlopPerParam",
     "Fraction",
     "FrontierPoints",
     "Gang",
@@ -76,6 +77,8 @@ __all__ = [
     "Range",
     "Rate",
     "Repeats",
+    "Retries",
+    "RunTimeoutS",
     "ScaleupGbps",
     "SearchPrecision",
     "Seed",
@@ -85,11 +88,14 @@ __all__ = [
     "Shares",
     "StepsPerYear",
     "Strike",
+    "SystemSize",
     "TdpW",
     "TflopsPeak",
     "Throughput",
     "Tier",
     "TimeLimitS",
+    "TokenCount",
+    "TrainMinutes",
     "UsdPerGpu",
     "UsdPerMw",
     "Volatility",
@@ -273,11 +279,24 @@ RANGES: dict[str, Range] = {
            integer=True),
         _R("shape_value", "a model-shape figure", "", 0, 1e12, "as in a scenario's `model:`"),
         _R("job_count", "a job count", "jobs", 1, 1e6, "copies of one job", integer=True),
+        # published results (benchmark tables)
+        _R("system_size", "accelerators in a benchmarked system", "accelerators", 1, 1e6,
+           "MLPerf systems run 1 to a few thousand", integer=True),
+        _R("train_minutes", "a time to train", "minutes", 0, 1e7,
+           "MLPerf training results run minutes to hours", low_open=True),
+        _R("token_count", "a token count", "tokens", 1, 1e16,
+           "a fine-tune reads millions of tokens, a pre-training run trillions"),
+        _R("flop_per_param", "FLOPs per parameter per token", "", 1, 100,
+           "6 for training, 4 for LoRA (frozen weights), 2 for inference"),
         # command options
         _R("search_precision", "a relative search precision", "", 1e-6, 0.5,
            "the re-solves are optimal to 1e-5, so finer multipliers are noise"),
         _R("frontier_points", "a number of frontier points", "points", 20, 500,
            "each point is one solve", integer=True),
+        _R("retries", "a number of re-routes per job", "", 0, 100,
+           "each re-route follows a lost node; more than 100 is a loop", integer=True),
+        _R("run_timeout_s", "a run's time limit", "s", 0, 30 * 86400, "up to 30 days",
+           low_open=True),
     )
 }
 # fmt: on
@@ -420,8 +439,14 @@ Repeats = ranged("repeats")
 DeviceIndex = ranged("device_index")
 ShapeValue = ranged("shape_value")
 JobCount = ranged("job_count")
+SystemSize = ranged("system_size")
+TrainMinutes = ranged("train_minutes")
+TokenCount = ranged("token_count")
+FlopPerParam = ranged("flop_per_param")
 SearchPrecision = ranged("search_precision")
 FrontierPoints = ranged("frontier_points")
+Retries = ranged("retries")
+RunTimeoutS = ranged("run_timeout_s")
 
 
 class _Checked:
@@ -458,7 +483,7 @@ class InputModel(BaseModel):
             if bad:
                 raise TypeError(
                     f"{cls.__name__}.{name}: a number in an input schema needs a ranged type "
-                    f"(polyfleet.ranges.ranged), not {bad}"
+                    f"(polyfleet.inputs.base.ranged), not {bad}"
                 )
 
 
@@ -510,11 +535,14 @@ def _ranges_in(tp: Any) -> list[Range]:
 
 def fields_by_range(models: Iterable[type[BaseModel]]) -> dict[str, list[str]]:
     """Where each range is used: `Pool.count`, or `tco --capex` for a command's options (a model
-    with a `command` class attribute)."""
+    with a `command` class attribute). An inherited field is listed under the model declaring it."""
     out: dict[str, list[str]] = {}
     for model in models:
         command = getattr(model, "command", None)
+        inherited = {n for base in model.__mro__[1:] for n in getattr(base, "model_fields", {})}
         for name, info in model.model_fields.items():
+            if name in inherited:
+                continue  # listed under the model that declares it
             used = [m for m in info.metadata if isinstance(m, Range)] + _ranges_in(info.annotation)
             where = (
                 f"{command} --{name.replace('_', '-')}" if command else f"{model.__name__}.{name}"
