@@ -78,16 +78,16 @@ def solve_lexicographic(problem: PlacementProblem, **options: float) -> Solution
     unit = eng.unit_of(t_max)
     x: sp.csr_matrix | None = None
     idle: F | None = None
-    gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []  # (level, gap) of each level
     first_bound = np.nan
     while rest.size:
         block = Common(eng.curves, rest, floor, eng.level_bound(rest))
         start = [eng.zero() if x is None else eng.plan_column(block, x, idle)]
         out = eng.run(block, start, m_unit=unit, cost=False, gap=min(eng.gap, LEVEL_GAP))
-        gaps.append(out.serve_gap)
         if x is None:
             first_bound = out.measure_bound
         t, x, idle = out.measure, out.x, out.idle
+        gaps.append((t, out.serve_gap))
         scale = t if t > 0 else unit
         bound = _rise_bound(eng, rest, floor, t, out)
         sure = bound <= RISE * scale
@@ -103,9 +103,11 @@ def solve_lexicographic(problem: PlacementProblem, **options: float) -> Solution
     start = [eng.plan_column(final, x if x is not None else sp.csr_matrix(problem.shape), idle)]
     out = eng.run(final, start, m_unit=1.0, serve=False)
     sol = eng.solution(out, float(level.min(initial=np.inf)) if n_w else 0.0, "decomposition")
-    sol.gap = max([*gaps, out.cost_gap])
+    sol.serve_gap = max((g for _, g in gaps), default=0.0)
+    sol.gap = max(sol.serve_gap, out.cost_gap)
     sol.objective_bound = first_bound
     sol.levels = level
+    sol.level_gaps = tuple(gaps)
     return sol
 
 
@@ -211,9 +213,11 @@ def lexicographic_lp(problem: PlacementProblem) -> Solution:
     floor = np.zeros(n_w)
     rest = np.ones(n_w, dtype=bool)
     sol = None
+    steps: list[tuple[float, float]] = []  # (level, gap): the LP's own, 0
     while rest.any():
         sol = solve_lp(problem, "max_min_served", floor=floor, among=rest)
         t = sol.objective_bound
+        steps.append((t, 0.0))
         scale = t if t > 0 else 1.0
         held = np.where(rest, t, floor)
         fixed = np.zeros(n_w, dtype=bool)
@@ -237,5 +241,6 @@ def lexicographic_lp(problem: PlacementProblem) -> Solution:
         sol,
         objective=float(level.min(initial=np.inf)) if n_w else 0.0,
         levels=level,
+        level_gaps=tuple(steps),
         seconds=time.perf_counter() - started,
     )

@@ -188,25 +188,61 @@ class Plan:
         served = (np.asarray(x.multiply(p.T).sum(axis=1)).ravel()[self.classes] / k).tolist()
         accel = (np.asarray(x.sum(axis=1)).ravel()[self.classes] / k).tolist()
         demand = (p.demand[self.classes] / k).tolist()
+        # water-filling's level of each workload (nan: none, it had nothing to serve)
+        levels = sol.levels[self.classes].tolist() if sol.levels.size else None
         out = []
-        for name, unit, d, s, a, c in zip(
-            self.matrix.workloads, self.workload_units, demand, served, accel, cost_h, strict=True
+        for i, (name, unit, d, s, a, c) in enumerate(
+            zip(
+                self.matrix.workloads,
+                self.workload_units,
+                demand,
+                served,
+                accel,
+                cost_h,
+                strict=True,
+            )
         ):
             per_unit = c / (s * 3600.0) if s > 0 else None
-            out.append(
-                {
-                    "name": name,
-                    "unit": unit,
-                    "demand": d,
-                    "served": s,
-                    "served_fraction": s / d if d > 0 else 1.0,
-                    "accelerators": a,
-                    "cost_per_hour": c,
-                    "cost_per_unit": per_unit,
-                    "cost_per_million_units": per_unit * 1e6 if per_unit is not None else None,
-                }
-            )
+            row = {
+                "name": name,
+                "unit": unit,
+                "demand": d,
+                "served": s,
+                "served_fraction": s / d if d > 0 else 1.0,
+                "accelerators": a,
+                "cost_per_hour": c,
+                "cost_per_unit": per_unit,
+                "cost_per_million_units": per_unit * 1e6 if per_unit is not None else None,
+            }
+            if levels is not None and np.isfinite(levels[i]):
+                row["level"] = levels[i]
+            out.append(row)
         return out
+
+    def gaps(self) -> dict[str, float]:
+        """The gap each objective of the solve was proved to: min_cost's cost; a served
+        objective's served measure and then its least cost with that held."""
+        sol = self.solution
+        if self.objective == "min_cost":
+            return {"cost": sol.gap}
+        out = {"served": sol.serve_gap, "cost": sol.cost_gap}
+        return {k: v for k, v in out.items() if np.isfinite(v)}
+
+    def levels(self) -> list[dict[str, Any]]:
+        """Water-filling's levels, lowest first: the served fraction the workloads fixed at each
+        share, how many they are, and the gap the level was proved to."""
+        sol = self.solution
+        if not sol.levels.size:
+            return []
+        per_workload = sol.levels[self.classes]
+        values, counts = np.unique(per_workload[np.isfinite(per_workload)], return_counts=True)
+        gap_of: dict[float, float] = {}
+        for value, gap in sol.level_gaps:  # two steps may end at one value: the worse gap
+            gap_of[value] = max(gap, gap_of.get(value, 0.0))
+        return [
+            {"level": v, "workloads": n, "gap": gap_of[v]}
+            for v, n in zip(values.tolist(), counts.tolist(), strict=True)
+        ]
 
     def pools(self) -> list[dict[str, Any]]:
         p, sol = self.problem, self.solution
@@ -272,6 +308,8 @@ class Plan:
                 if feasible and np.isfinite(sol.objective_bound)
                 else {}
             ),
+            **({"gaps": self.gaps()} if feasible else {}),
+            **({"levels": self.levels()} if feasible and sol.levels.size else {}),
             "solver": {
                 "method": sol.method,
                 "iterations": sol.iterations,
@@ -504,8 +542,8 @@ def _expand(sol: Solution | None, problem: PlacementProblem, keep: np.ndarray) -
     served = np.zeros(n_w)
     served[idx] = sol.served
     sol.x, sol.served = full_x, served
-    if sol.levels.size:  # the workloads left out were served nothing: their level is 0
-        levels = np.zeros(n_w)
+    if sol.levels.size:  # the workloads left out had no demand: they have no level
+        levels = np.full(n_w, np.nan)
         levels[idx] = sol.levels
         sol.levels = levels
     return sol

@@ -453,6 +453,8 @@ class Engine:
             objective_bound=out.measure_bound,
             iterations=out.rounds,
             seconds=time.perf_counter() - self.started,
+            serve_gap=out.serve_gap if np.isfinite(out.measure_bound) else np.nan,
+            cost_gap=out.cost_gap if np.isfinite(out.cost_bound) else np.nan,
         )
 
 

@@ -45,6 +45,12 @@ class Solution:
     seconds: float = 0.0
     warm_start: Any = None  # what the decomposition can restart from (decompose.WarmStart)
     levels: F = field(default_factory=lambda: np.zeros(0))  # lexicographic fractions, per class
+    # the served objectives' stages, each with its own proved gap (nan: the solve had no such
+    # stage); `gap` is the worse of them
+    serve_gap: float = float("nan")  # the served measure's (water-filling: its worst level's)
+    cost_gap: float = float("nan")  # the least cost with what was served held
+    # water-filling: (level, gap) of each level, in the order they were raised
+    level_gaps: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.violations.size == 0:
