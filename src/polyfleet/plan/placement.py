@@ -448,7 +448,9 @@ def make_plan(
     t2 = time.perf_counter()
     units = [w.demand.unit for w in scn.workloads]
 
-    bad, why = diagnose.unservable(problem)
+    # min_cost must serve every workload in full; the served objectives serve a workload its
+    # max_accelerators caps as far as the cap allows
+    bad, why = diagnose.unservable(problem, partial=scn.objective != "min_cost")
     diagnosis: dict[str, Any] | None = None
     if bad.any():
         diagnosis = {
@@ -502,17 +504,16 @@ def make_plan(
         if solution.violations.any():
             diagnosis["limits"] = diagnose.violated_limits(problem, solution)
         short = diagnose.shortfalls(problem, to_solve)
-        if short is not None:
-            diagnosis["shortfalls"] = [
-                {
-                    "workload": matrix.workloads[m],
-                    "unit": units[m],
-                    "served_fraction": s["served_fraction"],
-                    "short_by": s["short_by"] / len(problem.members[s["class"]]),
-                }
-                for s in short
-                for m in problem.members[s["class"]]
-            ]
+        diagnosis["shortfalls"] = [
+            {
+                "workload": matrix.workloads[m],
+                "unit": units[m],
+                "served_fraction": s["served_fraction"],
+                "short_by": s["short_by"] / len(problem.members[s["class"]]),
+            }
+            for s in short
+            for m in problem.members[s["class"]]
+        ]
         timings["diagnose"] = time.perf_counter() - t3
     return plan
 
