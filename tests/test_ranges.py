@@ -22,6 +22,7 @@ import polyfleet.inputs.options as options_schema
 import polyfleet.inputs.procurement as procurement_schema
 import polyfleet.inputs.profile as profile_schema
 import polyfleet.inputs.scenario as scenario_schema
+import polyfleet.inputs.site as site_schema
 from polyfleet.inputs.base import (
     RANGES,
     InputModel,
@@ -120,6 +121,7 @@ SCHEMA_MODULES = (
     catalog_schema,
     options_schema,
     benchmark_schema,
+    site_schema,
 )
 #: Models that hold loaded inputs or results, not what a file says.
 NOT_READ = {"LoadedScenario", "LoadedProcurement", "Job"}

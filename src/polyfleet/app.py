@@ -109,6 +109,14 @@ def tco(accelerator: str, options: TcoOptions | None = None) -> TcoRecord:
     opts = options or TcoOptions()
     cat = load_catalog()
     acc = cat[cat.resolve(accelerator, field="ACCELERATOR")]
+    refusal = acc.no_purchase_reason()
+    if refusal:
+        raise InputError(
+            f"{refusal}, so it has no owned cost",
+            field="ACCELERATOR",
+            value=accelerator,
+            hint="Rent it in a scenario pool: cost: {per_gpu_hour: ...}",
+        )
     price = opts.capex if opts.capex is not None else acc.price.purchase
     if price is None:
         raise InputError(

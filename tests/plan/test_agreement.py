@@ -1,5 +1,6 @@
 """The decomposition against the whole LP on random fleets whose prices span six orders of
-magnitude (1e-3 to 1e3 USD per GPU-hour): same status, same cost, same least violation."""
+magnitude (1e-3 to 1e3 USD per GPU-hour), some with sites that have power caps of their own:
+same status, same cost, same least violation."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ VENDORS = ["amd", "google", "intel", "nvidia"]
 
 def spread_problem(seed: int) -> PlacementProblem:
     """2-6 pools of 2-4 vendors, 1-8 workloads, log-uniform prices, random capacities, caps on
-    accelerators per workload, a power cap and share caps/floors by count, power or spend; the
-    limits are drawn around what the demand needs, so that some instances are infeasible."""
+    accelerators per workload, a power cap, 0-3 sites with power caps of their own (each pool at
+    one of them or at none) and share caps/floors by count, power or spend; the limits are drawn
+    around what the demand needs, so that some instances are infeasible."""
     rng = np.random.default_rng(seed)
     n_p, n_w = int(rng.integers(2, 7)), int(rng.integers(1, 9))
     n_v = int(rng.integers(2, min(n_p, 4) + 1))
@@ -38,6 +40,10 @@ def spread_problem(seed: int) -> PlacementProblem:
     power = None
     if rng.random() < 0.5:
         power = float(need.sum() * mw.mean() * rng.uniform(0.7, 2.5))
+    n_s = int(rng.integers(0, 4))
+    pool_site = rng.integers(-1, n_s, n_p) if n_s else np.full(n_p, -1)
+    held_mw = np.array([(capacity * mw)[pool_site == k].sum() for k in range(n_s)])
+    site_cap = held_mw * rng.uniform(0.1, 1.0, n_s)  # a site cannot power all it holds
     shares: list[ShareBound] = []
     for vendor in names:
         if rng.random() < 0.35:
@@ -58,6 +64,9 @@ def spread_problem(seed: int) -> PlacementProblem:
         power_cap_mw=power,
         share_measure=str(rng.choice(["count", "power", "spend"])),
         shares=tuple(shares),
+        sites=tuple(f"s{k}" for k in range(n_s)),
+        site_cap_mw=site_cap,
+        pool_site=pool_site.astype(np.intp),
     )
 
 
@@ -76,6 +85,7 @@ def violation_of(p: PlacementProblem, usage: np.ndarray) -> np.ndarray:
 @given(seed=st.integers(0, 2**32 - 1))
 def test_decomposition_agrees_with_lp_over_spread_prices(seed):
     p = spread_problem(seed)
+    assert len(list(p.coupling().of_kind("power"))) == len(p.sites) + (p.power_cap_mw is not None)
     bad, _ = unservable(p)
     p = p.subset(~bad)  # make_plan reports these and solves the rest
     if not p.workloads:

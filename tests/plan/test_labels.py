@@ -1,7 +1,7 @@
 """Coupling rows on keys: a second power row (a site's cap) is solved, priced, diagnosed and
 reported under its own label, and nothing depends on the order the rows were built in.
 
-The site cap is built here by hand (a test-only subclass adds ("power", "east")); the fleet:
+Site east has a power cap of its own, a second power row ("power", "east"). The fleet:
 nv = H100 ($2/h, 2 jobs/s, 1.275 kW) and amd = MI300X ($0.8/h, 1 job/s, 1.35 kW) at site east,
 amd-w = MI300X ($0.9/h) in the west; 150,000 jobs/s; fleet cap 180 MW, east cap 120 MW.
 
@@ -41,25 +41,7 @@ PI_FLEET = 0.4 / 1.425 * 1000 - PI_EAST
 
 
 @dataclass(frozen=True)
-class Sited(PlacementProblem):
-    """A placement problem with one site's own power cap: a second power row, ("power", site)."""
-
-    site: str = "east"
-    site_pools: tuple[str, ...] = ()
-    site_cap_mw: float = np.inf
-
-    def coupling(self) -> CouplingRows:
-        rows = super().coupling()
-        in_site = np.isin(self.pools, self.site_pools)
-        return CouplingRows(
-            np.vstack([rows.G, self.mw * in_site]),
-            np.append(rows.b, self.site_cap_mw),
-            (*rows.keys, CouplingKey("power", self.site)),
-        )
-
-
-@dataclass(frozen=True)
-class Reversed(Sited):
+class Reversed(PlacementProblem):
     """The same rows in the opposite order: every answer read by key must stay the same."""
 
     def coupling(self) -> CouplingRows:
@@ -67,10 +49,13 @@ class Reversed(Sited):
         return CouplingRows(rows.G[::-1].copy(), rows.b[::-1].copy(), rows.keys[::-1])
 
 
-def _scenario(base, west_count=100_000):
+def _scenario(base, west_count=100_000, east_cap_mw=120.0):
+    """The fleet of the module docstring: nv and amd at site east (its own power cap), amd-w in
+    the west (no site), under the fleet's 180 MW cap."""
     base = copy.deepcopy(base)
-    base["pools"][0]["count"] = 100_000
-    base["pools"][1].update(count=100_000, cost={"per_gpu_hour": 0.8})
+    base["sites"] = [{"name": "east", "power_cap_mw": east_cap_mw}]
+    base["pools"][0].update(count=100_000, site="east")
+    base["pools"][1].update(count=100_000, cost={"per_gpu_hour": 0.8}, site="east")
     base["pools"].append(
         {
             "name": "amd-w",
@@ -85,17 +70,16 @@ def _scenario(base, west_count=100_000):
     return load(base)
 
 
-def _sited_plan(monkeypatch, base, kind=Sited, method="auto", **kw):
-    """make_plan on the scenario, its problem given the east cap (fleet rows + ("power", east))."""
-    east_cap = kw.pop("east_cap_mw", 120.0)
-    built = problem.problem_from_scenario
+def _sited_plan(monkeypatch, base, kind=PlacementProblem, method="auto", **kw):
+    """make_plan on the scenario with site east; `kind` Reversed builds its rows backwards."""
+    if kind is not PlacementProblem:
+        built = problem.problem_from_scenario
 
-    def with_site(*args, **kwargs):
-        p = built(*args, **kwargs)
-        fields = {f.name: getattr(p, f.name) for f in dataclasses.fields(p)}
-        return kind(**fields, site_pools=("nv", "amd"), site_cap_mw=east_cap)
+        def rebuilt(*args, **kwargs):
+            p = built(*args, **kwargs)
+            return kind(**{f.name: getattr(p, f.name) for f in dataclasses.fields(p)})
 
-    monkeypatch.setattr(placement, "problem_from_scenario", with_site)
+        monkeypatch.setattr(placement, "problem_from_scenario", rebuilt)
     return make_plan(_scenario(base, **kw), method=method)
 
 
@@ -232,7 +216,7 @@ def test_duals_by_key_agree_with_an_independent_lp(monkeypatch, base, case, meth
 def test_nothing_depends_on_the_order_of_the_rows(monkeypatch, base):
     """The same problem with its rows reversed: the same binding list, power caps, duals by key,
     and diagnosis; a warm start from one order restarts the other on the right prices."""
-    plans = [_sited_plan(monkeypatch, base, kind=k) for k in (Sited, Reversed)]
+    plans = [_sited_plan(monkeypatch, base, kind=k) for k in (PlacementProblem, Reversed)]
     assert plans[1].problem.coupling().keys == plans[0].problem.coupling().keys[::-1]
     sited, rev = (p.to_dict(matrix_cells=False) for p in plans)
     for field in ("binding", "power", "vendor_shares"):
@@ -248,7 +232,7 @@ def test_nothing_depends_on_the_order_of_the_rows(monkeypatch, base):
 
     infeasible = [
         _sited_plan(monkeypatch, base, kind=k, east_cap_mw=50.0, west_count=10_000)
-        for k in (Sited, Reversed)
+        for k in (PlacementProblem, Reversed)
     ]
     limits = [p.to_dict(matrix_cells=False)["diagnosis"]["limits"] for p in infeasible]
     _assert_close(limits[1], limits[0], "limits")
@@ -326,8 +310,13 @@ def test_share_duals_belong_to_their_own_vendor():
 
 
 def test_never_reasons_name_the_limits_by_key():
-    p = Sited(**{f.name: getattr(_two_amds(()), f.name) for f in dataclasses.fields(_two_amds(()))})
-    p = dataclasses.replace(p, power_cap_mw=1.0, site_pools=("a",), site_cap_mw=1.0)
+    p = dataclasses.replace(
+        _two_amds(()),
+        power_cap_mw=1.0,
+        sites=("east",),
+        site_cap_mw=np.array([1.0]),
+        pool_site=np.array([0, -1]),
+    )
     mask = np.array([True, False])
     assert _never_reason(p, mask, "amd", "no work moves").endswith(
         "the other vendors' capacity, the power cap or the power cap of east cannot take all "

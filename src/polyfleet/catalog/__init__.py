@@ -3,9 +3,11 @@
 from polyfleet.catalog._catalog import (
     Accelerator,
     Catalog,
+    Cooling,
     Price,
+    Rack,
     Tflops,
     load_catalog,
 )
 
-__all__ = ["Accelerator", "Catalog", "Price", "Tflops", "load_catalog"]
+__all__ = ["Accelerator", "Catalog", "Cooling", "Price", "Rack", "Tflops", "load_catalog"]

@@ -9,7 +9,7 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from polyfleet.errors import CatalogError
 from polyfleet.inputs.base import (
@@ -20,7 +20,9 @@ from polyfleet.inputs.base import (
     NodePowerKw,
     PricePerGpu,
     PricePerGpuHour,
+    RackKw,
     ScaleupGbps,
+    ScaleupTbps,
     TdpW,
     TflopsPeak,
     Year,
@@ -34,6 +36,8 @@ SCHEMA_VERSION = 1
 #: The software path a chip needs: NVIDIA CUDA, AMD ROCm, Google XLA.
 Stack = Literal["cuda", "rocm", "xla"]
 STACKS: tuple[Stack, ...] = ("cuda", "rocm", "xla")
+#: How a rack (or a site) removes heat: air, or liquid to the chips.
+Cooling = Literal["air", "liquid"]
 PRECISIONS: tuple[Precision, ...] = ("fp4", "fp8", "bf16")  # fastest first
 #: Fields whose value is a published figure and therefore needs a source.
 SOURCED_FIELDS = (
@@ -48,6 +52,8 @@ SOURCED_FIELDS = (
     "year",
     "node_power_kw",
     "price",
+    "rent_only",
+    "rack",
 )
 SPEC_FIELDS = (
     "memory_gb",
@@ -83,8 +89,23 @@ class Price(_Strict):
     purchase: PricePerGpu | None = None
 
 
+class Rack(_Strict):
+    """The system a part is sold as: whole racks of `gpus` accelerators, each rack one or more
+    whole scale-up domains, drawing `kw` at the IT load and cooled by `cooling`."""
+
+    name: str = Field(min_length=1)
+    gpus: AcceleratorsPerNode
+    kw: RackKw
+    cooling: Cooling
+    scaleup_tbps: ScaleupTbps | None = None  # the rack's aggregate scale-up bandwidth
+
+
 class Accelerator(_Strict):
-    """One kind of accelerator. Units are in the field names; every figure's source in `sources`."""
+    """One kind of accelerator. Units are in the field names; every figure's source in `sources`.
+
+    A part sold only as a rack-scale system (GB200 NVL72, Helios) has a `rack`: it is bought a rack
+    at a time, draws the rack's kW, and a site must be able to cool a rack. A part that cannot be
+    bought at all (a TPU: rented through its maker's cloud only) is `rent_only`."""
 
     id: str = Field(min_length=1)
     vendor: str = Field(min_length=1)
@@ -95,13 +116,15 @@ class Accelerator(_Strict):
     bandwidth_tbps: BandwidthTbps | None = None
     tflops: Tflops = Tflops()
     mamf_tflops: TflopsPeak | None = None  # achieved dense BF16 matmul rate (MAMF), measured
-    tdp_w: TdpW
+    tdp_w: TdpW | None = None  # None: not published; the power comes from the node or the rack
     scaleup_gbps: ScaleupGbps | None = None
     scaleup_domain: AcceleratorsPerNode | None = None
     gpus_per_node: AcceleratorsPerNode = 8
     node_power_kw: NodePowerKw | None = None
     year: Year | None = None
     price: Price = Price()
+    rent_only: bool = False  # no purchase exists: it can only be rented, at its maker's price
+    rack: Rack | None = None
     sources: dict[str, str] = Field(default_factory=dict)
     unconfirmed: tuple[str, ...] = ()
 
@@ -109,6 +132,20 @@ class Accelerator(_Strict):
     @classmethod
     def _lower(cls, value: str) -> str:
         return value.strip().lower()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Accelerator:
+        if self.rent_only and self.price.purchase is not None:
+            raise ValueError("a rent-only part has no purchase price (price.purchase)")
+        if self.rack is not None:
+            domain = self.scaleup_domain
+            if domain is None:
+                raise ValueError("a rack-scale part needs its scale-up domain (scaleup_domain)")
+            if self.rack.gpus % domain:
+                raise ValueError(
+                    f"a rack of {self.rack.gpus} is not whole scale-up domains of {domain}"
+                )
+        return self
 
     @property
     def display_name(self) -> str:
@@ -149,12 +186,37 @@ class Accelerator(_Strict):
                 return precision
         return None
 
+    @property
+    def power_known(self) -> bool:
+        """Whether the catalog has any power figure for it: a rack's, a node's or a TDP."""
+        return self.rack is not None or self.node_power_kw is not None or self.tdp_w is not None
+
+    @property
+    def purchase_unit(self) -> tuple[str, int]:
+        """What it is bought by, and how many accelerators that is: ("rack", 72), ("node", 8)."""
+        if self.rack is not None:
+            return "rack", self.rack.gpus
+        return "node", self.gpus_per_node
+
+    def no_purchase_reason(self) -> str | None:
+        """Why it cannot be bought (None: it can): a rent-only part, with the catalog's source."""
+        if not self.rent_only:
+            return None
+        source = self.source_of("rent_only")
+        return f"{self.id} is rent-only, no purchase exists" + (f" ({source})" if source else "")
+
     def facility_watts(self, pue: float, default_overhead: float) -> float:
-        """All-in watts per accelerator at the facility meter: node share (or TDP × overhead) × PUE."""
-        if self.node_power_kw is not None:
+        """All-in watts per accelerator at the facility meter: its share of the rack's power, else
+        of the node's, else TDP × overhead; × PUE. 0 where the catalog has no power figure at all
+        (`power_known` is false): whatever counts power checks that first."""
+        if self.rack is not None:
+            node_w = self.rack.kw * 1000.0 / self.rack.gpus
+        elif self.node_power_kw is not None:
             node_w = self.node_power_kw * 1000.0 / self.gpus_per_node
-        else:
+        elif self.tdp_w is not None:
             node_w = self.tdp_w * default_overhead
+        else:
+            node_w = 0.0
         return node_w * pue
 
 

@@ -74,12 +74,14 @@ __all__ = [
     "PricePerGpuHour",
     "PricePerGw",
     "Pue",
+    "RackKw",
     "Range",
     "Rate",
     "Repeats",
     "Retries",
     "RunTimeoutS",
     "ScaleupGbps",
+    "ScaleupTbps",
     "SearchPrecision",
     "Seed",
     "SeqLen",
@@ -199,8 +201,13 @@ RANGES: dict[str, Range] = {
            "0.3-10 PFLOP/s per chip today; a wafer-scale system ~125 PFLOP/s"),
         _R("scaleup_gbps", "a scale-up bandwidth", "GB/s per accelerator", 0, 1e5,
            "NVLink and Infinity Fabric give 0.5-2 TB/s"),
+        _R("scaleup_tbps", "a scale-up domain's bandwidth", "TB/s", 0.001, 1e6,
+           "an NVL72 rack's NVLink carries 130 TB/s, a Vera Rubin or Helios rack 260"),
         _R("accelerators_per_node", "accelerators per node or scale-up domain", "", 1, 100000,
-           "8 per server, 72 per NVL72 rack", integer=True),
+           "8 per server, 72 per NVL72 rack, 9,216 per TPU pod", integer=True),
+        _R("rack_kw", "a rack's power", "kW", 1, 5000,
+           "air-cooled racks take 10-40 kW, liquid-cooled NVL72 racks 120-230 kW, the racks "
+           "announced for 2027 up to 600 kW"),
         _R("year", "a year", "", 1990, 2100, "accelerators and plans of this era", integer=True),
         # a fleet and its sites
         _R("count", "an accelerator count", "accelerators", 0, 1e8,
@@ -390,6 +397,8 @@ MemoryUsedGb = ranged("memory_used_gb")
 BandwidthTbps = ranged("bandwidth_tbps")
 TflopsPeak = ranged("tflops")
 ScaleupGbps = ranged("scaleup_gbps")
+ScaleupTbps = ranged("scaleup_tbps")
+RackKw = ranged("rack_kw")
 AcceleratorsPerNode = ranged("accelerators_per_node")
 Year = ranged("year")
 Count = ranged("count")

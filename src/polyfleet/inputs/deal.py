@@ -253,7 +253,18 @@ def _check_bounds(deal: Deal, catalog: Catalog, file: str, text: str | None) -> 
             msg, file=file, field=dotted(loc), value=value, line=line_of(text, loc), hint=hint
         )
 
-    maker = catalog[deal.accelerator].vendor
+    acc = catalog[deal.accelerator]
+    refusal = acc.no_purchase_reason()
+    if refusal:
+        raise fail(f"a supply deal buys accelerators, and {refusal}", ["accelerator"], acc.id)
+    if not acc.power_known:
+        raise fail(
+            f"a deal is priced per GW, and the catalog has no power figure for {acc.id}",
+            ["accelerator"],
+            acc.id,
+            "Give one in the catalog: tdp_w or node_power_kw",
+        )
+    maker = acc.vendor
     if deal.vendor != maker:
         raise fail(
             f"the deal's accelerator {deal.accelerator} is made by {maker}, not {deal.vendor}",

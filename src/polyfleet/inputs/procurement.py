@@ -1,8 +1,9 @@
 """The procurement file: years, what can be bought, what is installed, limits, demand and deals.
 
-A procurement plan buys whole nodes of accelerator kinds year by year so that every year's demand
-is served within that year's capex budget and power envelope (GW), vendor-share bounds and deal
-commitments; `polyfleet.plan.procure` solves it as a mixed-integer program. Every GPU it buys is
+A procurement plan buys whole nodes of accelerator kinds (whole racks of rack-scale parts) year by
+year so that every year's demand is served within that year's capex budget and power envelope
+(GW, the fleet's and each site's), vendor-share bounds and deal commitments;
+`polyfleet.plan.procure` solves it as a mixed-integer program. Every GPU it buys is
 costed with the shared owned-cost terms (`costing`), whose left-out terms take the documented
 defaults of inputs/cost.py.
 """
@@ -42,8 +43,15 @@ from polyfleet.inputs.cost import OwnedCost, cost_term
 from polyfleet.inputs.deal import Deal, load_deals
 from polyfleet.inputs.reader import dotted, line_of, read_document
 from polyfleet.inputs.scenario import TierPolicy, VendorShare, Workload
+from polyfleet.inputs.site import SiteBase, check_site_names, rack_refusal
 
-__all__ = ["LoadedProcurement", "Procurement", "load_procurement", "parse_procurement"]
+__all__ = [
+    "LoadedProcurement",
+    "Procurement",
+    "ProcurementSite",
+    "load_procurement",
+    "parse_procurement",
+]
 
 MAX_YEARS = int(LIMITS["procurement_years"].value)
 
@@ -73,13 +81,14 @@ PerYearPowerCapGw = _each_year(PowerCapGw)
 
 
 class Offer(InputModel):
-    """An accelerator kind that can be bought, from a year on, at a price per GPU."""
+    """An accelerator kind that can be bought, from a year on, at a price per GPU: whole nodes,
+    or whole racks of a rack-scale part; with sites, at every site that can cool it."""
 
     accelerator: str
     price_per_gpu: PricePerGpu | None = None  # None: the deal's, else catalog's
     available_from: Year | None = None
     life_years: LifeYears = 5
-    max_nodes_per_year: NodesPerYear | None = None
+    max_nodes_per_year: NodesPerYear | None = None  # nodes (racks) a year, all sites together
     deal: str | None = None
 
 
@@ -90,6 +99,14 @@ class Installed(InputModel):
     count: Count
     retire_year: Year
     deal: str | None = None  # counts toward that deal's deployed gigawatts
+    site: str | None = None  # a name under `sites:`
+
+
+class ProcurementSite(SiteBase):
+    """A site purchases go to: the facility power its installed fleet may draw, year by year (GW;
+    one number holds for every year; None: only the fleet's cap), its PUE and cooling."""
+
+    power_cap_gw: PerYearPowerCapGw | None = None
 
 
 class ProcurementLimits(InputModel):
@@ -112,6 +129,7 @@ class Procurement(InputModel):
     limits: ProcurementLimits
     tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
+    sites: list[ProcurementSite] = Field(default_factory=list)
     offers: list[Offer] = Field(min_length=1)
     installed: list[Installed] = Field(default_factory=list)
     workloads: list[Workload] = Field(min_length=1)
@@ -158,6 +176,7 @@ def parse_procurement(
     seen: set[str] = set()
     for i, offer in enumerate(proc.offers):
         offer.accelerator = resolve(offer.accelerator, ["offers", i, "accelerator"])
+        _check_buyable(catalog, offer.accelerator, ["offers", i, "accelerator"], fail)
         if offer.accelerator in seen:
             raise fail(
                 "an accelerator is offered twice", ["offers", i, "accelerator"], offer.accelerator
@@ -180,10 +199,27 @@ def parse_procurement(
                 ["offers", i],
                 None,
             )
+    sites = check_site_names(proc.sites, fail)
     for i, inst in enumerate(proc.installed):
         inst.accelerator = resolve(inst.accelerator, ["installed", i, "accelerator"])
+        _check_buyable(catalog, inst.accelerator, ["installed", i, "accelerator"], fail)
         if inst.deal is not None and inst.deal not in deals:
             raise fail("unknown deal", ["installed", i, "deal"], inst.deal)
+        if inst.site is not None:
+            site = sites.get(inst.site)
+            if site is None:
+                raise fail(
+                    f"unknown site; sites: {', '.join(sites) or 'none'}",
+                    ["installed", i, "site"],
+                    inst.site,
+                )
+            refusal = rack_refusal(catalog[inst.accelerator], site)
+            if refusal:
+                raise fail(
+                    f"installed {inst.accelerator} cannot be at site {site.name}: {refusal}",
+                    ["installed", i, "site"],
+                    inst.site,
+                )
     if proc.limits.vendor_share is not None:
         vendors = {catalog[o.accelerator].vendor for o in proc.offers} | {
             catalog[i.accelerator].vendor for i in proc.installed
@@ -206,6 +242,21 @@ def parse_procurement(
     return LoadedProcurement(procurement=proc, catalog=catalog, file=file, deals=deals)
 
 
+def _check_buyable(catalog: Catalog, acc_id: str, loc: list[str | int], fail: Any) -> None:
+    """What procurement buys or owns must exist for sale, and have a power figure to count."""
+    acc = catalog[acc_id]
+    refusal = acc.no_purchase_reason()
+    if refusal:
+        raise fail(f"procurement buys and owns accelerators, and {refusal}", loc, acc_id)
+    if not acc.power_known:
+        raise fail(
+            f"the catalog has no power figure for {acc_id}, which the power caps need "
+            "(give tdp_w or node_power_kw under catalog:)",
+            loc,
+            acc_id,
+        )
+
+
 def _check_shape(proc: Procurement, fail: Any) -> None:
     """Checks across fields, each naming the field at fault."""
     for i in range(1, len(proc.years)):
@@ -220,6 +271,10 @@ def _check_shape(proc: Procurement, fail: Any) -> None:
         value = getattr(proc.limits, key)
         if len(value) not in (1, n):
             raise fail(f"{len(value)} values for {n} years", ["limits", key], value)
+    for i, site in enumerate(proc.sites):
+        cap = site.power_cap_gw
+        if cap is not None and len(cap) not in (1, n):
+            raise fail(f"{len(cap)} values for {n} years", ["sites", i, "power_cap_gw"], cap)
     names = [w.name for w in proc.workloads]
     for i, name in enumerate(names):
         if name in names[:i]:

@@ -12,12 +12,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from polyfleet.catalog import Catalog, load_catalog
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
     AcceleratorCap,
+    AcceleratorsPerNode,
     Count,
     DemandRate,
     Fraction,
@@ -38,6 +47,7 @@ from polyfleet.inputs.deal import Deal, load_deals
 from polyfleet.inputs.model_shape import ModelShape
 from polyfleet.inputs.profile import Profile, load_profiles
 from polyfleet.inputs.reader import dotted, line_of, read_document
+from polyfleet.inputs.site import Site, check_site_names, rack_refusal
 
 __all__ = [
     "Demand",
@@ -46,6 +56,7 @@ __all__ = [
     "Needs",
     "Pool",
     "Scenario",
+    "Site",
     "Slo",
     "TierPolicy",
     "VendorShare",
@@ -115,9 +126,9 @@ class Pool(InputModel):
     name: str = Field(min_length=1)
     accelerator: str
     count: Count
-    pue: Pue = cost_term("pue")
+    pue: Pue = cost_term("pue")  # left out: the site's, else the documented default
     availability: PositiveFraction = 1.0
-    site: str | None = None
+    site: str | None = None  # a name under the scenario's `sites:` (a free label without any)
     cost: PoolCost | None = None
     deal: str | None = None  # name of a deal in the scenario's `deals:`; its warrants are netted
 
@@ -127,17 +138,43 @@ class Demand(InputModel):
     unit: str = "tokens/s"
 
 
+_DOMAIN = TypeAdapter(AcceleratorsPerNode)
+
+
 class Needs(InputModel):
+    """What a workload needs of the accelerators it runs on. `scaleup_domain`: false, a replica
+    spans at most a node; true, it may span the accelerator's scale-up domain; N, it needs a
+    domain of at least N accelerators (expert-parallel serving of a large MoE, long-context
+    training) and its gangs come in whole domains of N."""
+
     min_scaleup_gbps: ScaleupGbps | None = None
     vendors: list[str] | None = None
     accelerators: list[str] | None = None
     max_gang: Gang | None = None
-    scaleup_domain: bool = False
+    scaleup_domain: bool | AcceleratorsPerNode = False
 
     @field_validator("vendors")
     @classmethod
     def _lower(cls, value: list[str] | None) -> list[str] | None:
         return None if value is None else [v.strip().lower() for v in value]
+
+    @field_validator("scaleup_domain", mode="before")
+    @classmethod
+    def _domain(cls, value: Any) -> Any:
+        """true, false, or a whole number of accelerators (0 is not `false`)."""
+        if isinstance(value, bool):
+            return value
+        try:
+            return _DOMAIN.validate_python(value)
+        except ValidationError as exc:
+            msg = exc.errors()[0]["msg"]
+            raise ValueError(f"true, false or the accelerators a domain needs: {msg}") from None
+
+    @property
+    def domain_need(self) -> int:
+        """Accelerators the workload's scale-up domain must hold (0: no such need)."""
+        need = self.scaleup_domain
+        return 0 if isinstance(need, bool) else int(need)
 
 
 class Slo(InputModel):
@@ -192,6 +229,7 @@ class Scenario(InputModel):
     limits: Limits = Limits()
     tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
+    sites: list[Site] = Field(default_factory=list)
     pools: list[Pool] = Field(min_length=1)
     workloads: list[Workload] = Field(min_length=1)
     profiles: list[str] = Field(default_factory=list)
@@ -261,6 +299,7 @@ def parse_scenario(
     )
     catalog = load_catalog(scenario.catalog, file=file, text=text)
     _check_meaning(scenario, catalog, file, text, data)
+    _check_sites(scenario, catalog, file, text, data)
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
     deals = load_deals(scenario.deals, file=file, text=text, catalog=catalog)
     _check_pool_deals(scenario, deals, file, text, data)
@@ -317,7 +356,16 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
                 f"no cost given and the catalog has no rental price for {acc.id}",
                 ["pools", i],
                 None,
-                "Add cost: {per_gpu_hour: ...} or cost: {capex_per_gpu: ...}",
+                "Add cost: {per_gpu_hour: ...}"
+                + ("" if acc.rent_only else " or cost: {capex_per_gpu: ...}"),
+            )
+        refusal = acc.no_purchase_reason()
+        if refusal and pool.cost is not None and not pool.cost.rented:
+            fail(
+                f"{refusal}, so a pool of it cannot be owned",
+                ["pools", i, "cost", "capex_per_gpu"],
+                pool.cost.capex_per_gpu,
+                "Rent it: cost: {per_gpu_hour: ...}",
             )
     pool_vendors = {catalog[p.accelerator].vendor for p in scn.pools}
     for i, wl in enumerate(scn.workloads):
@@ -377,6 +425,59 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
                 f"sum to {reachable:g}, less than the whole fleet (1.0)",
                 ["limits", "vendor_share", "max"],
                 dict(share.max),
+            )
+
+
+def _check_sites(scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any) -> None:
+    """Pools at sites: the site exists, a rack fits its cooling, the pool takes the site's PUE
+    when it gives none; and every pool a power limit counts has a power figure."""
+
+    def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> InputError:
+        line = line_of(text, loc)
+        return InputError(
+            msg, file=file, field=_named(loc, data), value=value, line=line, hint=hint
+        )
+
+    sites = check_site_names(scn.sites, fail)
+    for i, pool in enumerate(scn.pools):
+        if pool.site is None or not sites:
+            continue
+        site = sites.get(pool.site)
+        if site is None:
+            raise fail(f"unknown site; sites: {', '.join(sites)}", ["pools", i, "site"], pool.site)
+        acc = catalog[pool.accelerator]
+        refusal = rack_refusal(acc, site)
+        if refusal:
+            raise fail(
+                f"pool {pool.name} cannot be at site {site.name}: {refusal}",
+                ["pools", i, "site"],
+                pool.site,
+                "Put it at a site that can cool the rack, or raise the site's max_rack_kw",
+            )
+        if "pue" not in pool.model_fields_set and site.pue is not None:
+            pool.pue = site.pue
+    capped = {s.name for s in scn.sites if s.power_cap_mw is not None}
+    share = scn.limits.vendor_share
+    for i, pool in enumerate(scn.pools):
+        acc = catalog[pool.accelerator]
+        if acc.power_known:
+            continue
+        limits = []
+        if scn.limits.power_cap_mw is not None:
+            limits.append("the fleet's power cap")
+        if sites and pool.site in capped:
+            limits.append(f"the power cap of site {pool.site}")
+        if share is not None and share.measure == "power":
+            limits.append("the vendor shares by power")
+        if limits:
+            raise fail(
+                f"the catalog has no power figure for {acc.id} (none is published), and "
+                f"{' and '.join(limits)} {'count' if len(limits) > 1 else 'counts'} every "
+                "pool's power",
+                ["pools", i, "accelerator"],
+                pool.accelerator,
+                f"Give one in the scenario: catalog: [{{id: {acc.id}, node_power_kw: ...}}] "
+                "(kW per node) or tdp_w",
             )
 
 

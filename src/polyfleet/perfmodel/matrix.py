@@ -42,6 +42,7 @@ class Reason(enum.IntEnum):
     ACCELERATOR_NOT_ALLOWED = 2
     TIER_POLICY = 3
     SCALEUP_TOO_LOW = 4
+    DOMAIN_TOO_SMALL = 10
     REPLICA_DOES_NOT_FIT = 5
     GANG_TOO_LARGE = 6
     SLO_MISSED = 7
@@ -55,6 +56,7 @@ _REASON_TEXT = {
     Reason.ACCELERATOR_NOT_ALLOWED: "accelerator not in the workload's needs.accelerators",
     Reason.TIER_POLICY: "tier policy excludes it",
     Reason.SCALEUP_TOO_LOW: "scale-up bandwidth {detail:g} GB/s below the workload's need",
+    Reason.DOMAIN_TOO_SMALL: "scale-up domain {detail:g} < {need:g} needed",
     Reason.REPLICA_DOES_NOT_FIT: "a replica needs {detail:,.0f} GB, more than one node/domain holds",
     Reason.GANG_TOO_LARGE: "training state needs a gang of {detail:,.0f}, above the workload's limit",
     Reason.SLO_MISSED: "latency {detail:.1f} ms misses the SLO",
@@ -81,9 +83,12 @@ class ThroughputMatrix:
     high: NDArray[np.float64] = field(default_factory=lambda: np.zeros((0, 0)))
     stack_ref: NDArray[np.int16] = field(default_factory=lambda: np.zeros((0, 0), np.int16))
     stack_factors: tuple[StackFactor, ...] = ()  # what `stack_ref` indexes (-1: none)
+    domain_need: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))  # per workload
 
     def __post_init__(self) -> None:
         shape = self.value.shape
+        if self.domain_need.shape != (shape[0],):
+            object.__setattr__(self, "domain_need", np.zeros(shape[0]))
         if self.low.shape != shape:
             object.__setattr__(self, "low", self.value.copy())
         if self.high.shape != shape:
@@ -164,7 +169,9 @@ class ThroughputMatrix:
 
     def reason_text(self, w: int, a: int) -> str:
         code = Reason(int(self.reason[w, a]))
-        return _REASON_TEXT[code].format(detail=float(self.detail[w, a]))
+        return _REASON_TEXT[code].format(
+            detail=float(self.detail[w, a]), need=float(self.domain_need[w])
+        )
 
     def cells(self, limit: int | None = None) -> list[dict[str, object]]:
         """Cells as records for JSON: value, origin and, for ineligible ones, the reason."""
@@ -217,6 +224,7 @@ def _arrays(workloads: Sequence[Workload]) -> dict[str, NDArray[np.float64]]:
         "emb_dim",
         "gflops",
         "scaleup",
+        "domain_need",
         "max_gang",
         "tier",
         "lat_tok",
@@ -247,6 +255,7 @@ def _arrays(workloads: Sequence[Workload]) -> dict[str, NDArray[np.float64]]:
         cols["emb_dim"][i] = m.embedding_dim
         cols["gflops"][i] = m.gflops_per_sample or 0.0
         cols["scaleup"][i] = w.needs.min_scaleup_gbps or 0.0
+        cols["domain_need"][i] = w.needs.domain_need
         limit = min(w.needs.max_gang or np.inf, w.max_accelerators or np.inf)
         cols["max_gang"][i] = limit
         cols["tier"][i] = w.effective_tier
@@ -299,8 +308,10 @@ def _estimate(
         s = sel[m]
         rate = float(p_val) * matmul  # achievable dense matmul TFLOP/s at this precision
         chip_bytes = np.array([roofline.BYTES[precisions[p]] for p in prec_of[s]])
+        unit = np.maximum(c["domain_need"][s], 1.0)  # gangs of whole needed domains
         if kind == "train":
             v, g, _ = roofline.train(c["active"][s], c["params"][s], rate, acc.memory_gb, factor)
+            g = roofline.whole_units(g, unit)
             too_big = g > c["max_gang"][s]
             r = np.where(too_big, Reason.GANG_TOO_LARGE, Reason.OK)
             d = np.where(too_big, g, 0.0)
@@ -322,6 +333,7 @@ def _estimate(
                 batch_cap=c["batch_cap"][s],
                 slo_ms=c["lat_tok"][s],
                 scope=scope[s],
+                unit=unit,
             )
             est = roofline.serve(shape, rate, bw, acc.memory_gb, factor)
             v, g = est.value, est.gang
@@ -337,6 +349,7 @@ def _estimate(
             v = v * factor
             need_gb = c["emb_gb"][s] + c["params"][s] * chip_bytes
             g = np.maximum(1.0, np.ceil(need_gb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
+            g = roofline.whole_units(g, unit)
             too_big = g > scope[s]
             r = np.where(too_big, Reason.REPLICA_DOES_NOT_FIT, Reason.OK)
             d = np.where(too_big, need_gb, 0.0)
@@ -346,6 +359,7 @@ def _estimate(
             v, lat = roofline.infer(gfl, wgb, c["batch"][s], rate, bw)
             v, lat = v * factor, lat / factor
             g = np.maximum(1.0, np.ceil(wgb / (acc.memory_gb * roofline.SERVE_MEMORY_USABLE)))
+            g = roofline.whole_units(g, unit)
             too_big = g > scope[s]
             slow = lat > c["lat"][s]
             r = np.where(
@@ -406,7 +420,8 @@ def matrix_for(
     spread = np.zeros((n_w, n_a))
     precisions = list(roofline.BYTES)
     allowed_prec = np.array([precisions.index(w.model.precision) for w in wls], dtype=np.int8)
-    domain_ok = np.array([w.needs.scaleup_domain for w in wls])
+    # a replica may span the scale-up domain (needs.scaleup_domain true, or a size N)
+    domain_ok = np.array([w.needs.scaleup_domain is not False for w in wls], dtype=bool)
     tiers = np.array([w.effective_tier for w in wls])
     # needs.vendors and needs.accelerators as masks, so the loop below is over accelerators only
     vendor_lists = [w.needs.vendors for w in wls]
@@ -439,6 +454,9 @@ def matrix_for(
         low_bw = (policy == 0) & (c["scaleup"] > (acc.scaleup_gbps or 0.0))
         policy[low_bw] = Reason.SCALEUP_TOO_LOW
         pdetail[low_bw] = acc.scaleup_gbps or 0.0
+        small = (policy == 0) & (c["domain_need"] > acc.domain_size)
+        policy[small] = Reason.DOMAIN_TOO_SMALL
+        pdetail[small] = acc.domain_size
         # precision the chip runs each workload at: fastest it has that the workload allows
         best = [acc.best_precision(p) for p in precisions]
         prec_idx = np.array([precisions.index(b) if b else -1 for b in best], dtype=np.int8)
@@ -499,4 +517,5 @@ def matrix_for(
         high=value * np.exp(spread),
         stack_ref=stack_ref,
         stack_factors=stacks.entries if stacks is not None else (),
+        domain_need=c["domain_need"],
     )

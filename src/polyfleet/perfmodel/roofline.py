@@ -16,7 +16,9 @@ catalog field `mamf_tflops`) or, where none is published, `MATMUL_FRACTION` (an 
           (kv = 2 · layers · kv_dim · bytes per token, FP8 at the least); everything +10 %, within
           90 % of each accelerator's memory. g is the smallest power of two with room for one
           sequence at its longest, S = max(seq_len, prompt + output) tokens, at most a node (or
-          domain). The cache is paged: a sequence holds only the tokens it has, on average over
+          domain); a workload that needs a scale-up domain of N runs replicas of whole domains:
+          g is then rounded up to a multiple of N (the replica's memory and bandwidth grow with
+          it). The cache is paged: a sequence holds only the tokens it has, on average over
           its life C = prompt + output/2, so the batch (sequences in flight) memory allows is
               B_mem = floor((g · 0.9 · memory − 1.1 · W) / (1.1 · C · kv)),
           capped by the workload's `batch` where it gives one.
@@ -105,6 +107,12 @@ def next_pow2(n: F) -> F:
     return np.exp2(np.ceil(np.log2(np.maximum(n, 1.0))))
 
 
+def whole_units(gang: F, unit: F | float) -> F:
+    """A gang rounded up to a whole number of `unit`s (a needed scale-up domain; 1: as is)."""
+    unit = np.maximum(unit, 1.0)
+    return np.ceil(gang / unit) * unit
+
+
 def train(
     active_b: F, params_b: F, rate_tflops: float, memory_gb: float, factor: float = 1.0
 ) -> tuple[F, F, F]:
@@ -128,6 +136,7 @@ class ServeShape(NamedTuple):
     batch_cap: F  # most sequences a replica runs (inf: memory decides)
     slo_ms: F  # token-latency SLO (inf: offline)
     scope: F  # most accelerators a replica may span (a node, or the scale-up domain)
+    unit: F | float = 1.0  # a replica is a whole number of these (a needed domain of N)
 
 
 class ServeEstimate(NamedTuple):
@@ -153,7 +162,7 @@ def serve(
     one_seq = (w_bytes + s.context * s.kv_tok) * SERVE_OVERHEAD
     replica_gb = one_seq / 1e9
     usable = memory_gb * 1e9 * SERVE_MEMORY_USABLE
-    g = next_pow2(np.ceil(one_seq / usable))
+    g = whole_units(next_pow2(np.ceil(one_seq / usable)), s.unit)
     fits = g <= s.scope
     held = (s.prompt + s.output / 2.0) * s.kv_tok  # a sequence's cache, on average over its life
     b_mem = np.floor((g * usable - w_bytes * SERVE_OVERHEAD) / (held * SERVE_OVERHEAD))

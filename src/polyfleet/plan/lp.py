@@ -157,6 +157,9 @@ def check_problem(problem: PlacementProblem) -> None:
     cap_mw = problem.power_cap_mw
     if cap_mw is not None and (np.isnan(cap_mw) or cap_mw < 0):
         _refuse(f"power cap is {float(cap_mw)!r} MW")
+    for site, site_mw in zip(problem.sites, problem.site_cap_mw, strict=True):
+        if np.isnan(site_mw) or site_mw < 0:
+            _refuse(f"power cap of site {site} is {float(site_mw)!r} MW")
     for sb in problem.shares:
         if not 0.0 <= sb.value <= 1.0:
             _refuse(f"{sb.vendor} share {sb.bound} is {float(sb.value)!r}")

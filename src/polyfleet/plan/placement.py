@@ -62,6 +62,8 @@ class Plan:
     stacks: StackFactors | None = None  # factors from published results, as fitted
     pessimistic: bool = False  # solved with every estimated cell at the low end of its interval
     fairness: str = "max_min"  # max_min_served: "max_min" or "lexicographic"
+    pool_sites: list[str | None] = field(default_factory=list)  # each pool's site, if any
+    missing: list[dict[str, Any]] = field(default_factory=list)  # figures the catalog lacks
 
     # ---- derived figures -------------------------------------------------------------------
     @property
@@ -249,6 +251,7 @@ class Plan:
         return [
             {
                 "pool": name,
+                **({"site": self.pool_sites[j]} if self.pool_sites and self.pool_sites[j] else {}),
                 "accelerator": self.pool_accelerators[j],
                 "vendor": p.vendors[int(p.pool_vendor[j])],
                 "capacity": float(p.capacity[j]),
@@ -328,6 +331,8 @@ class Plan:
                 ineligible=self.ineligible(),
             )
         out["assumptions"] = cost_assumptions(self.problem.pools, self.costs) if self.costs else []
+        if self.missing:
+            out["missing_figures"] = list(self.missing)
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis
         if self.deals:
@@ -379,6 +384,26 @@ class Prepared:
     pool_accelerators: list[str]
     timings: dict[str, float]
     stacks: StackFactors | None = None
+    missing: list[dict[str, Any]] = field(default_factory=list)
+
+
+def missing_power(loaded: LoadedScenario) -> list[dict[str, Any]]:
+    """Pools whose accelerator has no published power figure: counted as drawing nothing, which
+    the scenario's checks allow only where no power cap or power share counts them."""
+    by_acc: dict[str, list[str]] = {}
+    for pool in loaded.scenario.pools:
+        if not loaded.catalog[pool.accelerator].power_known:
+            by_acc.setdefault(pool.accelerator, []).append(pool.name)
+    return [
+        {
+            "accelerator": acc,
+            "figure": "power",
+            "pools": pools,
+            "effect": "not published: these pools' power is not counted (no power cap or "
+            "power share applies to them); give node_power_kw or tdp_w under catalog: to count it",
+        }
+        for acc, pools in by_acc.items()
+    ]
 
 
 def prepare(
@@ -418,7 +443,16 @@ def prepare(
     problem, classes = problem_from_scenario(loaded, matrix, costs).collapse()
     timings["build"] = time.perf_counter() - t2
     return Prepared(
-        matrix, costs, valuations, calibration, problem, classes, pool_accs, timings, stacks
+        matrix,
+        costs,
+        valuations,
+        calibration,
+        problem,
+        classes,
+        pool_accs,
+        timings,
+        stacks,
+        missing_power(loaded),
     )
 
 
@@ -498,6 +532,8 @@ def make_plan(
         deals=valuations,
         stacks=prep.stacks,
         pessimistic=pessimistic,
+        pool_sites=[p.site for p in scn.pools],
+        missing=prep.missing,
     )
     if status == "infeasible":
         assert diagnosis is not None

@@ -6,11 +6,13 @@ Notation (w: workload class, p: pool, k: coupling row)
     c[p]     USD per accelerator-hour;  mw[p] facility MW per accelerator (PUE included)
     N[p]     accelerators available;  M[w] cap on accelerators for w (inf: none)
     G[k,p]   coupling coefficient of one accelerator of p in row k;  b[k] its right-hand side:
-             capacity rows (G = e_p, b = N[p]), power (G = mw, b = cap), vendor share rows
+             capacity rows (G = e_p, b = N[p]), power (G = mw, b = cap), a site's power
+             (G = mw · 1[p at the site], b = the site's cap), vendor share rows
              (max: G = (1[v(p)=v] − s)·m[p], min: G = (s − 1[v(p)=v])·m[p], b = 0), where m is
              1, mw or c by the scenario's share measure.
 Each coupling row carries a key (`polyfleet.plan.keys.CouplingKey`): ("capacity", pool),
-("power", None) for the fleet's cap, ("share_max" | "share_min", vendor). Solutions, diagnosis,
+("power", None) for the fleet's cap, ("power", site) for a site's, ("share_max" | "share_min",
+vendor). Solutions, diagnosis,
 leverage and reports find rows by these keys; their display names are rendered from them.
 """
 
@@ -102,12 +104,19 @@ class PlacementProblem:
     shares: tuple[ShareBound, ...] = ()
     weight: F = field(default_factory=lambda: np.ones(0))
     members: list[list[int]] = field(default_factory=list)
+    sites: tuple[str, ...] = ()  # the sites with a power cap of their own
+    site_cap_mw: F = field(default_factory=lambda: np.zeros(0))  # per site
+    pool_site: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))  # -1: none
 
     def __post_init__(self) -> None:
         if self.weight.size == 0:
             object.__setattr__(self, "weight", np.ones(len(self.workloads)))
         if not self.members:
             object.__setattr__(self, "members", [[i] for i in range(len(self.workloads))])
+        if self.pool_site.size == 0 and self.pools:
+            object.__setattr__(self, "pool_site", np.full(len(self.pools), -1, dtype=np.intp))
+        if len(self.site_cap_mw) != len(self.sites):
+            raise ValueError(f"{len(self.site_cap_mw)} site caps for {len(self.sites)} sites")
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -129,7 +138,8 @@ class PlacementProblem:
         return {"count": np.ones_like(self.cost), "power": self.mw, "spend": self.cost}[measure]
 
     def coupling(self) -> CouplingRows:
-        """Capacity per pool, the power cap, the vendor-share bounds: one keyed row each."""
+        """Capacity per pool, the fleet's power cap, each site's, the vendor-share bounds: one
+        keyed row each."""
         rows = [np.eye(len(self.pools))]
         b = [self.capacity]
         keys = [CouplingKey("capacity", p) for p in self.pools]
@@ -137,6 +147,11 @@ class PlacementProblem:
             rows.append(self.mw[None, :])
             b.append(np.array([self.power_cap_mw]))
             keys.append(CouplingKey("power", None))
+        if self.sites:
+            at = self.pool_site[None, :] == np.arange(len(self.sites))[:, None]
+            rows.append(self.mw[None, :] * at)
+            b.append(np.asarray(self.site_cap_mw, dtype=float))
+            keys += [CouplingKey("power", s) for s in self.sites]
         m = self.share_weight
         for sb in self.shares:
             if sb.vendor not in self.vendors:
@@ -171,6 +186,7 @@ class PlacementProblem:
             mw=self.mw[idx],
             capacity=self.capacity[idx],
             pool_vendor=self.pool_vendor[idx],
+            pool_site=self.pool_site[idx],
         )
 
     def collapse(self) -> tuple[PlacementProblem, NDArray[np.intp]]:
@@ -218,6 +234,8 @@ def problem_from_scenario(
     accs = [catalog[p.accelerator] for p in scn.pools]
     vendors = sorted({a.vendor for a in accs})
     limits = scn.limits
+    capped = [s for s in scn.sites if s.power_cap_mw is not None]
+    site_index = {s.name: k for k, s in enumerate(capped)}
     shares: list[ShareBound] = []
     measure = "count"
     if limits.vendor_share is not None:
@@ -242,4 +260,10 @@ def problem_from_scenario(
         power_cap_mw=limits.power_cap_mw,
         share_measure=measure,
         shares=tuple(shares),
+        sites=tuple(s.name for s in capped),
+        site_cap_mw=np.array([s.power_cap_mw for s in capped], dtype=float),
+        pool_site=np.array(
+            [site_index.get(p.site, -1) if p.site is not None else -1 for p in scn.pools],
+            dtype=np.intp,
+        ),
     )

@@ -24,8 +24,14 @@ __all__ = ["Model", "ProcurementResult", "build_model", "procure"]
 
 SLACK_TOL = 1e-6
 TIGHT = 1e-3  # relative slack under which a limit counts as binding
-LIMITS = ("budget", "power", "share", "commitment")  # row families priced by lifting them
-VIOLATION_UNITS = {"power": "MW", "share": "share-weighted units", "commitment": "GW"}
+#: Row families priced by lifting them: the fleet's power cap and each site's among them.
+LIMITS = ("budget", "power", "site_power", "supply", "share", "commitment")
+VIOLATION_UNITS = {
+    "power": "MW",
+    "site_power": "MW",
+    "share": "share-weighted units",
+    "commitment": "GW",
+}
 
 
 def _solve(
@@ -191,6 +197,17 @@ class ProcurementResult:
                     out.append({"limit": row_name(key), "by": by, "unit": unit})
         return out
 
+    def mw_by_site(self) -> dict[str, list[float]]:
+        """Facility MW each site's installed fleet draws, year by year (sites with kinds only)."""
+        m = self.model
+        inst = self.installed()
+        mw = np.array([k.mw_per_gpu for k in m.kinds])
+        out: dict[str, list[float]] = {}
+        for site in dict.fromkeys(k.site for k in m.kinds if k.site is not None):
+            at = np.array([k.site == site for k in m.kinds])
+            out[site] = [float(v) for v in (mw * at) @ inst]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         m = self.model
         n = self._n()
@@ -207,8 +224,10 @@ class ProcurementResult:
                         {
                             "year": y,
                             "accelerator": k.accelerator,
+                            "site": k.site,
                             "vendor": k.vendor,
-                            "nodes": int(n[j, t]),
+                            "nodes": int(n[j, t]),  # units bought: nodes, or racks
+                            "unit": k.unit,
                             "gpus": int(n[j, t] * g[j]),
                             "capex": float(n[j, t] * g[j] * cap[j]),
                             "deal": k.deal,
@@ -247,9 +266,7 @@ class ProcurementResult:
                 for t, y in enumerate(m.years)
             ],
             "gw_by_vendor": gw,
-            "installed": {
-                k.accelerator: [float(v) for v in inst[j]] for j, k in enumerate(m.kinds)
-            },
+            "installed": {k.name: [float(v) for v in inst[j]] for j, k in enumerate(m.kinds)},
             "tranches": [
                 {
                     "deal": d,
@@ -263,6 +280,8 @@ class ProcurementResult:
             "shortfalls": shortfalls,
             "violations": violations,
             "binding_limits": self.limit_costs,
+            **({"mw_by_site": self.mw_by_site()} if any(k.site for k in m.kinds) else {}),
+            **({"not_offered": list(m.not_offered)} if m.not_offered else {}),
         }
 
 

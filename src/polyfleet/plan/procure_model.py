@@ -1,7 +1,9 @@
 """The procurement MILP, built one constraint family at a time on named blocks.
 
-    indices   t year, j accelerator kind, w workload, d deal, i tranche of d
-    variables n[j,t] ∈ Z≥0   nodes of kind j bought in year t (0 before it is offered)
+    indices   t year, j kind (an accelerator at a site), w workload, d deal, i tranche of d,
+              s site
+    variables n[j,t] ∈ Z≥0   units of kind j bought in year t (0 before it is offered): whole
+                             nodes, or whole racks of a rack-scale part (g_j GPUs a unit)
               x[w,j,t] ≥ 0   accelerators of j serving w in year t (eligible cells only)
               z[d,i] ∈ {0,1} tranche i of deal d vests
               slacks ≥ 0     unmet demand, power, share and commitment (penalised: an answer
@@ -11,6 +13,8 @@
     capacity  Σ_w x[w,j,t] ≤ I[j,t]
     budget    Σ_j capital_j · g_j · n[j,t] ≤ B[t]                       (capex, USD)
     power     Σ_j MW_j · I[j,t] ≤ P[t]                                   (facility MW)
+    sites     Σ_{j at s} MW_j · I[j,t] ≤ P_s[t]                          (each site's cap)
+    supply    Σ_{j of one offer} n[j,t] ≤ max_nodes_per_year     (an offer split over sites)
     shares    Σ_j (1[vendor j = v] − s) · m_j · I[j,t] ≤ 0  (max; min reversed), m = 1 or MW
     deals     Σ_{j of d} Σ_{τ ≤ t} GW_j · n[j,τ] + E_d ≥ committed_d(t)   (binding periods)
               milestone_i · z[d,i] ≤ Σ_{j of d} Σ_{year τ ≤ expiry} GW_j · n[j,τ] + E_d
@@ -18,129 +22,35 @@
               + penalties − Σ value[d,i] · z[d,i],   δ = 1 / (1 + discount rate)
 
 `build_model` is the list of the families: each `add_<family>` function registers its row
-block (keys such as ("demand", workload, year), ("power", year), ("share_max", vendor, year),
-("commitment", deal, year), ("tranche", deal, number)) and its slack columns, keyed like its rows.
+block (keys such as ("demand", workload, year), ("power", year), ("power", site, year),
+("share_max", vendor, year), ("commitment", deal, year), ("tranche", deal, number)) and its slack
+columns, keyed like its rows; the arrays they read come from `polyfleet.plan.procure_arrays`.
 A tranche's value is its Monte Carlo value with the milestone met (economics.warrant), so the
 solver weighs buying more of a deal's parts against what reaching the milestone is worth.
+
+With sites, each offer is a kind at every site that can cool it (its rack's kW within the site's
+limit, liquid where the rack needs it); the others are listed, with the reason, as not offered.
+A kind at a site draws that site's PUE. Without sites, a kind is an accelerator.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
-from polyfleet.economics.cost import HOURS_PER_YEAR, facility_kw, owned_cost
-from polyfleet.economics.deal import price_per_gpu, simulate_deal
-from polyfleet.inputs.deal import Deal
 from polyfleet.inputs.procurement import LoadedProcurement
-from polyfleet.perfmodel.fit import factors_from
-from polyfleet.perfmodel.matrix import matrix_for
 from polyfleet.plan.blocks import LinearModel, ModelBuilder, Slack
-from polyfleet.plan.lp import INF
+from polyfleet.plan.procure_arrays import (
+    PENALTY,
+    Kind,
+    ProcurementArrays,
+    procurement_arrays,
+)
 from polyfleet.plan.shares import share_coefficients
 
 __all__ = ["PENALTY", "Kind", "Model", "ProcurementArrays", "build_model", "procurement_arrays"]
-
-PENALTY = 100.0  # slack price, as a multiple of the dearest way to do without it
-
-
-@dataclass
-class Kind:
-    accelerator: str
-    vendor: str
-    gpus_per_node: int
-    mw_per_gpu: float
-    capital_per_gpu: float  # GPU + node + network + facility share
-    opex_per_gpu_year: float  # power + maintenance
-    life: int
-    first_year: int  # index of the first year it can be bought; len(years) if never
-    max_nodes: float
-    deal: str | None
-
-
-@dataclass(frozen=True)
-class Tranche:
-    deal: str
-    index: int  # 0-based within the deal's warrant; its row key carries index + 1
-    milestone_gw: float
-    value: float
-    expiry_year: int
-
-
-@dataclass
-class ProcurementArrays:
-    """The module docstring's notation as arrays: what every constraint family reads."""
-
-    years: list[int]
-    delta: np.ndarray  # δ^t
-    discount_rate: float
-    kinds: list[Kind]
-    g: np.ndarray  # GPUs per node, per kind
-    mw: np.ndarray  # facility MW per GPU
-    capital: np.ndarray  # USD per GPU
-    opex: np.ndarray  # USD per GPU-year
-    life: np.ndarray  # years
-    existing: np.ndarray  # E[j, t], GPUs
-    alive: np.ndarray  # alive[j, τ, t]: a node of j bought in year τ serves in year t
-    workloads: list[str]
-    T: np.ndarray  # (W, J) units/s per GPU
-    D: np.ndarray  # (W, Y) demand, units/s
-    cells: np.ndarray  # (n_cells, 2): w, j of the eligible cells
-    budget: np.ndarray  # B[t], USD
-    power_cap_mw: np.ndarray  # P[t]
-    share_bounds: list[tuple[str, str, float]]  # (max | min, vendor, s)
-    share_measure: str  # count | power
-    deal_base: dict[str, float]  # E_d, GW installed toward each deal
-    committed: dict[str, np.ndarray]  # deal -> cumulative binding GW by year (deals with any)
-    tranches: list[Tranche]
-    unservable: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def J(self) -> int:  # noqa: N802 (the notation's name)
-        return len(self.kinds)
-
-    @property
-    def Y(self) -> int:  # noqa: N802
-        return len(self.years)
-
-    @property
-    def W(self) -> int:  # noqa: N802
-        return len(self.workloads)
-
-    @property
-    def gw_per_node(self) -> np.ndarray:
-        return self.g * self.mw / 1000.0
-
-    def gw_per_node_in(self, deals: list[str]) -> np.ndarray:
-        """(len(deals), J): GW per node of each kind bought under each deal, else 0."""
-        kind_deal = np.array([k.deal or "" for k in self.kinds])
-        return (kind_deal[None, :] == np.array(deals)[:, None]) * self.gw_per_node
-
-    @property
-    def unit_cost(self) -> np.ndarray:
-        """USD per GPU over its life: what a penalty is measured against."""
-        return self.capital + self.opex * self.life
-
-    @property
-    def penalty_per_mw(self) -> float:
-        """Slack price per MW: PENALTY times the dearest MW of new capacity."""
-        return PENALTY * float((self.unit_cost / np.maximum(self.mw, 1e-12)).max(initial=1.0))
-
-    @cached_property
-    def installs(self) -> sp.csr_matrix:
-        """GPUs in service per node bought: rows (j, t), columns n (j, τ), g_j where alive."""
-        jj, aa, tt = np.nonzero(self.alive)
-        Y = self.Y
-        shape = (self.J * Y, self.J * Y)
-        return sp.coo_matrix((self.g[jj], (jj * Y + tt, jj * Y + aa)), shape=shape).tocsr()
-
-    def installed_by_year(self, per_gpu: np.ndarray) -> sp.csr_matrix:
-        """Rows (k, t) of Σ_j per_gpu[k, j] · (I[j,t] − E[j,t]) on the n columns; per_gpu (K, J)."""
-        per_gpu = np.atleast_2d(per_gpu)
-        return (sp.kron(sp.csr_matrix(per_gpu), sp.eye(self.Y)) @ self.installs).tocsr()
 
 
 # ---- the constraint families --------------------------------------------------------------
@@ -206,7 +116,7 @@ def add_capacity(b: ModelBuilder, a: ProcurementArrays) -> None:
     x = sp.coo_matrix((np.ones(C * Y), (rows, cols)), shape=(a.J * Y, C * Y))
     b.add_rows(
         "capacity",
-        [("capacity", k.accelerator, y) for k in a.kinds for y in a.years],
+        [("capacity", *k.key(y)) for k in a.kinds for y in a.years],
         hi=a.existing.ravel(),
         terms={"x": x, "n": -a.installs},
     )
@@ -233,6 +143,44 @@ def add_power(b: ModelBuilder, a: ProcurementArrays) -> None:
         hi=a.power_cap_mw - a.mw @ a.existing,
         terms={"n": a.installed_by_year(a.mw)},
         slack=Slack("power_slack", cost=a.penalty_per_mw),
+    )
+
+
+def add_site_power(b: ModelBuilder, a: ProcurementArrays) -> None:
+    """Rows ("power", site, year): Σ_{j at s} MW_j · (I[j,t] − E[j,t]) − over[s,t] ≤
+    P_s[t] − Σ_{j at s} MW_j · E[j,t]: each site's cap beside the fleet's; over costs
+    `penalty_per_mw`."""
+    if not a.sites:
+        return
+    at = (a.site_of[None, :] == np.arange(len(a.sites))[:, None]) * a.mw[None, :]  # (S, J)
+    b.add_rows(
+        "site_power",
+        [("power", s, y) for s in a.sites for y in a.years],
+        hi=(a.site_cap_mw - at @ a.existing).ravel(),
+        terms={"n": a.installed_by_year(at)},
+        slack=Slack("site_power_slack", cost=a.penalty_per_mw),
+    )
+
+
+def add_supply(b: ModelBuilder, a: ProcurementArrays) -> None:
+    """Rows ("supply", accelerator, year): Σ_{kinds of one offer} n[j,t] ≤ max_nodes_per_year,
+    for an offer with such a limit bought at more than one site (at one, the column bound
+    says it)."""
+    groups: dict[str, list[int]] = {}
+    for j, k in enumerate(a.kinds):
+        if np.isfinite(k.max_nodes) and k.first_year < a.Y:
+            groups.setdefault(k.accelerator, []).append(j)
+    split = {acc: js for acc, js in groups.items() if len(js) > 1}
+    if not split:
+        return
+    pick = np.zeros((len(split), a.J))
+    for r, js in enumerate(split.values()):
+        pick[r, js] = 1.0
+    b.add_rows(
+        "supply",
+        [("supply", acc, y) for acc in split for y in a.years],
+        hi=np.repeat([a.kinds[js[0]].max_nodes for js in split.values()], a.Y),
+        terms={"n": sp.kron(sp.csr_matrix(pick), sp.eye(a.Y))},
     )
 
 
@@ -320,6 +268,7 @@ class Model:
     discount: np.ndarray  # δ^t
     demand: np.ndarray  # D[w, t]
     unservable: dict[str, str] = field(default_factory=dict)  # workload -> why no kind serves it
+    not_offered: list[dict[str, str]] = field(default_factory=list)  # offer, site, reason
 
     # the arrays HiGHS is given, under their usual names
     @property
@@ -365,6 +314,8 @@ def build_model(loaded: LoadedProcurement) -> Model:
     add_capacity(b, a)
     add_budget(b, a)
     add_power(b, a)
+    add_site_power(b, a)
+    add_supply(b, a)
     add_vendor_share(b, a)
     add_deal_commitments(b, a)
     add_warrant_tranches(b, a)
@@ -378,149 +329,5 @@ def build_model(loaded: LoadedProcurement) -> Model:
         discount=a.delta,
         demand=a.D,
         unservable=a.unservable,
-    )
-
-
-# ---- from the file to the notation --------------------------------------------------------
-
-
-def _tranche_values(deal: Deal) -> list[float]:
-    """Each tranche's value with its milestone met (hurdle and price risk still priced)."""
-    if deal.warrant is None or deal.stock is None:
-        return []
-    result = simulate_deal(deal, [True] * len(deal.warrant.tranches))
-    return [float(v) for v in result.tranche_values]
-
-
-def _period_year(period: str) -> int:
-    digits = "".join(ch for ch in period[:4] if ch.isdigit())
-    return int(digits) if len(digits) == 4 else 0
-
-
-def _kinds(loaded: LoadedProcurement) -> list[Kind]:
-    """Offered kinds first, then installed-only ones, each with its cost per GPU."""
-    proc, catalog = loaded.procurement, loaded.catalog
-    kinds: list[Kind] = []
-    seen: set[str] = set()
-    offered = {o.accelerator: o for o in proc.offers}
-    for acc_id in [*offered, *(i.accelerator for i in proc.installed)]:
-        if acc_id in seen:
-            continue
-        seen.add(acc_id)
-        acc = catalog[acc_id]
-        offer = offered.get(acc_id)
-        price = None
-        if offer is not None:
-            price = offer.price_per_gpu
-            if price is None and offer.deal is not None:
-                price = price_per_gpu(loaded.deals[offer.deal], acc)
-            if price is None:
-                price = acc.price.purchase
-        breakdown = owned_cost(acc, price or 1.0, proc.costing, proc.pue)
-        first = 0
-        if offer is not None and offer.available_from is not None:
-            first = int(np.searchsorted(proc.years, offer.available_from))
-        kinds.append(
-            Kind(
-                accelerator=acc_id,
-                vendor=acc.vendor,
-                gpus_per_node=acc.gpus_per_node,
-                mw_per_gpu=facility_kw(acc, proc.pue) / 1000.0,
-                capital_per_gpu=sum(breakdown.capital.values()) if price else 0.0,
-                opex_per_gpu_year=(breakdown.per_hour["power"] + breakdown.per_hour["maintenance"])
-                * HOURS_PER_YEAR,
-                life=offer.life_years if offer else 1,
-                first_year=first if offer is not None else len(proc.years),
-                max_nodes=float(offer.max_nodes_per_year)
-                if offer and offer.max_nodes_per_year is not None
-                else INF,
-                deal=offer.deal if offer else None,
-            )
-        )
-    return kinds
-
-
-def procurement_arrays(loaded: LoadedProcurement) -> ProcurementArrays:
-    """Read the file, catalog and deals into the notation's arrays (runs the warrant Monte Carlo)."""
-    proc, catalog = loaded.procurement, loaded.catalog
-    years = proc.years
-    Y = len(years)
-    tau = np.arange(Y)
-    kinds = _kinds(loaded)
-    index = {k.accelerator: j for j, k in enumerate(kinds)}
-    J = len(kinds)
-    mw = np.array([k.mw_per_gpu for k in kinds])
-    life = np.array([k.life for k in kinds])
-    existing = np.zeros((J, Y))
-    deal_base: dict[str, float] = {}
-    for inst in proc.installed:
-        j = index[inst.accelerator]
-        existing[j] += inst.count * (np.array(years) < inst.retire_year)
-        if inst.deal is not None:
-            deal_base[inst.deal] = deal_base.get(inst.deal, 0.0) + inst.count * mw[j] / 1000.0
-    alive = (tau[None, :, None] <= tau[None, None, :]) & (
-        tau[None, None, :] < tau[None, :, None] + life[:, None, None]
-    )
-    accs = [k.accelerator for k in kinds]
-    matrix = matrix_for(
-        proc.workloads, proc.tiers, catalog, accs, stacks=factors_from(catalog=catalog)
-    )
-    T = matrix.value  # (W, J)
-    growth = np.array([proc.growth.get(w.name, 1.0) for w in proc.workloads])
-    D = (
-        np.array([w.demand.value for w in proc.workloads])[:, None]
-        * growth[:, None] ** tau[None, :]
-    )
-    share = proc.limits.vendor_share
-    bounds: list[tuple[str, str, float]] = []
-    if share is not None:
-        bounds += [("max", v, s) for v, s in share.max.items() if s < 1]
-        bounds += [("min", v, s) for v, s in share.min.items() if s > 0]
-    deal_names = sorted({k.deal for k in kinds if k.deal} | set(deal_base))
-    committed: dict[str, np.ndarray] = {}
-    tranches: list[Tranche] = []
-    for name in deal_names:
-        deal = loaded.deals[name]
-        c = np.zeros(Y)
-        for period in deal.capacity:
-            if period.binding:
-                c[max(0, int(np.searchsorted(years, _period_year(period.period))))] += period.gw
-        if np.cumsum(c)[-1] > 0:
-            committed[name] = np.cumsum(c)
-        if deal.warrant is None:
-            continue
-        for i, (tr, value) in enumerate(
-            zip(deal.warrant.tranches, _tranche_values(deal), strict=True)
-        ):
-            tranches.append(Tranche(name, i, tr.vests_at_gw, value, deal.warrant.expiry.year))
-    return ProcurementArrays(
-        years=years,
-        delta=(1.0 / (1.0 + proc.discount_rate)) ** tau,
-        discount_rate=proc.discount_rate,
-        kinds=kinds,
-        g=np.array([k.gpus_per_node for k in kinds], float),
-        mw=mw,
-        capital=np.array([k.capital_per_gpu for k in kinds]),
-        opex=np.array([k.opex_per_gpu_year for k in kinds]),
-        life=life,
-        existing=existing,
-        alive=alive,
-        workloads=[w.name for w in proc.workloads],
-        T=T,
-        D=D,
-        cells=np.argwhere(T > 0),
-        budget=np.array(proc.per_year(proc.limits.budget_per_year)),
-        power_cap_mw=np.array(proc.per_year(proc.limits.power_cap_gw)) * 1000.0,
-        share_bounds=bounds,
-        share_measure=share.measure if share is not None else "count",
-        deal_base=deal_base,
-        committed=committed,
-        tranches=tranches,
-        unservable={
-            w.name: "; ".join(
-                f"{matrix.accelerators[j]}: {matrix.reason_text(i, j)}" for j in range(J)
-            )
-            for i, w in enumerate(proc.workloads)
-            if not (T[i] > 0).any()
-        },
+        not_offered=a.not_offered,
     )

@@ -532,6 +532,7 @@ def _sampled(
         sub,
         capacity=sub.capacity * share,
         power_cap_mw=None if sub.power_cap_mw is None else sub.power_cap_mw * share,
+        site_cap_mw=sub.site_cap_mw * share,
     )
     eng = Engine(sub, **{**options, "gap": SAMPLE_GAP})  # type: ignore[arg-type]
     block, start, unit = setup(eng)

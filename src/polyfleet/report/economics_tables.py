@@ -148,14 +148,16 @@ def print_procurement(data: ProcurementRecord, console: Console) -> None:
         f"(MIP gap {gap}, {data.seconds:.2f} s); discounted cost {objective} net of warrant "
         "tranches"
     )
-    t = Table(title="What to buy (GPUs; nodes in brackets)")
+    t = Table(title="What to buy (GPUs; nodes, or racks, in brackets)")
     t.add_column("accelerator")
     for y in data.years:
         t.add_column(str(y), justify="right")
     rows: dict[str, dict[int, str]] = {}
     for s in data.schedule:
-        label = s.accelerator + (f" ({s.deal})" if s.deal else "")
-        rows.setdefault(label, {})[s.year] = f"{s.gpus:,} ({s.nodes:,})"
+        label = s.accelerator + (f" @ {s.site}" if s.site else "")
+        label += f" ({s.deal})" if s.deal else ""
+        racks = " racks" if s.unit == "rack" else ""
+        rows.setdefault(label, {})[s.year] = f"{s.gpus:,} ({s.nodes:,}{racks})"
     for label, by_year in rows.items():
         t.add_row(label, *[by_year.get(y, "-") for y in data.years])
     console.print(t)
@@ -199,6 +201,10 @@ def print_procurement(data: ProcurementRecord, console: Console) -> None:
         )
     for v in data.violations:
         console.print(f"[red]limit cannot hold:[/red] {escape(v.limit)} by {v.by:,.4g} {v.unit}")
+    for n in data.not_offered or ():
+        console.print(
+            f"not offered: {escape(n.accelerator)} at {escape(n.site)}: {escape(n.reason)}"
+        )
 
 
 def assumptions_table(rows: list[Assumption]) -> Table:

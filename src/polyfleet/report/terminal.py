@@ -48,11 +48,12 @@ def catalog_table(record: CatalogRecord) -> Table:
         "TDP W",
         "scale-up GB/s",
         "per node",
+        "rack",
         "year",
         "$/GPU-h",
         "purchase $",
     ):
-        t.add_column(col, justify="left" if col in ("id", "vendor", "stack") else "right")
+        t.add_column(col, justify="left" if col in ("id", "vendor", "stack", "rack") else "right")
     for acc in record.accelerators:
 
         def mark(field: str, text: str, acc: Accelerator = acc) -> str:
@@ -70,11 +71,24 @@ def catalog_table(record: CatalogRecord) -> Table:
             mark("tdp_w", num(acc.tdp_w)),
             mark("scaleup_gbps", num(acc.scaleup_gbps)),
             mark("gpus_per_node", str(acc.gpus_per_node)),
+            _rack_cell(acc),
             mark("year", str(acc.year or "-")),
             mark("price.per_gpu_hour", num(acc.price.per_gpu_hour, ".2f")),
-            mark("price.purchase", num(acc.price.purchase)),
+            "rent only" if acc.rent_only else mark("price.purchase", num(acc.price.purchase)),
         )
+    t.caption = (
+        "rack: sold as whole racks (GPUs, kW, cooling); rent only: no purchase exists; "
+        "TDP '-': not published"
+    )
     return t
+
+
+def _rack_cell(acc: Accelerator) -> str:
+    """A rack-scale part's rack: `72 x 120 kW* liquid` (* = unconfirmed kW); '-' for others."""
+    if acc.rack is None:
+        return "-"
+    star = "*" if acc.is_unconfirmed("rack.kw") else ""
+    return f"{acc.rack.gpus} x {acc.rack.kw:g} kW{star} {acc.rack.cooling}"
 
 
 def _spread(a: Assignment) -> str:
@@ -193,7 +207,7 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
         t.add_column(col, justify="left" if col in ("pool", "accelerator", "vendor") else "right")
     for p in plan.pools or []:
         t.add_row(
-            p.pool,
+            p.pool + (f" @ {p.site}" if p.site else ""),
             p.accelerator,
             p.vendor,
             num(p.used),
@@ -207,6 +221,11 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     console.print(t)
     if plan.assumptions:
         console.print(assumptions_table(plan.assumptions))
+    for m in plan.missing_figures or ():
+        console.print(
+            f"[yellow]missing:[/yellow] {m.figure} of {escape(m.accelerator)} "
+            f"({escape(', '.join(m.pools))}): {escape(m.effect)}"
+        )
     t = Table(title="Vendor shares")
     for col in ("vendor", "count", "power", "spend"):
         t.add_column(col, justify="left" if col == "vendor" else "right")

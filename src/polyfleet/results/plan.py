@@ -100,6 +100,7 @@ class WorkloadResult(Part):
 
 class PoolResult(Part):
     pool: str
+    site: str | None = omitted("The site the pool is at.")
     accelerator: str
     vendor: str
     capacity: float
@@ -112,6 +113,15 @@ class PoolResult(Part):
     deal_credit_per_gpu_hour: float
     cost_breakdown: dict[str, float] | None  # USD per GPU-hour by component
     mw_per_gpu: float
+
+
+class MissingFigure(Part):
+    """A figure the catalog lacks for some pools' accelerator, and what the plan did without it."""
+
+    accelerator: str
+    figure: str  # "power"
+    pools: list[str]
+    effect: str
 
 
 class VendorShare(Part):
@@ -298,6 +308,9 @@ class PlanRecord(Record):
     binding: list[BindingLimit] | None = omitted()
     ineligible: list[Ineligible] | None = omitted("The first 1000 ineligible cells.")
     assumptions: list[Assumption]
+    missing_figures: list[MissingFigure] | None = omitted(
+        "Figures the catalog lacks (a TPU's power), and what the plan did without them."
+    )
     diagnosis: Diagnosis | None = omitted("Why no plan exists (infeasible plans).")
     deals: list[DealValuation] | None = omitted("The deals the pools buy under.")
     calibration: Calibration | None = omitted("What probe profiles calibrated.")

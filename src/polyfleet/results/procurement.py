@@ -13,11 +13,21 @@ __all__ = ["ProcurementRecord"]
 class Purchase(Part):
     year: int
     accelerator: str
+    site: str | None = omitted("The site it is bought for (files with sites).")
     vendor: str
-    nodes: int
+    nodes: int  # units bought: nodes, or racks of a rack-scale part
+    unit: Literal["node", "rack"] = "node"
     gpus: int
     capex: float
     deal: str | None
+
+
+class NotOffered(Part):
+    """An offer a site cannot take (a rack too hot for its cooling), and why."""
+
+    accelerator: str
+    site: str
+    reason: str
 
 
 class YearCost(Part):
@@ -70,7 +80,11 @@ class ProcurementRecord(Record):
     schedule: list[Purchase]
     cost_by_year: list[YearCost]
     gw_by_vendor: dict[str, list[float]]
-    installed: dict[str, list[float]]
+    installed: dict[str, list[float]]  # by kind: the accelerator, or accelerator@site
+    mw_by_site: dict[str, list[float]] | None = omitted(
+        "Facility MW each site's installed fleet draws, year by year."
+    )
+    not_offered: list[NotOffered] | None = omitted("Offers a site cannot take, and why.")
     tranches: list[TrancheVesting]
     shortfalls: list[Shortfall]
     violations: list[Violation]
