@@ -43,7 +43,7 @@ from numpy.typing import NDArray
 from polyfleet.errors import SolverError
 from polyfleet.plan.curves import Curves, Group, ServiceCurves, mix_assignment, mix_usage
 from polyfleet.plan.lp import LEX_TOL, check_problem, violation_scale
-from polyfleet.plan.problem import PlacementProblem
+from polyfleet.plan.problem import CouplingRows, PlacementProblem
 from polyfleet.plan.served_master import Column, Master
 from polyfleet.plan.solution import Solution
 
@@ -166,7 +166,7 @@ class Engine:
         self.curves = ServiceCurves(problem)
         coupling = problem.coupling()
         self.keys = coupling.keys
-        self.scale = violation_scale(problem, coupling)
+        self.scale = _row_scale(problem, coupling)
         self.Gs = coupling.G / self.scale[:, None]
         self.bs = coupling.b / self.scale
         self.Gs[~np.isfinite(self.bs)] = 0.0
@@ -507,6 +507,21 @@ def _max_min(eng: Engine) -> tuple[Block, list[Column], float]:
         [eng.zero()],
         eng.unit_of(t_max),
     )
+
+
+def _row_scale(problem: PlacementProblem, coupling: CouplingRows) -> F:
+    """Each coupling row's unit: `lp.violation_scale`, but a share row (limit 0) in its smallest
+    term, one pool's capacity times its coefficient. The served level moves with a share row
+    as fast as its cheapest pool's term: measured in a typical pool's term (by spend, prices
+    apart by 1e6 make it the dearest pool's), the row's room for round-off would let the
+    level pass the exact LP's optimum by more than the gap."""
+    scale = violation_scale(problem, coupling)
+    held = np.where(np.isfinite(problem.capacity), np.maximum(problem.capacity, 1.0), 1.0)
+    terms = np.abs(coupling.G) * held[None, :]
+    smallest = np.where(terms > 0, terms, np.inf).min(axis=1, initial=np.inf)
+    share = (coupling.b == 0) & np.isfinite(smallest)
+    scale[share] = np.minimum(scale[share], np.maximum(smallest[share], 1e-9))
+    return scale
 
 
 def _sampled(
