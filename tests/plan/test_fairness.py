@@ -111,8 +111,8 @@ SCENARIO = {
 @pytest.mark.parametrize("method", METHODS)
 def test_plan_with_lexicographic_fairness(method):
     """The three-level case above as a scenario (10 jobs/s of demand, 1 job/s per accelerator,
-    0.5 on an A100 for w2), with P3 holding 3 MI300X instead of w4's cap (a workload that cannot
-    be served in full within its cap is diagnosed before any objective is solved). Water-filling
+    0.5 on an A100 for w2), with P3 holding 3 MI300X instead of w4's cap (the cap itself, served
+    in part, is tests/plan/test_partial_service.py's). Water-filling
     serves (0.4, 0.6, 0.6, 0.3) for $31.5/h; plain max_min serves 0.3 each the cheapest way: w1
     3·$1.5, w2 and w3 3·$2 each on P2, w4 3·$0.5: $18/h."""
     plan = make_plan(load(SCENARIO), method=method)
