@@ -125,6 +125,7 @@ def whole_process(path: Path, out: Path, matrix: bool) -> dict:
     err = run.stderr
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", err)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
+    cpu = sum(float(v) for v in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", err))
     if wall is None or rss is None:
         raise SystemExit(f"no timing from /usr/bin/time: {err[-2000:]}")
     h, m, s = (float(g) if g else 0.0 for g in wall.groups())
@@ -133,6 +134,7 @@ def whole_process(path: Path, out: Path, matrix: bool) -> dict:
     record = json.loads(out.read_bytes())
     return {
         "wall": h * 3600 + m * 60 + s,
+        "cpu": cpu,
         "rss_gib": int(rss[1]) / 2**20,
         "out_mb": out.stat().st_size / 1e6,
         "status": record["status"],
@@ -181,9 +183,10 @@ def main() -> None:
         "the plan's own in-process split, from its `timings` (rest: the process less that "
         "split: start-up, imports, the record and writing it). `--json` on this branch prints "
         "every matrix cell (the default `--matrix`); `--no-matrix` leaves them out. Load "
-        f"average at the start {load:.1f} on 2 cores (the machine is shared).\n",
-        "| objective | output | input MB | whole process s | peak GiB | output MB | load s | matrix s "
-        "| build s | solve s | rest s (output) | gap | binding |",
+        f"average at the start {load:.1f} on 2 cores (the machine is shared: CPU seconds, user "
+        "and system, beside the wall clock).\n",
+        "| objective | output | input MB | whole process s (CPU s) | peak GiB | output MB "
+        "| load s | matrix s | build s | solve s | rest s (output) | gap | binding |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
@@ -192,7 +195,7 @@ def main() -> None:
         limits = [b for b in r["binding"] if not b.startswith("capacity")]
         lines.append(
             f"| {r['objective']} | {'--json' if r['matrix'] else '--json --no-matrix'} "
-            f"| {r['in_mb']:.0f} | {r['wall']:.1f} | {r['rss_gib']:.2f} "
+            f"| {r['in_mb']:.0f} | {r['wall']:.1f} ({r['cpu']:.1f}) | {r['rss_gib']:.2f} "
             f"| {r['out_mb']:.0f} | {t['load']:.1f} | {t['matrix']:.1f} | {t['build']:.1f} "
             f"| {t['solve']:.1f} | {r['wall'] - inside:.1f} | {r['gap']:.1e} "
             f"| {', '.join(limits)} |"
