@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError, create_model
 
 import polyfleet.catalog._catalog as catalog_schema
 import polyfleet.inputs.benchmarks as benchmark_schema
+import polyfleet.inputs.build as build_schema
 import polyfleet.inputs.cost as cost_schema
 import polyfleet.inputs.deal as deal_schema
 import polyfleet.inputs.jobs as jobs_schema
@@ -122,6 +123,7 @@ SCHEMA_MODULES = (
     options_schema,
     benchmark_schema,
     site_schema,
+    build_schema,
 )
 #: Models that hold loaded inputs or results, not what a file says.
 NOT_READ = {"LoadedScenario", "LoadedProcurement", "Job"}

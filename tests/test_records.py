@@ -55,6 +55,7 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         ),
         "deal": api.deal(EXAMPLES / "deals" / "amd-6gw.yaml", DealOptions(paths=4000)),
         "tco": api.tco("h200", TcoOptions(power_price=70)),
+        "build-vs-buy": api.build_vs_buy(EXAMPLES / "build-tier2.yaml"),
         "calibration": api.calibrate(CalibrateOptions(holdout=True)),
         "probe": load_profile(EXAMPLES / "profiles" / "h200-sxm-full.json"),
         "status": api.status(StatusOptions(state_dir=tmp / "state")),

@@ -32,7 +32,9 @@ from polyfleet.inputs.options import (
 
 if TYPE_CHECKING:
     from polyfleet.inputs.profile import Profile
+    from polyfleet.inputs.scenario import LoadedScenario
     from polyfleet.plan.problem import PlacementProblem
+    from polyfleet.results.build import BuildVsBuyRecord
     from polyfleet.results.calibration import CalibrationRecord
     from polyfleet.results.catalog import CatalogRecord
     from polyfleet.results.deal import DealRecord
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OnProgress",
     "Progress",
+    "build_vs_buy",
     "calibrate",
     "catalog",
     "cluster_down",
@@ -160,14 +163,30 @@ def deal(file: str | Path, options: DealOptions | None = None) -> DealRecord:
 
 def procure(file: str | Path, options: ProcureOptions | None = None) -> ProcurementRecord:
     """What to buy, year by year (a MILP). Limits that cannot all hold are an answer: the record
-    has status "infeasible" with the shortfalls and violations."""
+    has status "infeasible" with the shortfalls and violations. `lock_in`: each vendor's lock-in
+    premium, the file re-solved with that vendor's parts only."""
     from polyfleet.inputs.procurement import load_procurement
     from polyfleet.plan.procure import procure as run_procure
     from polyfleet.results.procurement import ProcurementRecord
 
     opts = options or ProcureOptions()
-    result = run_procure(load_procurement(file), limit_costs=opts.limit_costs)
-    return ProcurementRecord.build(result.to_dict())
+    loaded = load_procurement(file)
+    data = run_procure(loaded, limit_costs=opts.limit_costs).to_dict()
+    if opts.lock_in:
+        from polyfleet.plan.procure_lock_in import lock_in
+
+        data["lock_in"] = lock_in(loaded)
+    return ProcurementRecord.build(data)
+
+
+def build_vs_buy(file: str | Path) -> BuildVsBuyRecord:
+    """An in-house accelerator against buying (or renting) a catalogued part for the same work:
+    break-even volume, cost by year, and the expected value with the slip risk."""
+    from polyfleet.economics.build import build_vs_buy as weigh
+    from polyfleet.inputs.build import load_build_file
+    from polyfleet.results.build import BuildVsBuyRecord
+
+    return BuildVsBuyRecord.build(weigh(load_build_file(file)))
 
 
 def calibrate(options: CalibrateOptions | None = None) -> CalibrationRecord:
@@ -243,10 +262,15 @@ def _solvable(scenario: str | Path) -> PlacementProblem:
     """The scenario's merged placement problem, without workloads of no demand; an
     InfeasibleError (naming the first) if a workload cannot be served at all."""
     from polyfleet.inputs.scenario import load_scenario
+
+    return _servable(load_scenario(scenario), scenario)
+
+
+def _servable(loaded: LoadedScenario, scenario: str | Path) -> PlacementProblem:
     from polyfleet.plan import diagnose
     from polyfleet.plan.placement import prepare
 
-    prep = prepare(load_scenario(scenario))
+    prep = prepare(loaded)
     problem = prep.problem
     bad, why = diagnose.unservable(problem)
     if bad.any():
@@ -271,17 +295,34 @@ def leverage(
     on_progress: OnProgress | None = None,
 ) -> LeverageRecord:
     """Per vendor: the price rise that moves work away, the one that drops it, the lock-in
-    premium and the share limits' cost. A scenario with no feasible plan is an InfeasibleError."""
+    premium and the share limits' cost; where the scenario can buy or build, each vendor's
+    greenfield premium and its switching price with the in-house option. A scenario with no
+    feasible plan is an InfeasibleError."""
+    from polyfleet.inputs.scenario import load_scenario
     from polyfleet.plan.leverage import leverage as run_leverage
     from polyfleet.results.leverage import LeverageRecord
 
     opts = options or LeverageOptions()
     _tell(on_progress, "prepare", 0, 1)
-    problem = _solvable(scenario)
+    loaded = load_scenario(scenario)
+    problem = _servable(loaded, scenario)
     _tell(on_progress, "prepare", 1, 1)
     report = run_leverage(problem, precision=opts.precision)
     _tell(on_progress, "search", 1, 1)
-    return LeverageRecord.build(report.to_dict())
+    data = report.to_dict()
+    scn = loaded.scenario
+    if any(p.purchasable for p in scn.pools) or loaded.candidates or scn.builds:
+        from polyfleet.plan.greenfield import with_greenfield
+
+        _tell(on_progress, "greenfield", 0, 1)
+        data = with_greenfield(data, loaded, opts.precision)
+        _tell(on_progress, "greenfield", 1, 1)
+    else:
+        data["greenfield_note"] = (
+            "nothing can be bought or built: mark pools `purchasable` or give `builds:` for "
+            "the lock-in premium if you bought accordingly"
+        )
+    return LeverageRecord.build(data)
 
 
 def frontier(

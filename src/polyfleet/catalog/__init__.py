@@ -6,8 +6,20 @@ from polyfleet.catalog._catalog import (
     Cooling,
     Price,
     Rack,
+    RatedKind,
+    Relative,
     Tflops,
     load_catalog,
 )
 
-__all__ = ["Accelerator", "Catalog", "Cooling", "Price", "Rack", "Tflops", "load_catalog"]
+__all__ = [
+    "Accelerator",
+    "Catalog",
+    "Cooling",
+    "Price",
+    "Rack",
+    "RatedKind",
+    "Relative",
+    "Tflops",
+    "load_catalog",
+]

@@ -21,6 +21,7 @@ from polyfleet.inputs.base import (
     PricePerGpu,
     PricePerGpuHour,
     RackKw,
+    RelativePerformance,
     ScaleupGbps,
     ScaleupTbps,
     TdpW,
@@ -38,6 +39,8 @@ Stack = Literal["cuda", "rocm", "xla"]
 STACKS: tuple[Stack, ...] = ("cuda", "rocm", "xla")
 #: How a rack (or a site) removes heat: air, or liquid to the chips.
 Cooling = Literal["air", "liquid"]
+#: The kinds of work the performance model estimates (a custom workload is measured instead).
+RatedKind = Literal["train", "serve", "recsys", "infer"]
 PRECISIONS: tuple[Precision, ...] = ("fp4", "fp8", "bf16")  # fastest first
 #: Fields whose value is a published figure and therefore needs a source.
 SOURCED_FIELDS = (
@@ -100,6 +103,16 @@ class Rack(_Strict):
     scaleup_tbps: ScaleupTbps | None = None  # the rack's aggregate scale-up bandwidth
 
 
+class Relative(_Strict):
+    """A part known only against a catalogued one (an in-house chip before it exists): for each
+    kind of work, how fast it runs relative to `to` as the model estimates `to` (1.1: 10 %
+    faster); kinds left out it does not run. Memory, bandwidth, interconnect and software stack
+    are `to`'s."""
+
+    to: str = Field(min_length=1)
+    performance: dict[RatedKind, RelativePerformance] = Field(min_length=1)
+
+
 class Accelerator(_Strict):
     """One kind of accelerator. Units are in the field names; every figure's source in `sources`.
 
@@ -125,6 +138,7 @@ class Accelerator(_Strict):
     price: Price = Price()
     rent_only: bool = False  # no purchase exists: it can only be rented, at its maker's price
     rack: Rack | None = None
+    relative: Relative | None = None  # an in-house part: its performance relative to another
     sources: dict[str, str] = Field(default_factory=dict)
     unconfirmed: tuple[str, ...] = ()
 

@@ -1,4 +1,4 @@
-"""The economics commands: tco, deal and procure. Each parses its options, calls one function of
+"""The economics commands: tco, deal, procure and build-vs-buy. Each parses its options, calls one function of
 polyfleet.app and renders the record."""
 
 from __future__ import annotations
@@ -140,6 +140,9 @@ def procure(
     limit_costs: Annotated[
         bool, typer.Option(help="Re-solve with each binding limit lifted, to price it.")
     ] = True,
+    lock_in: Annotated[
+        bool, typer.Option(help="Re-solve with each vendor's parts only: its lock-in premium.")
+    ] = False,
     as_json: JsonOpt = False,
     out: Annotated[Path | None, typer.Option(help="Also write the result JSON here.")] = None,
 ) -> None:
@@ -149,7 +152,9 @@ def procure(
     from polyfleet.report.files import check_outputs
 
     check_outputs({"--out": out}, inputs={"FILE": file})
-    record = api.procure(file, parse_options(ProcureOptions, limit_costs=limit_costs))
+    record = api.procure(
+        file, parse_options(ProcureOptions, limit_costs=limit_costs, lock_in=lock_in)
+    )
     emit(record, as_json=as_json, out=out)
     if not as_json:
         from polyfleet.report.economics_tables import print_procurement
@@ -162,3 +167,22 @@ def procure(
             record.model_dump(include={"shortfalls", "violations"}),
             record=record,
         )
+
+
+@app.command(name="build-vs-buy")
+def build_vs_buy(
+    file: Annotated[Path, typer.Argument(help="Build file (.yaml or .json).")],
+    as_json: JsonOpt = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the result JSON here.")] = None,
+) -> None:
+    """An in-house chip against buying or renting: break-even, cost by year, slip risk."""
+    from polyfleet import app as api
+    from polyfleet.report.files import check_outputs
+
+    check_outputs({"--out": out}, inputs={"FILE": file})
+    record = api.build_vs_buy(file)
+    emit(record, as_json=as_json, out=out)
+    if not as_json:
+        from polyfleet.report.economics_tables import print_build_vs_buy
+
+        print_build_vs_buy(record, console())

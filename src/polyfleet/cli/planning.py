@@ -148,9 +148,15 @@ def leverage(
     if as_json:
         emit(record, as_json=True)
         return
-    from polyfleet.report.terminal import leverage_table
+    from polyfleet.report.terminal import greenfield_table, leverage_table
 
-    console().print(leverage_table(record))
+    out = console()
+    out.print(leverage_table(record))
+    table = greenfield_table(record)
+    if table is not None:
+        out.print(table)
+    elif record.greenfield_note:
+        out.print(f"lock-in premium if the fleet bought accordingly: {record.greenfield_note}")
 
 
 @app.command()

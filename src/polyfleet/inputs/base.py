@@ -64,6 +64,7 @@ __all__ = [
     "MipGap",
     "NodePowerKw",
     "NodesPerYear",
+    "Nre",
     "ParamsB",
     "PeakRatio",
     "PositiveFraction",
@@ -77,6 +78,7 @@ __all__ = [
     "RackKw",
     "Range",
     "Rate",
+    "RelativePerformance",
     "Repeats",
     "Retries",
     "RunTimeoutS",
@@ -189,6 +191,8 @@ RANGES: dict[str, Range] = {
            "grid power costs $20-$200 per MWh; scarcity peaks reach a few thousand"),
         _R("budget", "a yearly budget", "USD", 1, 1e13,
            "$10 trillion a year is more than all data-centre spending"),
+        _R("nre", "a non-recurring engineering cost", "USD", 0, 1e12,
+           "a custom accelerator costs $0.1B-$2B to design and tape out; 0: already spent"),
         # physics of an accelerator
         _R("tdp_w", "a TDP", "W per accelerator", 1, 50000,
            "chips draw 300-1,500 W; a wafer-scale system about 25 kW"),
@@ -250,6 +254,8 @@ RANGES: dict[str, Range] = {
         _R("latency_ms", "a latency", "ms", 0, 1e7, "a few ms to a few hours", low_open=True),
         _R("gang", "a gang size", "accelerators", 1, 1e8,
            "the largest training jobs span ~100,000 accelerators", integer=True),
+        _R("relative_performance", "a performance relative to a catalogued part", "", 0.01, 100,
+           "a new chip runs a kind of work 0.3-3x as fast as the part it is measured against"),
         # money over time
         _R("years", "a span of years", "years", 0.1, 50, "hardware lives 3-6 years, buildings ~15"),
         _R("life_years", "a service life", "years", 1, 50, "hardware lives 3-6 years",
@@ -323,6 +329,8 @@ LIMITS: dict[str, Limit] = {
         Limit("warrant_tranches", 100, "tranches per warrant", "deals have a handful"),
         Limit("procurement_years", 50, "years per procurement horizon",
               "a build-out plan of half a century is a typo"),
+        Limit("scenario_builds", 4, "builds per scenario",
+              "a scenario's plan weighs every subset of its builds (2^4 = 16 solves)"),
     )
 }
 # fmt: on
@@ -390,6 +398,7 @@ UsdPerMw = ranged("usd_per_mw")
 PricePerGw = ranged("price_per_gw")
 PowerPrice = ranged("power_price")
 Budget = ranged("budget")
+Nre = ranged("nre")
 TdpW = ranged("tdp_w")
 NodePowerKw = ranged("node_power_kw")
 MemoryGb = ranged("memory_gb")
@@ -425,6 +434,7 @@ EmbeddingDim = ranged("embedding_dim")
 GflopsPerSample = ranged("gflops_per_sample")
 LatencyMs = ranged("latency_ms")
 Gang = ranged("gang")
+RelativePerformance = ranged("relative_performance")
 Years = ranged("years")
 LifeYears = ranged("life_years")
 Growth = ranged("growth")

@@ -126,6 +126,7 @@ class DealOptions(InputModel):
 class ProcureOptions(InputModel):
     command: ClassVar[str] = "procure"
     limit_costs: bool = True  # re-solve with each binding limit lifted, to price it
+    lock_in: bool = False  # re-solve with each vendor's parts only: its lock-in premium
 
 
 class LeverageOptions(InputModel):

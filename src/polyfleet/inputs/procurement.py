@@ -1,11 +1,15 @@
-"""The procurement file: years, what can be bought, what is installed, limits, demand and deals.
+"""The procurement file: years, what can be bought or rented, what can be built, what is
+installed, limits, demand and deals.
 
 A procurement plan buys whole nodes of accelerator kinds (whole racks of rack-scale parts) year by
 year so that every year's demand is served within that year's capex budget and power envelope
 (GW, the fleet's and each site's), vendor-share bounds and deal commitments;
 `polyfleet.plan.procure` solves it as a mixed-integer program. Every GPU it buys is
 costed with the shared owned-cost terms (`costing`), whose left-out terms take the documented
-defaults of inputs/cost.py.
+defaults of inputs/cost.py. An offer of a rent-only part (a TPU), or one given `per_gpu_hour`, is
+rented instead: GPUs a year at that price, in the provider's data centres (no capex, outside the
+power caps). `builds:` are in-house accelerators (inputs/build.py): a build can be bought from
+its ship year only if its NRE is paid, a yes-or-no decision of the plan.
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ from polyfleet.inputs.base import (
     PowerCapGw,
     PowerPrice,
     PricePerGpu,
+    PricePerGpuHour,
     Pue,
     Tier,
     TimeLimitS,
     Year,
 )
+from polyfleet.inputs.build import Build, add_builds
 from polyfleet.inputs.convert import resolve_name, validate
 from polyfleet.inputs.cost import OwnedCost, cost_term
 from polyfleet.inputs.deal import Deal, load_deals
@@ -82,10 +88,12 @@ PerYearPowerCapGw = _each_year(PowerCapGw)
 
 class Offer(InputModel):
     """An accelerator kind that can be bought, from a year on, at a price per GPU: whole nodes,
-    or whole racks of a rack-scale part; with sites, at every site that can cool it."""
+    or whole racks of a rack-scale part; with sites, at every site that can cool it. A rent-only
+    part, or one given `per_gpu_hour`, is rented instead (GPUs a year; no site, no capex)."""
 
     accelerator: str
     price_per_gpu: PricePerGpu | None = None  # None: the deal's, else catalog's
+    per_gpu_hour: PricePerGpuHour | None = None  # rented at this price (None: catalog's rent)
     available_from: Year | None = None
     life_years: LifeYears = 5
     max_nodes_per_year: NodesPerYear | None = None  # nodes (racks) a year, all sites together
@@ -130,11 +138,16 @@ class Procurement(InputModel):
     tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
     sites: list[ProcurementSite] = Field(default_factory=list)
-    offers: list[Offer] = Field(min_length=1)
+    offers: list[Offer] = Field(default_factory=list)
+    builds: list[Build] = Field(default_factory=list)
     installed: list[Installed] = Field(default_factory=list)
     workloads: list[Workload] = Field(min_length=1)
     growth: dict[str, Growth] = Field(default_factory=dict)  # workload -> demand factor per year
     deals: list[str] = Field(default_factory=list)
+
+    def rented(self, offer: Offer, catalog: Catalog) -> bool:
+        """Whether an offer is rented: a rent-only part, or a rental price given."""
+        return offer.per_gpu_hour is not None or catalog[offer.accelerator].rent_only
 
     def per_year(self, value: list[float]) -> list[float]:
         """A value for each year: one value (a number in the file) holds for every year."""
@@ -167,7 +180,9 @@ def parse_procurement(
 
     proc = validate(Procurement, data, file=file, text=text, what="a procurement file")
     _check_shape(proc, fail)
-    catalog = load_catalog(proc.catalog, file=file, text=text)
+    if not proc.offers and not proc.builds:
+        raise fail("nothing to buy: give offers or builds", ["offers"], [])
+    catalog = add_builds(load_catalog(proc.catalog, file=file, text=text), proc.builds, fail)
 
     def resolve(name: str, loc: list[str | int]) -> str:
         return resolve_name(catalog, name, loc, file=file, text=text)
@@ -176,7 +191,16 @@ def parse_procurement(
     seen: set[str] = set()
     for i, offer in enumerate(proc.offers):
         offer.accelerator = resolve(offer.accelerator, ["offers", i, "accelerator"])
-        _check_buyable(catalog, offer.accelerator, ["offers", i, "accelerator"], fail)
+        if catalog[offer.accelerator].relative is not None:
+            raise fail(
+                "a build is bought through its `builds:` entry, not offered",
+                ["offers", i, "accelerator"],
+                offer.accelerator,
+            )
+        if proc.rented(offer, catalog):
+            _check_rental(proc, catalog, offer, ["offers", i], fail)
+        else:
+            _check_buyable(catalog, offer.accelerator, ["offers", i, "accelerator"], fail)
         if offer.accelerator in seen:
             raise fail(
                 "an accelerator is offered twice", ["offers", i, "accelerator"], offer.accelerator
@@ -191,6 +215,7 @@ def parse_procurement(
         price = offer.price_per_gpu
         if (
             price is None
+            and not proc.rented(offer, catalog)
             and offer.deal is None
             and catalog[offer.accelerator].price.purchase is None
         ):
@@ -221,9 +246,11 @@ def parse_procurement(
                     inst.site,
                 )
     if proc.limits.vendor_share is not None:
-        vendors = {catalog[o.accelerator].vendor for o in proc.offers} | {
-            catalog[i.accelerator].vendor for i in proc.installed
-        }
+        vendors = (
+            {catalog[o.accelerator].vendor for o in proc.offers}
+            | {catalog[i.accelerator].vendor for i in proc.installed}
+            | {b.vendor for b in proc.builds}
+        )
         share = proc.limits.vendor_share
         if share.measure == "spend":
             raise fail(
@@ -240,6 +267,39 @@ def parse_procurement(
                         vendor,
                     )
     return LoadedProcurement(procurement=proc, catalog=catalog, file=file, deals=deals)
+
+
+def _check_rental(
+    proc: Procurement, catalog: Catalog, offer: Offer, loc: list[str | int], fail: Any
+) -> None:
+    """A rented offer has a rental price, no purchase price or deal, and, where the vendor
+    shares count power, a power figure."""
+    acc = catalog[offer.accelerator]
+    if offer.price_per_gpu is not None:
+        refusal = acc.no_purchase_reason()
+        if refusal:  # it cannot be bought at any price: point at the part, as for any buy
+            raise fail(f"{refusal}: rent it (per_gpu_hour)", [*loc, "accelerator"], acc.id)
+        raise fail(
+            "a rented offer (per_gpu_hour) has no purchase price",
+            [*loc, "price_per_gpu"],
+            offer.price_per_gpu,
+        )
+    if offer.deal is not None:
+        raise fail("a rented offer cannot be bought under a deal", [*loc, "deal"], offer.deal)
+    if offer.per_gpu_hour is None and acc.price.per_gpu_hour is None:
+        raise fail(
+            f"no price: the catalog has no rental price for {acc.id}; give per_gpu_hour",
+            loc,
+            None,
+        )
+    share = proc.limits.vendor_share
+    if share is not None and share.measure == "power" and not acc.power_known:
+        raise fail(
+            f"the catalog has no power figure for {acc.id}, which vendor shares by power count "
+            "(give tdp_w or node_power_kw under catalog:)",
+            [*loc, "accelerator"],
+            acc.id,
+        )
 
 
 def _check_buyable(catalog: Catalog, acc_id: str, loc: list[str | int], fail: Any) -> None:

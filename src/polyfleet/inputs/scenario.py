@@ -41,6 +41,7 @@ from polyfleet.inputs.base import (
     Tier,
     Year,
 )
+from polyfleet.inputs.build import ScenarioBuild, add_builds, check_scenario_builds
 from polyfleet.inputs.convert import FieldError, relative_file, resolve_name, validate
 from polyfleet.inputs.cost import PoolCost, cost_term
 from polyfleet.inputs.deal import Deal, load_deals
@@ -123,6 +124,14 @@ class TierPolicy(InputModel):
 
 
 class Pool(InputModel):
+    """A group of identical accelerators the fleet has. `purchasable`: more of them can be bought
+    where leverage weighs buying (the greenfield lock-in premium), up to `max_purchase` more
+    (default: as many as the whole fleet has), at the pool's own owned-cost terms, or for a
+    rented pool at the catalog's purchase price and the documented owned-cost defaults; a
+    rent-only part's pool rents more at its rent. A purchasable pool of count 0 is a part the
+    fleet could buy and has none of: plans leave it out. A plan places work on the pools as they
+    are."""
+
     name: str = Field(min_length=1)
     accelerator: str
     count: Count
@@ -131,6 +140,8 @@ class Pool(InputModel):
     site: str | None = None  # a name under the scenario's `sites:` (a free label without any)
     cost: PoolCost | None = None
     deal: str | None = None  # name of a deal in the scenario's `deals:`; its warrants are netted
+    purchasable: bool = False
+    max_purchase: Count | None = None
 
 
 class Demand(InputModel):
@@ -234,6 +245,12 @@ class Scenario(InputModel):
     workloads: list[Workload] = Field(min_length=1)
     profiles: list[str] = Field(default_factory=list)
     deals: list[str] = Field(default_factory=list)  # deal files, relative to the scenario file
+    builds: list[ScenarioBuild] = Field(default_factory=list)  # in-house options (leverage)
+
+    @property
+    def fleet_count(self) -> int:
+        """Accelerators in every pool: the default bound on what a purchasable pool may buy."""
+        return sum(p.count for p in self.pools)
 
     @model_validator(mode="after")
     def _fairness_ranks_fractions(self) -> Scenario:
@@ -266,6 +283,8 @@ class LoadedScenario(BaseModel):
     file: str
     profiles: tuple[tuple[str, Profile], ...] = ()
     deals: dict[str, Deal] = Field(default_factory=dict)
+    #: purchasable pools of count 0: parts leverage may buy, outside today's fleet and plans
+    candidates: tuple[Pool, ...] = ()
 
     def with_profiles(self, paths: Sequence[str | Path]) -> LoadedScenario:
         """This scenario with the probe profiles under `paths` (files or folders) added."""
@@ -280,7 +299,7 @@ class LoadedScenario(BaseModel):
 def _named(loc: Sequence[str | int], data: Any) -> str:
     """A field path where list indices of pools/workloads are followed by the item's name."""
     path = dotted(loc)
-    if len(loc) >= 2 and loc[0] in ("pools", "workloads") and isinstance(loc[1], int):
+    if len(loc) >= 2 and loc[0] in ("pools", "workloads", "builds") and isinstance(loc[1], int):
         try:
             name = data[loc[0]][loc[1]].get("name")
         except (KeyError, IndexError, TypeError, AttributeError):
@@ -297,15 +316,41 @@ def parse_scenario(
     scenario = validate(
         Scenario, data, file=file, text=text, what="a scenario", name=lambda loc: _named(loc, data)
     )
-    catalog = load_catalog(scenario.catalog, file=file, text=text)
+    catalog = _with_builds(
+        scenario, load_catalog(scenario.catalog, file=file, text=text), file, text, data
+    )
     _check_meaning(scenario, catalog, file, text, data)
     _check_sites(scenario, catalog, file, text, data)
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
     deals = load_deals(scenario.deals, file=file, text=text, catalog=catalog)
     _check_pool_deals(scenario, deals, file, text, data)
+    # a purchasable pool of none yet is a part the fleet could buy, not part of today's fleet
+    candidates = tuple(p for p in scenario.pools if p.purchasable and p.count == 0)
+    if candidates:
+        today = [p for p in scenario.pools if not (p.purchasable and p.count == 0)]
+        scenario = scenario.model_copy(update={"pools": today})
     return LoadedScenario(
-        scenario=scenario, catalog=catalog, file=file, profiles=profiles, deals=deals
+        scenario=scenario,
+        catalog=catalog,
+        file=file,
+        profiles=profiles,
+        deals=deals,
+        candidates=candidates,
     )
+
+
+def _with_builds(
+    scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any
+) -> Catalog:
+    """The catalog with the scenario's builds in it (their vendor known to every later check)."""
+
+    def fail(msg: str, loc: list[str | int], value: Any) -> InputError:
+        return InputError(
+            msg, file=file, field=_named(loc, data), value=value, line=line_of(text, loc)
+        )
+
+    check_scenario_builds(scn.builds, fail)
+    return add_builds(catalog, scn.builds, fail)
 
 
 def _check_pool_deals(
@@ -367,6 +412,8 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
                 pool.cost.capex_per_gpu,
                 "Rent it: cost: {per_gpu_hour: ...}",
             )
+        if pool.purchasable:
+            _check_purchasable(pool, acc, ["pools", i, "purchasable"], fail)
     pool_vendors = {catalog[p.accelerator].vendor for p in scn.pools}
     for i, wl in enumerate(scn.workloads):
         resolved: dict[str, float] = {}
@@ -426,6 +473,28 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
                 ["limits", "vendor_share", "max"],
                 dict(share.max),
             )
+
+
+def _check_purchasable(pool: Pool, acc: Any, loc: list[str | int], fail: Any) -> None:
+    """A purchasable pool buys at its own owned terms, or (rented) at the catalog's price; a
+    rent-only part's pool rents more at its rent."""
+    owned = pool.cost is not None and not pool.cost.rented
+    if acc.rent_only:
+        return  # an owned rent-only pool is refused above; a rented one rents more
+    if not owned and acc.price.purchase is None:
+        fail(
+            f"pool {pool.name} is rented and the catalog has no purchase price for {acc.id}",
+            loc,
+            True,
+            f"Give one: catalog: [{{id: {acc.id}, price: {{purchase: ...}}}}]",
+        )
+    if not acc.power_known:
+        fail(
+            f"the catalog has no power figure for {acc.id}, which bought units' cost needs",
+            loc,
+            True,
+            f"Give one: catalog: [{{id: {acc.id}, tdp_w: ...}}]",
+        )
 
 
 def _check_sites(scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any) -> None:

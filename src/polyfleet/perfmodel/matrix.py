@@ -48,6 +48,7 @@ class Reason(enum.IntEnum):
     SLO_MISSED = 7
     NO_RATES = 8
     NOT_MEASURED = 9
+    NOT_RATED = 11
 
 
 _REASON_TEXT = {
@@ -62,6 +63,7 @@ _REASON_TEXT = {
     Reason.SLO_MISSED: "latency {detail:.1f} ms misses the SLO",
     Reason.NO_RATES: "the catalog lacks the rates an estimate needs",
     Reason.NOT_MEASURED: "custom workload with no measured throughput here",
+    Reason.NOT_RATED: "the in-house part has no performance figure for this kind of work",
 }
 
 
@@ -470,10 +472,14 @@ def matrix_for(
         col_g = np.ones(n_w)
         measured = np.array([wl.throughput.get(acc_id, 0.0) for wl in wls])
         has_m = measured > 0
+        # an in-house part runs as its reference part is estimated, times its ratio per kind
+        rel = acc.relative
         for kind in ("train", "serve", "recsys", "infer"):
             idx = np.flatnonzero((kinds == kind) & ~has_m & (policy == 0))
-            if len(idx):
-                k = cal_index.get((acc_id, kind), -1)
+            if len(idx) and rel is not None and kind not in rel.performance:
+                col_r[idx] = Reason.NOT_RATED
+            elif len(idx):
+                k = cal_index.get((rel.to if rel is not None else acc_id, kind), -1)
                 sf = stacks.get(acc.stack, kind) if stacks is not None else None
                 if calibration and k >= 0:
                     factor = calibration.used[k].factor
@@ -481,6 +487,8 @@ def matrix_for(
                     factor = sf.factor
                 else:
                     factor = 1.0
+                if rel is not None:
+                    factor *= rel.performance[kind]  # type: ignore[index]
                 v, g, r, d = _estimate(kind, idx, c, acc, prec_of, scope, factor)
                 col_v[idx], col_g[idx], col_r[idx], col_d[idx] = v, g, r, d
                 calibrated = k >= 0 or (sf is not None and sf.calibrated)

@@ -116,6 +116,10 @@ def _search(
     return Search(hi, lo, evals)
 
 
+#: The bracket-and-bisect search, for the in-house switching price (plan/greenfield.py).
+search_multiplier = _search
+
+
 @dataclass
 class VendorLeverage:
     vendor: str

@@ -39,9 +39,10 @@ def _solve(
     gap: float,
     time_limit: float,
     drop_row: RowKey | None = None,
-    fix: tuple[str, np.ndarray] | None = None,
+    fix: tuple[tuple[str, np.ndarray], ...] = (),
 ) -> dict[str, Any]:
-    """One HiGHS run; `drop_row` lifts that row's limits, `fix` = (block, values) fixes a block."""
+    """One HiGHS run; `drop_row` lifts that row's limits, each `fix` (block, values) fixes a
+    block."""
     lp = model.lp
     h = new_highs()
     h.setOptionValue("mip_rel_gap", gap)
@@ -51,10 +52,10 @@ def _solve(
         r = lp.row(drop_row)
         row_lo[r], row_hi[r] = -INF, INF
     lo, hi = lp.lo, lp.hi
-    if fix is not None:
-        block, values = fix
+    if fix:
         lo, hi = lo.copy(), hi.copy()
-        lo[lp.cols[block]] = hi[lp.cols[block]] = values
+        for block, values in fix:
+            lo[lp.cols[block]] = hi[lp.cols[block]] = values
     pass_lp(h, lp.cost, lo, hi, lp.A.tocsc(), row_lo, row_hi, lp.integer)
     t0 = time.perf_counter()
     h.run()
@@ -105,19 +106,23 @@ def _patterns(model: Model) -> list[np.ndarray] | None:
 
 
 def _solve_best(
-    model: Model, gap: float, time_limit: float, drop_row: RowKey | None = None
+    model: Model,
+    gap: float,
+    time_limit: float,
+    drop_row: RowKey | None = None,
+    fix: tuple[tuple[str, np.ndarray], ...] = (),
 ) -> dict[str, Any]:
     """The MILP, solved once per vesting pattern when there are few (see `_patterns`)."""
     patterns = _patterns(model)
     if not model.tranches or patterns is None:
-        return _solve(model, gap, time_limit, drop_row)
+        return _solve(model, gap, time_limit, drop_row, fix)
     t0 = time.perf_counter()
     best: dict[str, Any] | None = None
     bound = np.inf
     for pattern in patterns:
         left = max(time_limit - (time.perf_counter() - t0), 1.0)
         try:
-            res = _solve(model, gap, left, drop_row, fix=("z", pattern))
+            res = _solve(model, gap, left, drop_row, fix=(*fix, ("z", pattern)))
         except SolverError:
             continue  # this pattern has no solution (cannot happen with the slacks, but be safe)
         bound = min(bound, res["bound"])
@@ -235,11 +240,15 @@ class ProcurementResult:
                     )
         capex_t = (n * (g * cap)[:, None]).sum(axis=0)
         opex_t = (inst * opex[:, None]).sum(axis=0)
+        paid = m.lp.values(self.solution, "nre_paid") > 0.5
+        nre_t = np.zeros(len(m.years))
+        nre_t[0] = sum(nre for (_, nre), p in zip(m.builds, paid, strict=True) if p)
+        owned_mw = mw * np.array([not k.rented for k in m.kinds])
         vendors = sorted({k.vendor for k in m.kinds})
         kind_vendor = [vendors.index(k.vendor) for k in m.kinds]
         gw = {
             v: [float(t) / 1000 for t in mw_t]
-            for v, mw_t in vendor_totals(inst, kind_vendor, vendors, mw).items()
+            for v, mw_t in vendor_totals(inst, kind_vendor, vendors, owned_mw).items()
         }
         z = m.lp.values(self.solution, "z")
         shortfalls, violations = self.shortfalls(), self.violations()
@@ -260,8 +269,9 @@ class ProcurementResult:
                     "year": y,
                     "capex": float(capex_t[t]),
                     "opex": float(opex_t[t]),
-                    "total": float(capex_t[t] + opex_t[t]),
-                    "discounted": float((capex_t[t] + opex_t[t]) * m.discount[t]),
+                    **({"nre": float(nre_t[t])} if m.builds else {}),
+                    "total": float(capex_t[t] + opex_t[t] + nre_t[t]),
+                    "discounted": float((capex_t[t] + opex_t[t] + nre_t[t]) * m.discount[t]),
                 }
                 for t, y in enumerate(m.years)
             ],
@@ -282,7 +292,40 @@ class ProcurementResult:
             "binding_limits": self.limit_costs,
             **({"mw_by_site": self.mw_by_site()} if any(k.site for k in m.kinds) else {}),
             **({"not_offered": list(m.not_offered)} if m.not_offered else {}),
+            **(
+                {
+                    "builds": [
+                        {"build": name, "nre": nre, "paid": bool(p)}
+                        for (name, nre), p in zip(m.builds, paid, strict=True)
+                    ]
+                }
+                if m.builds
+                else {}
+            ),
         }
+
+
+def _slack_blocks(model: Model) -> list[str]:
+    """The column blocks that relax a limit or the demand (penalised: the answer's shortfalls)."""
+    return [b.slack for b in model.lp.rows.values() if b.slack is not None]
+
+
+def _confirm(model: Model, res: dict[str, Any], gap: float, time_limit: float) -> dict[str, Any]:
+    """Re-solve with every slack held at zero when the solution uses one, and keep that.
+
+    Within a MIP gap the solver may stop at a point that leaves a sliver of demand unmet or a
+    limit missed by a hair, although a point that meets everything exists: calling that plan
+    infeasible would be a wrong answer. Only when the hard problem has no solution (or none is
+    found in the time) do the slacks stand, and they are then the diagnosis."""
+    lp = model.lp
+    blocks = _slack_blocks(model)
+    if not any(float(np.max(res["x"][lp.cols[b]], initial=0.0)) > SLACK_TOL for b in blocks):
+        return res
+    zero = tuple((b, np.zeros(lp.cols[b].stop - lp.cols[b].start)) for b in blocks)
+    try:
+        return _solve_best(model, gap, time_limit, fix=zero)
+    except SolverError:
+        return res  # no point meets every limit: the slacks are the answer
 
 
 def procure(loaded: LoadedProcurement, *, limit_costs: bool = True) -> ProcurementResult:
@@ -291,6 +334,7 @@ def procure(loaded: LoadedProcurement, *, limit_costs: bool = True) -> Procureme
     t0 = time.perf_counter()
     model = build_model(loaded)
     res = _solve_best(model, proc.mip_gap, proc.time_limit_s)
+    res = _confirm(model, res, proc.mip_gap, proc.time_limit_s)
     result = ProcurementResult(
         name=proc.name,
         status=res["status"],

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from polyfleet.economics.cost import HOURS_PER_YEAR, facility_kw, owned_cost
 from polyfleet.economics.deal import price_per_gpu, simulate_deal
 from polyfleet.inputs.deal import Deal
-from polyfleet.inputs.procurement import LoadedProcurement
+from polyfleet.inputs.procurement import LoadedProcurement, Offer
 from polyfleet.inputs.site import rack_refusal
 from polyfleet.perfmodel.fit import factors_from
 from polyfleet.perfmodel.matrix import matrix_for
@@ -39,7 +39,9 @@ class Kind:
     max_nodes: float
     deal: str | None
     site: str | None = None
-    unit: str = "node"  # what one purchase is: "node" or "rack"
+    unit: str = "node"  # what one purchase is: "node", "rack", or "gpu" (a GPU rented a year)
+    rented: bool = False  # rented from its maker: no capex, outside the fleet's power caps
+    build: str | None = None  # an in-house build: bought only if its NRE is paid
 
     @property
     def name(self) -> str:
@@ -71,6 +73,7 @@ class ProcurementArrays:
     kinds: list[Kind]
     g: np.ndarray  # GPUs per node, per kind
     mw: np.ndarray  # facility MW per GPU
+    owned_mw: np.ndarray  # facility MW per GPU in the fleet's own sites (0 for a rented kind)
     capital: np.ndarray  # USD per GPU
     opex: np.ndarray  # USD per GPU-year
     life: np.ndarray  # years
@@ -90,6 +93,7 @@ class ProcurementArrays:
     deal_base: dict[str, float]  # E_d, GW installed toward each deal
     committed: dict[str, np.ndarray]  # deal -> cumulative binding GW by year (deals with any)
     tranches: list[Tranche]
+    builds: list[tuple[str, float]] = field(default_factory=list)  # (build, NRE USD)
     unservable: dict[str, str] = field(default_factory=dict)
     not_offered: list[dict[str, str]] = field(default_factory=list)  # offer, site, reason
 
@@ -160,46 +164,62 @@ def _placements(loaded: LoadedProcurement) -> tuple[list[tuple[str, str | None]]
     proc, catalog = loaded.procurement, loaded.catalog
     pairs: list[tuple[str, str | None]] = []
     not_offered: list[dict[str, str]] = []
-    for offer in proc.offers:
+    bought = [o.accelerator for o in proc.offers if not proc.rented(o, catalog)]
+    pairs += [(o.accelerator, None) for o in proc.offers if proc.rented(o, catalog)]
+    for acc_id in [*bought, *(b.name for b in proc.builds)]:
         if not proc.sites:
-            pairs.append((offer.accelerator, None))
+            pairs.append((acc_id, None))
         for site in proc.sites:
-            why = rack_refusal(catalog[offer.accelerator], site)
+            why = rack_refusal(catalog[acc_id], site)
             if why:
-                not_offered.append(
-                    {"accelerator": offer.accelerator, "site": site.name, "reason": why}
-                )
+                not_offered.append({"accelerator": acc_id, "site": site.name, "reason": why})
             else:
-                pairs.append((offer.accelerator, site.name))
+                pairs.append((acc_id, site.name))
     buyable = set(pairs)
     pairs += [(i.accelerator, i.site) for i in proc.installed]
     return list(dict.fromkeys(pairs)), buyable, not_offered
 
 
 def _kinds(loaded: LoadedProcurement) -> tuple[list[Kind], list[dict[str, str]]]:
-    """Offered kinds first (one per site that can take the offer), then installed-only ones,
-    each with its cost per GPU at its site's PUE; and the offers a site cannot take."""
+    """Offered kinds first (one per site that can take the offer; a rented one at none), then
+    builds, then installed-only ones, each with its cost per GPU at its site's PUE; and the
+    offers a site cannot take."""
     proc, catalog = loaded.procurement, loaded.catalog
     offered = {o.accelerator: o for o in proc.offers}
+    builds = {b.name: b for b in proc.builds}
     pue_at = {s.name: s.pue for s in proc.sites if s.pue is not None}
     pairs, buyable, not_offered = _placements(loaded)
     kinds: list[Kind] = []
     for acc_id, site in pairs:
         acc = catalog[acc_id]
         offer = offered.get(acc_id) if (acc_id, site) in buyable else None
+        build = builds.get(acc_id) if (acc_id, site) in buyable else None
+        pue = pue_at.get(site, proc.pue) if site is not None else proc.pue
+        if offer is not None and proc.rented(offer, catalog):
+            kinds.append(_rented_kind(loaded, offer, pue))
+            continue
         price = None
+        if build is not None:
+            price = build.unit_cost
         if offer is not None:
             price = offer.price_per_gpu
             if price is None and offer.deal is not None:
                 price = price_per_gpu(loaded.deals[offer.deal], acc)
             if price is None:
                 price = acc.price.purchase
-        pue = pue_at.get(site, proc.pue) if site is not None else proc.pue
         breakdown = owned_cost(acc, price or 1.0, proc.costing, pue)
-        first = 0
-        if offer is not None and offer.available_from is not None:
-            first = int(np.searchsorted(proc.years, offer.available_from))
+        first = len(proc.years)
+        if offer is not None:
+            first = _first_year(proc.years, offer.available_from)
+        if build is not None:
+            first = _first_year(proc.years, build.first_ship_year)
         unit, per_unit = acc.purchase_unit
+        max_nodes = INF
+        if offer and offer.max_nodes_per_year is not None:
+            max_nodes = float(offer.max_nodes_per_year)
+        if build and build.max_units_per_year is not None:
+            max_nodes = float(build.max_units_per_year // per_unit)
+        life = offer.life_years if offer else build.life_years if build else 1
         kinds.append(
             Kind(
                 accelerator=acc_id,
@@ -209,17 +229,42 @@ def _kinds(loaded: LoadedProcurement) -> tuple[list[Kind], list[dict[str, str]]]
                 capital_per_gpu=sum(breakdown.capital.values()) if price else 0.0,
                 opex_per_gpu_year=(breakdown.per_hour["power"] + breakdown.per_hour["maintenance"])
                 * HOURS_PER_YEAR,
-                life=offer.life_years if offer else 1,
-                first_year=first if offer is not None else len(proc.years),
-                max_nodes=float(offer.max_nodes_per_year)
-                if offer and offer.max_nodes_per_year is not None
-                else INF,
+                life=life,
+                first_year=first,
+                max_nodes=max_nodes,
                 deal=offer.deal if offer else None,
                 site=site,
                 unit=unit,
+                build=build.name if build else None,
             )
         )
     return kinds, not_offered
+
+
+def _first_year(years: list[int], year: int | None) -> int:
+    """The index of the first horizon year at or after `year` (0: none given)."""
+    return 0 if year is None else int(np.searchsorted(years, year))
+
+
+def _rented_kind(loaded: LoadedProcurement, offer: Offer, pue: float) -> Kind:
+    """A rented offer: GPUs a year at the rental price, no capital, life one year."""
+    acc = loaded.catalog[offer.accelerator]
+    rent = offer.per_gpu_hour if offer.per_gpu_hour is not None else acc.price.per_gpu_hour
+    assert rent is not None  # the input check gives every rented offer a price
+    return Kind(
+        accelerator=acc.id,
+        vendor=acc.vendor,
+        gpus_per_node=1,
+        mw_per_gpu=facility_kw(acc, pue) / 1000.0,
+        capital_per_gpu=0.0,
+        opex_per_gpu_year=rent * HOURS_PER_YEAR,
+        life=1,
+        first_year=_first_year(loaded.procurement.years, offer.available_from),
+        max_nodes=float(offer.max_nodes_per_year) if offer.max_nodes_per_year else INF,
+        deal=None,
+        unit="gpu",
+        rented=True,
+    )
 
 
 def procurement_arrays(loaded: LoadedProcurement) -> ProcurementArrays:
@@ -284,6 +329,7 @@ def procurement_arrays(loaded: LoadedProcurement) -> ProcurementArrays:
         kinds=kinds,
         g=np.array([k.gpus_per_node for k in kinds], float),
         mw=mw,
+        owned_mw=mw * np.array([not k.rented for k in kinds]),
         capital=np.array([k.capital_per_gpu for k in kinds]),
         opex=np.array([k.opex_per_gpu_year for k in kinds]),
         life=life,
@@ -304,6 +350,7 @@ def procurement_arrays(loaded: LoadedProcurement) -> ProcurementArrays:
         deal_base=deal_base,
         committed=committed,
         tranches=tranches,
+        builds=[(b.name, b.nre) for b in proc.builds],
         unservable={
             w.name: "; ".join(
                 f"{matrix.accelerators[a]}: {matrix.reason_text(i, a)}" for a in range(len(accs))

@@ -6,6 +6,7 @@
                              nodes, or whole racks of a rack-scale part (g_j GPUs a unit)
               x[w,j,t] ≥ 0   accelerators of j serving w in year t (eligible cells only)
               z[d,i] ∈ {0,1} tranche i of deal d vests
+              paid[b] ∈ {0,1} the NRE of in-house build b is paid (its units can be bought)
               slacks ≥ 0     unmet demand, power, share and commitment (penalised: an answer
                              exists even when the limits cannot all hold, and says by how much)
     installed I[j,t] = E[j,t] + g_j · Σ_{τ ≤ t < τ + life_j} n[j,τ]     (E: installed base)
@@ -18,8 +19,14 @@
     shares    Σ_j (1[vendor j = v] − s) · m_j · I[j,t] ≤ 0  (max; min reversed), m = 1 or MW
     deals     Σ_{j of d} Σ_{τ ≤ t} GW_j · n[j,τ] + E_d ≥ committed_d(t)   (binding periods)
               milestone_i · z[d,i] ≤ Σ_{j of d} Σ_{year τ ≤ expiry} GW_j · n[j,τ] + E_d
+    builds    n[j,t] ≤ M_j · paid[b]   for every kind j of build b   (no NRE, no units)
     objective Σ_t δ^t (capital bought − salvage of life left at the horizon + opex of I)
-              + penalties − Σ value[d,i] · z[d,i],   δ = 1 / (1 + discount rate)
+              + penalties − Σ value[d,i] · z[d,i] + Σ NRE_b · paid[b],   δ = 1 / (1 + rate)
+
+A rented kind (a rent-only part, or an offer with a rental price) is GPUs rented a year: life
+one year, no capital (outside the budget), its rent as opex, outside the power caps (they are
+the provider's data centres); it counts in vendor shares like any other. An in-house build is a
+kind from its first ship year (its slip risk is weighed by `polyfleet build-vs-buy`).
 
 `build_model` is the list of the families: each `add_<family>` function registers its row
 block (keys such as ("demand", workload, year), ("power", year), ("power", site, year),
@@ -140,8 +147,8 @@ def add_power(b: ModelBuilder, a: ProcurementArrays) -> None:
     b.add_rows(
         "power",
         [("power", y) for y in a.years],
-        hi=a.power_cap_mw - a.mw @ a.existing,
-        terms={"n": a.installed_by_year(a.mw)},
+        hi=a.power_cap_mw - a.owned_mw @ a.existing,
+        terms={"n": a.installed_by_year(a.owned_mw)},
         slack=Slack("power_slack", cost=a.penalty_per_mw),
     )
 
@@ -152,7 +159,7 @@ def add_site_power(b: ModelBuilder, a: ProcurementArrays) -> None:
     `penalty_per_mw`."""
     if not a.sites:
         return
-    at = (a.site_of[None, :] == np.arange(len(a.sites))[:, None]) * a.mw[None, :]  # (S, J)
+    at = (a.site_of[None, :] == np.arange(len(a.sites))[:, None]) * a.owned_mw[None, :]  # (S, J)
     b.add_rows(
         "site_power",
         [("power", s, y) for s in a.sites for y in a.years],
@@ -255,6 +262,46 @@ def add_warrant_tranches(b: ModelBuilder, a: ProcurementArrays) -> None:
     )
 
 
+def add_builds(b: ModelBuilder, a: ProcurementArrays) -> None:
+    """Columns paid[b] ∈ {0,1} (cost NRE_b, USD, paid at the start of the horizon) and rows
+    ("nre", build, kind, year): n[j,t] − M_j · paid[b] ≤ 0 for every kind j of build b: its
+    units can be bought only if its NRE is paid.
+
+    M_j is the column's own bound where it has one, else the most units of j a year could use:
+    all the demand j serves, or the fleet's largest power cap, whichever is more."""
+    if not a.builds:
+        return
+    names = [name for name, _ in a.builds]
+    paid = b.add_columns(
+        "nre_paid",
+        (len(names),),
+        cost=np.array([nre for _, nre in a.builds]),
+        hi=1.0,
+        integer=True,
+        keys=[("nre", name) for name in names],
+    )
+    js = [j for j, k in enumerate(a.kinds) if k.build is not None]
+    need = np.where(a.T > 0, a.D.max(axis=1)[:, None] / np.where(a.T > 0, a.T, 1.0), 0.0).sum(0)
+    by_power = a.power_cap_mw.max() / np.maximum(a.mw * a.g, 1e-12)
+    big = np.ceil(np.maximum(need / a.g, by_power)) + 1.0
+    big = np.where(np.isfinite([k.max_nodes for k in a.kinds]), [k.max_nodes for k in a.kinds], big)
+    rows = np.arange(len(js) * a.Y)
+    n_cols = (np.array(js)[:, None] * a.Y + np.arange(a.Y)[None, :]).ravel()
+    owner = np.array([names.index(a.kinds[j].build) for j in js])
+    b.add_rows(
+        "nre",
+        [("nre", a.kinds[j].build, a.kinds[j].name, y) for j in js for y in a.years],
+        hi=0.0,
+        terms={
+            "n": sp.coo_matrix((np.ones(len(rows)), (rows, n_cols)), shape=(len(rows), a.J * a.Y)),
+            paid.name: sp.coo_matrix(
+                (-np.repeat(big[js], a.Y), (rows, np.repeat(owner, a.Y))),
+                shape=(len(rows), len(names)),
+            ),
+        },
+    )
+
+
 @dataclass(frozen=True)
 class Model:
     """The procurement MILP on labels (`lp`), with what is needed to read a solution back."""
@@ -268,6 +315,7 @@ class Model:
     discount: np.ndarray  # δ^t
     demand: np.ndarray  # D[w, t]
     unservable: dict[str, str] = field(default_factory=dict)  # workload -> why no kind serves it
+    builds: list[tuple[str, float]] = field(default_factory=list)  # (build, NRE USD)
     not_offered: list[dict[str, str]] = field(default_factory=list)  # offer, site, reason
 
     # the arrays HiGHS is given, under their usual names
@@ -319,12 +367,14 @@ def build_model(loaded: LoadedProcurement) -> Model:
     add_vendor_share(b, a)
     add_deal_commitments(b, a)
     add_warrant_tranches(b, a)
+    add_builds(b, a)
     return Model(
         lp=b.build(),
         kinds=a.kinds,
         years=a.years,
         workloads=a.workloads,
         tranches=[(tr.deal, tr.index, tr.milestone_gw, tr.value) for tr in a.tranches],
+        builds=a.builds,
         existing=a.existing,
         discount=a.delta,
         demand=a.D,

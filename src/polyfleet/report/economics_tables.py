@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from polyfleet.results.build import BuildVsBuyRecord
 from polyfleet.results.common import Assumption, CostBreakdown
 from polyfleet.results.deal import DealRecord, DealValuation, SensitivityPoint
 from polyfleet.results.procurement import ProcurementRecord
@@ -15,7 +16,9 @@ from polyfleet.results.tco import TcoRecord
 __all__ = [
     "assumptions_table",
     "deal_table",
+    "print_build_vs_buy",
     "print_deal",
+    "print_lock_in",
     "print_procurement",
     "print_tco",
     "sensitivity_table",
@@ -157,10 +160,18 @@ def print_procurement(data: ProcurementRecord, console: Console) -> None:
         label = s.accelerator + (f" @ {s.site}" if s.site else "")
         label += f" ({s.deal})" if s.deal else ""
         racks = " racks" if s.unit == "rack" else ""
-        rows.setdefault(label, {})[s.year] = f"{s.gpus:,} ({s.nodes:,}{racks})"
+        if s.unit == "gpu":
+            label += " (rented)"
+        cell = f"{s.gpus:,}" if s.unit == "gpu" else f"{s.gpus:,} ({s.nodes:,}{racks})"
+        rows.setdefault(label, {})[s.year] = cell
     for label, by_year in rows.items():
         t.add_row(label, *[by_year.get(y, "-") for y in data.years])
     console.print(t)
+    for b in data.builds or []:
+        console.print(
+            f"in-house {escape(b.build)}: NRE ${b.nre / 1e6:,.0f}M "
+            + ("paid" if b.paid else "not paid (buying and renting is cheaper)")
+        )
     t = Table(title="Cost and power by year")
     for col in ("year", "capex $B", "opex $B", "total $B", *[f"GW {v}" for v in data.gw_by_vendor]):
         t.add_column(col, justify="right")
@@ -205,6 +216,36 @@ def print_procurement(data: ProcurementRecord, console: Console) -> None:
         console.print(
             f"not offered: {escape(n.accelerator)} at {escape(n.site)}: {escape(n.reason)}"
         )
+    if data.lock_in is not None:
+        print_lock_in(data, console)
+
+
+def print_lock_in(data: ProcurementRecord, console: Console) -> None:
+    """Each vendor's lock-in premium: buying from it only, against buying from all."""
+    lock = data.lock_in
+    assert lock is not None
+    if lock.base_objective is None:
+        console.print(
+            f"lock-in premium: none, the file has no plan even with every vendor "
+            f"({lock.base_status})"
+        )
+        return
+    t = Table(title="Lock-in premium: buying from one vendor only, without share limits ($B)")
+    for col in ("vendor", *[str(y) for y in data.years], "NPV"):
+        t.add_column(col, justify="left" if col == "vendor" else "right")
+    notes = []
+    for v in lock.vendors:
+        if v.premium is None or v.premium_by_year is None:
+            t.add_row(v.vendor, *["-"] * len(data.years), "infeasible")
+            notes += [f"{v.vendor} alone: {w}" for w in v.why]
+            continue
+        t.add_row(
+            v.vendor, *[f"{p / 1e9:,.2f}" for p in v.premium_by_year], f"{v.premium / 1e9:,.2f}"
+        )
+    t.caption = escape(
+        "\n".join([*notes, f"least cost with every vendor: ${lock.base_objective / 1e9:,.2f}B"])
+    )
+    console.print(t)
 
 
 def assumptions_table(rows: list[Assumption]) -> Table:
@@ -218,3 +259,56 @@ def assumptions_table(rows: list[Assumption]) -> Table:
         pools = (", ".join(r.pools or ()),) if with_pools else ()
         t.add_row(r.term, shown, *pools, r.source)
     return t
+
+
+def print_build_vs_buy(data: BuildVsBuyRecord, console: Console) -> None:
+    """The unit economics, the break-even volume, cost by year of each path and the NPVs."""
+    basis = "rented" if data.instead_basis == "rented" else "bought"
+    console.print(
+        f"[bold]polyfleet build-vs-buy[/bold] {escape(data.name)}: {escape(data.accelerator)} "
+        f"({escape(data.vendor)}, {data.work} work at the pace of {data.instead_per_build:.2f} "
+        f"x {escape(data.instead)} {basis}); NRE ${data.nre / 1e6:,.0f}M, ships "
+        f"{data.first_ship_year} ({data.slip_probability:.0%} chance of a year late)"
+    )
+    console.print(
+        f"a build unit-year costs ${data.build_cost_per_unit_year:,.0f}; its work bought costs "
+        f"${data.bought_cost_per_build_unit_year:,.0f}: saves "
+        f"${data.saving_per_unit_year:,.0f} a unit-year"
+    )
+    if data.break_even_unit_years is not None and data.break_even_units is not None:
+        console.print(
+            f"break-even: {data.break_even_unit_years:,.0f} unit-years "
+            f"({data.break_even_units:,.0f} units over their service life)"
+        )
+    else:
+        console.print(f"break-even: never ({escape(data.break_even_reason or '')})")
+    t = Table(title="Cost by year ($M)")
+    for col in ("year", "units", "buy", "build on time", "build a year late", "build expected"):
+        t.add_column(col, justify="right")
+    for c in data.cost_by_year:
+        t.add_row(
+            str(c.year),
+            f"{c.units:,}",
+            *[
+                f"{v / 1e6:,.1f}"
+                for v in (c.buy, c.build_on_time, c.build_slipped, c.build_expected)
+            ],
+        )
+    npv = data.npv
+    t.add_row(
+        f"NPV @{data.discount_rate:.0%}",
+        "",
+        *[
+            f"{v / 1e6:,.1f}"
+            for v in (npv.buy, npv.build_on_time, npv.build_slipped, npv.build_expected)
+        ],
+        style="bold",
+    )
+    console.print(t)
+    word = "saves" if data.expected_saving > 0 else "costs"
+    console.print(
+        f"expected value of building: {word} ${abs(data.expected_saving) / 1e6:,.1f}M "
+        f"against buying (NPV, slip risk weighed) -> {data.decision}"
+    )
+    if data.assumptions:
+        console.print(assumptions_table(data.assumptions))

@@ -362,6 +362,65 @@ def leverage_table(data: LeverageRecord) -> Table:
     return t
 
 
+def greenfield_table(data: LeverageRecord) -> Table | None:
+    """Per vendor, the lock-in premium if the fleet bought (and built) accordingly, beside
+    today's fixed fleet's; with builds, the switching price with the in-house option."""
+    if not data.greenfield:
+        return None
+    today = {v.vendor: v for v in data.vendors}
+    with_build = any(
+        g.switch_with_in_house_reason is not None or g.switch_multiplier_with_in_house is not None
+        for g in data.greenfield
+    )
+    t = Table(title="Lock-in premium: today's fleet, and if the fleet bought accordingly")
+    cols = ["vendor", "today $/h", "buying $/h", "buying $M/year"]
+    if with_build:
+        cols += ["moves work at", "with in-house"]
+    for col in cols:
+        t.add_column(col, justify="left" if col == "vendor" else "right")
+    notes = []
+    for g in data.greenfield:
+        v = today.get(g.vendor)
+        fixed = (
+            "no pools"
+            if v is None
+            else (
+                num(v.lock_in_premium_per_hour)
+                if v.lock_in_premium_per_hour is not None
+                else "infeasible"
+            )
+        )
+        cells = [
+            g.vendor,
+            fixed,
+            num(g.greenfield_premium_per_hour)
+            if g.greenfield_premium_per_hour is not None
+            else "infeasible",
+            f"{g.greenfield_premium_per_year / 1e6:,.1f}"
+            if g.greenfield_premium_per_year is not None
+            else "-",
+        ]
+        if with_build:
+            cells += [
+                _mult(v.switch_multiplier, v.switch_multiplier_below) if v else "-",
+                f"x{g.switch_multiplier_with_in_house:.3f}"
+                if g.switch_multiplier_with_in_house is not None
+                else "-",
+            ]
+            if g.switch_with_in_house_reason:
+                notes.append(f"{g.vendor} with in-house: {g.switch_with_in_house_reason}")
+        t.add_row(*cells)
+        for why in g.greenfield_why:
+            notes.append(f"{g.vendor} alone, even buying, is infeasible: {why}")
+    used = ", ".join(data.greenfield_builds_used or []) or "none"
+    notes.append(
+        f"least cost buying ${num(data.greenfield_cost_per_hour)}/h without share limits "
+        f"(builds used: {used})"
+    )
+    t.caption = escape("\n".join(notes))
+    return t
+
+
 def frontier_table(data: FrontierRecord) -> Table:
     knee = data.knee_index
     t = Table(

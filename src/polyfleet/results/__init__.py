@@ -25,6 +25,7 @@ RECORDS: dict[str, tuple[str, str]] = {
     "procurement": ("polyfleet.results.procurement", "ProcurementRecord"),
     "deal": ("polyfleet.results.deal", "DealRecord"),
     "tco": ("polyfleet.results.tco", "TcoRecord"),
+    "build-vs-buy": ("polyfleet.results.build", "BuildVsBuyRecord"),
     "calibration": ("polyfleet.results.calibration", "CalibrationRecord"),
     "probe": ("polyfleet.inputs.profile", "Profile"),
     "run": ("polyfleet.results.run", "RunRecord"),

@@ -15,8 +15,8 @@ class Purchase(Part):
     accelerator: str
     site: str | None = omitted("The site it is bought for (files with sites).")
     vendor: str
-    nodes: int  # units bought: nodes, or racks of a rack-scale part
-    unit: Literal["node", "rack"] = "node"
+    nodes: int  # units bought: nodes, racks of a rack-scale part, or GPUs rented for the year
+    unit: Literal["node", "rack", "gpu"] = "node"
     gpus: int
     capex: float
     deal: str | None
@@ -33,9 +33,18 @@ class NotOffered(Part):
 class YearCost(Part):
     year: int
     capex: float
-    opex: float
+    opex: float  # power and upkeep of what is owned, rent of what is rented
+    nre: float | None = omitted("In-house builds' NRE paid that year (files with builds).")
     total: float
     discounted: float
+
+
+class BuildDecision(Part):
+    """Whether an in-house build's NRE is paid: its units can be bought only if it is."""
+
+    build: str
+    nre: float
+    paid: bool
 
 
 class TrancheVesting(Part):
@@ -66,6 +75,22 @@ class LimitCost(Part):
     saving_if_lifted: float
 
 
+class VendorLockIn(Part):
+    """What buying from one vendor only would cost more, without share limits."""
+
+    vendor: str
+    status: str
+    premium: float | None  # discounted USD over the horizon
+    premium_by_year: list[float] | None  # USD each year, undiscounted
+    why: list[str]
+
+
+class LockIn(Part):
+    base_status: str  # of the procurement with every vendor and no share limits
+    base_objective: float | None
+    vendors: list[VendorLockIn]
+
+
 class ProcurementRecord(Record):
     NAME = "procurement"
     format: Literal["polyfleet.procurement"] = "polyfleet.procurement"
@@ -85,7 +110,9 @@ class ProcurementRecord(Record):
         "Facility MW each site's installed fleet draws, year by year."
     )
     not_offered: list[NotOffered] | None = omitted("Offers a site cannot take, and why.")
+    builds: list[BuildDecision] | None = omitted("In-house builds: whether each NRE is paid.")
     tranches: list[TrancheVesting]
     shortfalls: list[Shortfall]
     violations: list[Violation]
     binding_limits: list[LimitCost]
+    lock_in: LockIn | None = omitted("Each vendor's lock-in premium (procure --lock-in).")
