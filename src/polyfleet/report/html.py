@@ -68,8 +68,9 @@ def render_html(plan: PlanRecord) -> str:
         f"<title>polyfleet plan: {esc(plan.scenario)}</title>",
         _STYLE + "</head><body>",
         f"<h1>Plan: {esc(plan.scenario)}</h1>",
-        f"<p>Objective <b>{esc(plan.objective)}</b>, status <b id='status'>"
-        f"{esc(plan.status)}</b>.</p>",
+        f"<p>Objective <b>{esc(plan.objective)}</b>"
+        + (f" (fairness <b>{esc(plan.fairness)}</b>)" if plan.fairness else "")
+        + f", status <b id='status'>{esc(plan.status)}</b>.</p>",
     ]
     if plan.status != "optimal":
         diagnosis = plan.diagnosis.model_dump() if plan.diagnosis is not None else None
@@ -85,6 +86,7 @@ def render_html(plan: PlanRecord) -> str:
         f"(${plan.cost_per_year / 1e9:,.2f}B per year), power <b>{plan.power_mw:,.1f} MW</b>, "
         f"optimality gap {plan.optimality_gap:.1e}.</p>"
     )
+    parts.append(_served(plan))
     for i, (key, fig) in enumerate(plan_figures(plan)):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{key}"))
     parts.append(
@@ -123,6 +125,54 @@ def render_html(plan: PlanRecord) -> str:
             )
         )
     parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _served(plan: PlanRecord) -> str:
+    """A served objective: what it reached, its proved bound, each objective's gap, each
+    workload's served fraction (and water-filling level) and the levels; min_cost: nothing."""
+    if plan.objective == "min_cost" or plan.objective_value is None:
+        return ""
+    esc = html.escape
+    pct = plan.objective == "max_min_served"
+
+    def fmt(v: float) -> str:
+        return f"{v:.4%}" if pct else f"{v:,.6g}"
+
+    what = "Smallest served fraction" if pct else "Sum of served fractions"
+    text = f"{what} <b>{fmt(plan.objective_value)}</b>"
+    if plan.objective_bound is not None:
+        text += f", proved at most {fmt(plan.objective_bound)}"
+    if plan.gaps is not None:
+        gaps = [f"served {plan.gaps.served:.1e}"] if plan.gaps.served is not None else []
+        text += "; gaps: " + ", ".join([*gaps, f"least cost {plan.gaps.cost:.1e}"])
+    parts = [f"<p id='served'>{text}.</p>"]
+    levels = bool(plan.levels)
+    parts.append(
+        "<h2>Served</h2><table id='workloads'><tr><th>workload</th><th>demand</th>"
+        "<th>served</th><th>unit</th><th>served %</th>"
+        + ("<th>level</th>" if levels else "")
+        + "</tr>"
+    )
+    for w in (plan.workloads or [])[:500]:
+        level = (
+            "" if not levels else f"<td>{w.level:.2%}</td>" if w.level is not None else "<td>-</td>"
+        )
+        parts.append(
+            f"<tr><td>{esc(w.name)}</td><td>{w.demand:,.4g}</td><td>{w.served:,.4g}</td>"
+            f"<td>{esc(w.unit)}</td><td>{w.served_fraction:.2%}</td>{level}</tr>"
+        )
+    parts.append("</table>")
+    if plan.levels:
+        parts.append(
+            "<h2>Water-filling levels</h2><table id='levels'><tr><th>level</th>"
+            "<th>workloads</th><th>gap</th></tr>"
+        )
+        parts.extend(
+            f"<tr><td>{lv.level:.4%}</td><td>{lv.workloads:,}</td><td>{lv.gap:.1e}</td></tr>"
+            for lv in plan.levels
+        )
+        parts.append("</table>")
     return "".join(parts)
 
 
