@@ -91,6 +91,19 @@ def test_leverage_and_frontier_return_records_and_refuse_an_unservable_fleet(bas
         assert err.value.diagnosis["unservable"][0]["workload"] == "job"
 
 
+def test_leverage_and_frontier_report_each_step(base, tmp_path):
+    """A long leverage or frontier run tells its progress step by step, not only at its end."""
+    path = write(tmp_path, base)
+    events = []
+    api.leverage(path, LeverageOptions(precision=0.01), on_progress=events.append)
+    search = [(e.done, e.total) for e in events if e.task == "search"]
+    assert search == [(1, 2), (2, 2)]  # one step per vendor
+    events.clear()
+    front = api.frontier(path, FrontierOptions(points=20), on_progress=events.append)
+    sweep = [(e.done, e.total) for e in events if e.task == "sweep"]
+    assert sweep == [(i, len(front.points)) for i in range(1, len(front.points) + 1)]
+
+
 def test_tco_deal_procure_calibrate_return_their_records():
     tco = api.tco("mi355x", TcoOptions(capex=25_000))
     assert isinstance(tco, TcoRecord) and tco.gpu_price_source == "--capex"

@@ -44,7 +44,7 @@ def test_each_error_class_carries_its_exit_code():
 def test_a_solver_failure_exits_3_saying_what_the_solver_reported(base, tmp_path, monkeypatch):
     from polyfleet.plan import placement
 
-    def stopped(problem, objective, method="auto"):
+    def stopped(problem, objective, *args, **kwargs):
         raise SolverError("HiGHS stopped before an answer", status="time limit reached", seconds=61)
 
     monkeypatch.setattr(placement, "solve_problem", stopped)

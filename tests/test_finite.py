@@ -68,8 +68,8 @@ def test_plan_with_a_nan_solution_is_refused_and_writes_nothing(base, tmp_path, 
 
     real = placement.solve_problem
 
-    def nan_solve(problem, objective, method="auto"):
-        sol = real(problem, objective, method)
+    def nan_solve(problem, objective, *args, **kwargs):
+        sol = real(problem, objective, *args, **kwargs)
         sol.usage = np.full_like(sol.usage, np.nan)
         return sol
 

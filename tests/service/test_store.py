@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -118,17 +119,22 @@ def test_concurrent_writers_lose_nothing(store: Store, db_url: URL):
 
 def test_run_lifecycle(store: Store):
     doc, _ = store.documents.put("scenario", "s.yaml", b"a: 1\n")
-    run = store.runs.create("plan", doc.id, {"method": "lp"})
+    deal, _ = store.documents.put("deal", "d.yaml", b"b: 2\n")
+    used = [{"kind": "deal", "name": "d.yaml", "version": 1, "id": deal.id}]
+    run = store.runs.create("plan", doc.id, {"method": "lp"}, inputs=used)
     assert run.status == "queued" and run.document == doc and run.options == {"method": "lp"}
+    assert run.inputs == used and store.runs.queued(10) == [run.id]
     assert store.runs.get(run.id) == run
     started = store.runs.start(run.id, "worker-1")
     assert started is not None and started.status == "running" and started.worker == "worker-1"
     assert store.runs.start(run.id, "worker-2") is None  # one worker per run
     assert store.runs.progress(run.id, 0.25, "solving").progress == 0.25
-    result = {"status": "optimal", "cost_per_hour": 1.5}
-    done = store.runs.finish(run.id, "succeeded", result=result)
-    assert done.status == "succeeded" and done.result == result and done.progress == 1.0
-    assert done.result_hash and done.finished_at >= done.started_at >= done.created_at
+    record = '{\n  "status": "optimal",\n  "cost_per_hour": 1.5\n}\n'
+    done = store.runs.finish(run.id, "succeeded", record=record)
+    assert done.status == "succeeded" and store.runs.record(run.id) == record
+    assert done.progress == 1.0 and store.runs.queued(10) == []
+    assert done.result_hash == hashlib.sha256(record.encode()).hexdigest()
+    assert done.finished_at >= done.started_at >= done.created_at
     assert store.runs.finish(run.id, "failed", error={"code": "x"}) is None  # never reopened
     assert store.runs.cancel(run.id).status == "succeeded"
 
@@ -140,8 +146,10 @@ def test_cancel_and_interrupted_runs(store: Store):
     assert store.runs.start(queued.id, "w") is None
     running = store.runs.create("frontier", doc.id)
     store.runs.start(running.id, "w")
+    assert store.runs.cancel_requested([running.id, queued.id]) == []
     asked = store.runs.cancel(running.id)
     assert asked.status == "running" and asked.cancel_requested_at is not None
+    assert store.runs.cancel_requested([running.id, queued.id]) == [running.id]
     waiting = store.runs.create("plan", doc.id)
     assert store.runs.fail_interrupted() == 1
     failed = store.runs.get(running.id)
@@ -150,6 +158,10 @@ def test_cancel_and_interrupted_runs(store: Store):
     page = store.runs.list(status="cancelled")
     assert page.total == 1 and page.items[0].id == queued.id
     assert store.runs.list().total == 3
+    assert store.runs.list(document="s.yaml", kind="plan").total == 1
+    assert store.runs.list(document="other.yaml").total == 0
+    assert store.runs.fail(waiting.id, {"code": "x", "message": "m"}).status == "failed"
+    assert store.runs.fail(waiting.id, {"code": "y", "message": "m"}) is None  # already final
 
 
 def test_a_run_needs_a_stored_document(store: Store):

@@ -69,6 +69,9 @@ __all__ = [
 ]
 
 Objective = Literal["min_cost", "max_served", "max_min_served"]
+#: max_min_served: raise the smallest served fraction ("max_min"), or then each next-smallest in
+#: turn, water-filling ("lexicographic")
+Fairness = Literal["max_min", "lexicographic"]
 WorkloadKind = Literal["train", "serve", "recsys", "infer", "custom"]
 ShareMeasure = Literal["count", "power", "spend"]
 #: The unit of work each kind's demand and throughput are counted in.
@@ -235,6 +238,7 @@ class Workload(InputModel):
 class Scenario(InputModel):
     name: str = "scenario"
     objective: Objective = "min_cost"
+    fairness: Fairness = "max_min"
     limits: Limits = Limits()
     tiers: dict[Tier, TierPolicy] = Field(default_factory=dict)
     catalog: list[dict[str, Any]] = Field(default_factory=list)
@@ -249,6 +253,16 @@ class Scenario(InputModel):
     def fleet_count(self) -> int:
         """Accelerators in every pool: the default bound on what a purchasable pool may buy."""
         return sum(p.count for p in self.pools)
+
+    @model_validator(mode="after")
+    def _fairness_ranks_fractions(self) -> Scenario:
+        """Lexicographic fairness ranks served fractions: only max_min_served has them to rank."""
+        if self.fairness == "lexicographic" and self.objective != "max_min_served":
+            raise FieldError(
+                f"fairness 'lexicographic' needs objective max_min_served, not {self.objective}",
+                "fairness",
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Scenario:

@@ -7,24 +7,25 @@ from typing import Any
 import numpy as np
 
 from polyfleet.perfmodel import ThroughputMatrix
-from polyfleet.plan.lp import solve_lp
 from polyfleet.plan.problem import PlacementProblem
+from polyfleet.plan.served import solve_max_served
 from polyfleet.plan.shares import share_point
 from polyfleet.plan.solution import Solution
 
-#: Above this many cells the shortfall LP is skipped (it solves the whole LP at once).
-SHORTFALL_MAX_CELLS = 2_000_000
 
+def unservable(problem: PlacementProblem, *, partial: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Classes that no pool can serve at all, or not within their max_accelerators; and why.
 
-def unservable(problem: PlacementProblem) -> tuple[np.ndarray, list[str]]:
-    """Classes that no pool can serve at all, or not within their max_accelerators; and why."""
+    `partial`: the objective serves workloads in part (max_served, max_min_served), so one its
+    max_accelerators keeps from full service is served as far as it can be, not unservable."""
     T = problem.T
     usable = (T > 0) & (problem.capacity[None, :] > 0)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         per = np.where(usable, problem.demand[:, None] / np.where(usable, T, 1.0), np.inf)
     fewest = per.min(axis=1, initial=np.inf)
     none = ~usable.any(axis=1)
-    bad = (problem.demand > 0) & (none | (fewest > problem.cap * (1 + 1e-9)))
+    capped = fewest > problem.cap * (1 + 1e-9)
+    bad = (problem.demand > 0) & (none | (capped & (not partial)))
     why = []
     for w in np.flatnonzero(bad):
         if none[w]:
@@ -87,22 +88,21 @@ def violated_limits(problem: PlacementProblem, solution: Solution) -> list[dict[
     return out
 
 
-def shortfalls(problem: PlacementProblem, servable: np.ndarray) -> list[dict[str, Any]] | None:
-    """Serve as much as every limit allows (max_served); list the workloads left short."""
-    if int(servable.sum()) * problem.shape[1] > SHORTFALL_MAX_CELLS:
-        return None
+def shortfalls(problem: PlacementProblem, servable: np.ndarray) -> list[dict[str, Any]]:
+    """Serve as much as every limit allows (max_served, by decomposition: any size); list the
+    workloads left short."""
     idx = np.flatnonzero(servable)
-    sub = problem.subset(servable)
-    sol = solve_lp(sub, "max_served")
-    out = []
-    for j, w in enumerate(idx):
-        frac = min(float(sol.served[j]), 1.0)
-        if frac < 1.0 - 1e-6:
-            out.append(
-                {
-                    "class": int(w),
-                    "served_fraction": frac,
-                    "short_by": float((1.0 - frac) * problem.demand[w]),
-                }
-            )
-    return out
+    if not idx.size:
+        return []
+    sol = solve_max_served(problem.subset(servable))
+    frac = np.minimum(sol.served, 1.0)
+    short = frac < 1.0 - 1e-6
+    return [
+        {"class": w, "served_fraction": f, "short_by": d}
+        for w, f, d in zip(
+            idx[short].tolist(),
+            frac[short].tolist(),
+            ((1.0 - frac[short]) * problem.demand[idx[short]]).tolist(),
+            strict=True,
+        )
+    ]

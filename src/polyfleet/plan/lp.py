@@ -199,14 +199,29 @@ def run_optimal(h: highspy.Highs, started: float, what: str) -> str:
     )
 
 
-def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution:
+def solve_lp(
+    problem: PlacementProblem,
+    objective: str = "min_cost",
+    *,
+    floor: np.ndarray | None = None,
+    among: np.ndarray | None = None,
+) -> Solution:
     """Solve the whole placement LP at once (see the module docstring for the formulation).
 
+    `floor` (a fraction per class) replaces each class's demand row for min_cost (Σ a·x ≥ floor
+    instead of ≥ 1) and, for max_min_served, for the classes outside `among` (a mask: the classes
+    whose smallest fraction is raised; default all): what water-filling holds between levels.
     An infeasible min_cost problem comes back with the least violation of its coupling rows and
     the plan that attains it (status "infeasible")."""
     started = time.perf_counter()
     check_problem(problem)
     n_w, n_p = problem.shape
+    if floor is not None and objective == "max_served":
+        raise ValueError("floor applies to min_cost and max_min_served")
+    raised = np.ones(n_w, dtype=bool) if among is None else np.asarray(among, dtype=bool)
+    held = np.ones(n_w) if objective == "min_cost" else np.zeros(n_w)
+    if floor is not None:
+        held = np.asarray(floor, dtype=float)
     a = problem.a
     rows_w, cols_p = np.nonzero(a > 0)
     n_x = len(rows_w)
@@ -249,9 +264,9 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
         parts_c.append(s0 + np.arange(n_w))
         parts_v.append(-1.0 / a_max)
     elif objective == "max_min_served":
-        parts_r.append(np.arange(n_w))
-        parts_c.append(np.full(n_w, s0))
-        parts_v.append(-1.0 / a_max)
+        parts_r.append(np.flatnonzero(raised))
+        parts_c.append(np.full(int(raised.sum()), s0))
+        parts_v.append(-1.0 / a_max[raised])
     scale = violation_scale(problem, coupling)
     if n_slack:
         parts_r.append(r_cpl + np.arange(n_k))
@@ -263,7 +278,7 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
     )
     row_lo = np.concatenate(
         [
-            1.0 / a_max if objective == "min_cost" else np.zeros(n_w),
+            np.where(raised, 0.0, held) / a_max if objective == "max_min_served" else held / a_max,
             np.full(len(capped), -INF),
             np.full(n_k, -INF),
         ]
@@ -288,6 +303,7 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
     pass_lp(h, first, lo, hi, A, row_lo, row_hi)
     status = run_optimal(h, started, "placement LP")
     violation = np.zeros(n_k)
+    served_best = float("nan")
     if status == "infeasible":
         if not n_slack:
             return _nothing(problem, coupling.keys, started)
@@ -302,6 +318,7 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
     elif objective != "min_cost":
         # hold what was served, then minimise cost over the plans that serve it
         best = h.getInfo().objective_function_value
+        served_best = -best
         served_cols = np.arange(s0, n_col)
         checked(
             h.addRow(
@@ -330,7 +347,7 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
     obj = {
         "min_cost": cost,
         "max_served": float(problem.weight @ np.minimum(served, 1.0)),
-        "max_min_served": float(served.min()) if n_w else 0.0,
+        "max_min_served": float(served[raised].min(initial=np.inf)) if raised.any() else 0.0,
     }[objective]
     feasible = status == "optimal"
     return Solution(
@@ -345,8 +362,12 @@ def solve_lp(problem: PlacementProblem, objective: str = "min_cost") -> Solution
         method="lp",
         keys=coupling.keys,
         seconds=time.perf_counter() - started,
-        lower_bound=obj if feasible else float("nan"),
+        lower_bound=cost if feasible else float("nan"),
+        objective_bound=served_best if objective != "min_cost" else float("nan"),
         violations=violation,
+        # HiGHS solves each stage to optimality: no gap beyond its tolerances
+        serve_gap=0.0 if feasible and objective != "min_cost" else float("nan"),
+        cost_gap=0.0 if feasible else float("nan"),
     )
 
 

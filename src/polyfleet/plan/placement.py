@@ -25,9 +25,11 @@ from polyfleet.perfmodel.fit import factors_from
 from polyfleet.perfmodel.stacks import StackFactors
 from polyfleet.plan import diagnose
 from polyfleet.plan.decompose import solve_decomposed
+from polyfleet.plan.fairness import lexicographic_lp, solve_lexicographic
 from polyfleet.plan.lp import solve_lp
 from polyfleet.plan.pricing import cost_assumptions, priced_pools
 from polyfleet.plan.problem import PlacementProblem, problem_from_scenario
+from polyfleet.plan.served import solve_max_min, solve_max_served
 from polyfleet.plan.shares import share_point, vendor_shares
 from polyfleet.plan.solution import Solution
 
@@ -59,6 +61,7 @@ class Plan:
     deals: dict[str, DealValuation] = field(default_factory=dict)
     stacks: StackFactors | None = None  # factors from published results, as fitted
     pessimistic: bool = False  # solved with every estimated cell at the low end of its interval
+    fairness: str = "max_min"  # max_min_served: "max_min" or "lexicographic"
     pool_sites: list[str | None] = field(default_factory=list)  # each pool's site, if any
     missing: list[dict[str, Any]] = field(default_factory=list)  # figures the catalog lacks
 
@@ -184,25 +187,61 @@ class Plan:
         served = (np.asarray(x.multiply(p.T).sum(axis=1)).ravel()[self.classes] / k).tolist()
         accel = (np.asarray(x.sum(axis=1)).ravel()[self.classes] / k).tolist()
         demand = (p.demand[self.classes] / k).tolist()
+        # water-filling's level of each workload (nan: none, it had nothing to serve)
+        levels = sol.levels[self.classes].tolist() if sol.levels.size else None
         out = []
-        for name, unit, d, s, a, c in zip(
-            self.matrix.workloads, self.workload_units, demand, served, accel, cost_h, strict=True
+        for i, (name, unit, d, s, a, c) in enumerate(
+            zip(
+                self.matrix.workloads,
+                self.workload_units,
+                demand,
+                served,
+                accel,
+                cost_h,
+                strict=True,
+            )
         ):
             per_unit = c / (s * 3600.0) if s > 0 else None
-            out.append(
-                {
-                    "name": name,
-                    "unit": unit,
-                    "demand": d,
-                    "served": s,
-                    "served_fraction": s / d if d > 0 else 1.0,
-                    "accelerators": a,
-                    "cost_per_hour": c,
-                    "cost_per_unit": per_unit,
-                    "cost_per_million_units": per_unit * 1e6 if per_unit is not None else None,
-                }
-            )
+            row = {
+                "name": name,
+                "unit": unit,
+                "demand": d,
+                "served": s,
+                "served_fraction": s / d if d > 0 else 1.0,
+                "accelerators": a,
+                "cost_per_hour": c,
+                "cost_per_unit": per_unit,
+                "cost_per_million_units": per_unit * 1e6 if per_unit is not None else None,
+            }
+            if levels is not None and np.isfinite(levels[i]):
+                row["level"] = levels[i]
+            out.append(row)
         return out
+
+    def gaps(self) -> dict[str, float]:
+        """The gap each objective of the solve was proved to: min_cost's cost; a served
+        objective's served measure and then its least cost with that held."""
+        sol = self.solution
+        if self.objective == "min_cost":
+            return {"cost": sol.gap}
+        out = {"served": sol.serve_gap, "cost": sol.cost_gap}
+        return {k: v for k, v in out.items() if np.isfinite(v)}
+
+    def levels(self) -> list[dict[str, Any]]:
+        """Water-filling's levels, lowest first: the served fraction the workloads fixed at each
+        share, how many they are, and the gap the level was proved to."""
+        sol = self.solution
+        if not sol.levels.size:
+            return []
+        per_workload = sol.levels[self.classes]
+        values, counts = np.unique(per_workload[np.isfinite(per_workload)], return_counts=True)
+        gap_of: dict[float, float] = {}
+        for value, gap in sol.level_gaps:  # two steps may end at one value: the worse gap
+            gap_of[value] = max(gap, gap_of.get(value, 0.0))
+        return [
+            {"level": v, "workloads": n, "gap": gap_of[v]}
+            for v, n in zip(values.tolist(), counts.tolist(), strict=True)
+        ]
 
     def pools(self) -> list[dict[str, Any]]:
         p, sol = self.problem, self.solution
@@ -257,12 +296,20 @@ class Plan:
             "scenario": self.name,
             "status": self.status,
             "objective": self.objective,
+            **({"fairness": self.fairness} if self.objective == "max_min_served" else {}),
             "objective_value": sol.objective if feasible else None,
             "cost_per_hour": self.cost_per_hour if feasible else None,
             "cost_per_year": self.cost_per_hour * HOURS_PER_YEAR if feasible else None,
             "power_mw": self.power_mw if feasible else None,
             "optimality_gap": sol.gap,
             "lower_bound_per_hour": sol.lower_bound if feasible else None,
+            **(
+                {"objective_bound": sol.objective_bound}
+                if feasible and np.isfinite(sol.objective_bound)
+                else {}
+            ),
+            **({"gaps": self.gaps()} if feasible else {}),
+            **({"levels": self.levels()} if feasible and sol.levels.size else {}),
             "solver": {
                 "method": sol.method,
                 "iterations": sol.iterations,
@@ -301,11 +348,20 @@ class Plan:
         return out
 
 
-def solve_problem(problem: PlacementProblem, objective: str, method: str = "auto") -> Solution:
-    """min_cost by decomposition (or the whole LP with method='lp'); other objectives by the LP."""
-    if objective == "min_cost" and method in ("auto", "decomposition"):
+def solve_problem(
+    problem: PlacementProblem, objective: str, method: str = "auto", fairness: str = "max_min"
+) -> Solution:
+    """Every objective by decomposition (method 'auto' or 'decomposition'), each with its proved
+    gap, or by the whole LP (method 'lp'); `fairness` 'lexicographic' water-fills
+    max_min_served."""
+    lexicographic = objective == "max_min_served" and fairness == "lexicographic"
+    if method == "lp":
+        return lexicographic_lp(problem) if lexicographic else solve_lp(problem, objective)
+    if objective == "min_cost":
         return solve_decomposed(problem)
-    return solve_lp(problem, objective)
+    if objective == "max_served":
+        return solve_max_served(problem)
+    return solve_lexicographic(problem) if lexicographic else solve_max_min(problem)
 
 
 #: Dates at which the fan chart of a deal's stock price is drawn.
@@ -424,7 +480,9 @@ def make_plan(
     t2 = time.perf_counter()
     units = loaded.columns.unit
 
-    bad, why = diagnose.unservable(problem)
+    # min_cost must serve every workload in full; the served objectives serve a workload its
+    # max_accelerators caps as far as the cap allows
+    bad, why = diagnose.unservable(problem, partial=scn.objective != "min_cost")
     diagnosis: dict[str, Any] | None = None
     if bad.any():
         diagnosis = {
@@ -441,10 +499,10 @@ def make_plan(
     # solve what can be served and has demand; the rest gets nothing
     to_solve = ~bad & (problem.demand > 0)
     if to_solve.all():
-        solution = solve_problem(problem, scn.objective, method)
+        solution = solve_problem(problem, scn.objective, method, scn.fairness)
     else:
         sub = (
-            solve_problem(problem.subset(to_solve), scn.objective, method)
+            solve_problem(problem.subset(to_solve), scn.objective, method, scn.fairness)
             if to_solve.any()
             else None
         )
@@ -457,6 +515,7 @@ def make_plan(
     plan = Plan(
         name=scn.name,
         objective=scn.objective,
+        fairness=scn.fairness,
         status=status,
         problem=problem,
         classes=classes,
@@ -479,17 +538,16 @@ def make_plan(
         if solution.violations.any():
             diagnosis["limits"] = diagnose.violated_limits(problem, solution)
         short = diagnose.shortfalls(problem, to_solve)
-        if short is not None:
-            diagnosis["shortfalls"] = [
-                {
-                    "workload": matrix.workloads[m],
-                    "unit": units[m],
-                    "served_fraction": s["served_fraction"],
-                    "short_by": s["short_by"] / len(problem.members[s["class"]]),
-                }
-                for s in short
-                for m in problem.members[s["class"]]
-            ]
+        diagnosis["shortfalls"] = [
+            {
+                "workload": matrix.workloads[m],
+                "unit": units[m],
+                "served_fraction": s["served_fraction"],
+                "short_by": s["short_by"] / len(problem.members[s["class"]]),
+            }
+            for s in short
+            for m in problem.members[s["class"]]
+        ]
         timings["diagnose"] = time.perf_counter() - t3
     return plan
 
@@ -519,4 +577,8 @@ def _expand(sol: Solution | None, problem: PlacementProblem, keep: np.ndarray) -
     served = np.zeros(n_w)
     served[idx] = sol.served
     sol.x, sol.served = full_x, served
+    if sol.levels.size:  # the workloads left out had no demand: they have no level
+        levels = np.full(n_w, np.nan)
+        levels[idx] = sol.levels
+        sol.levels = levels
     return sol

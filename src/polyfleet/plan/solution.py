@@ -37,12 +37,20 @@ class Solution:
     idle: F  # per pool, accelerators held unassigned
     method: str
     keys: tuple[CouplingKey, ...] = ()  # the coupling rows `duals` and `violations` belong to
-    gap: float = 0.0
-    lower_bound: float = float("nan")
+    gap: float = 0.0  # relative primal–dual gap, the worst of the solve's stages
+    lower_bound: float = float("nan")  # proved lower bound on the cost, USD per hour
+    objective_bound: float = float("nan")  # proved upper bound on a served objective
     iterations: int = 0
     violations: F = field(default_factory=lambda: np.zeros(0))  # per coupling row, ≥ 0
     seconds: float = 0.0
     warm_start: Any = None  # what the decomposition can restart from (decompose.WarmStart)
+    levels: F = field(default_factory=lambda: np.zeros(0))  # lexicographic fractions, per class
+    # the served objectives' stages, each with its own proved gap (nan: the solve had no such
+    # stage); `gap` is the worse of them
+    serve_gap: float = float("nan")  # the served measure's (water-filling: its worst level's)
+    cost_gap: float = float("nan")  # the least cost with what was served held
+    # water-filling: (level, gap) of each level, in the order they were raised
+    level_gaps: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.violations.size == 0:

@@ -1,13 +1,12 @@
 """Self-contained HTML pages rendered from the plan, deal and frontier records: plotly's
-JavaScript is inlined, so a page opens without network."""
+JavaScript is inlined, so a page opens without network. The charts come from report/figures.py,
+which the team dashboard uses too."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 
-import plotly.graph_objects as go
-
+from polyfleet.report.figures import fan_figure, frontier_figure, plan_figures
 from polyfleet.results.deal import DealValuation
 from polyfleet.results.frontier import FrontierRecord
 from polyfleet.results.plan import Assignment, PlanRecord, PowerCap
@@ -17,68 +16,6 @@ _STYLE = (
     "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;"
     "text-align:right}td:first-child{text-align:left}.est{color:#a60}</style>"
 )
-
-
-def _figures(plan: PlanRecord) -> list[tuple[str, go.Figure]]:
-    fig_s = go.Figure()
-    for vendor, s in (plan.vendor_shares or {}).items():
-        fig_s.add_bar(name=vendor, x=["count", "power", "spend"], y=[s.count, s.power, s.spend])
-    fig_s.update_layout(barmode="stack", yaxis_tickformat=".0%", title="Vendor shares")
-    wl = sorted(plan.workloads or [], key=lambda w: -w.cost_per_hour)[:50]
-    fig_c = go.Figure(go.Bar(x=[w.name for w in wl], y=[w.cost_per_hour for w in wl]))
-    fig_c.update_layout(title="Cost by workload (USD per hour)", yaxis_title="$/h")
-    pools = plan.pools or []
-    fig_u = go.Figure(
-        go.Bar(
-            x=[p.pool for p in pools],
-            y=[p.utilisation for p in pools],
-            text=[f"{p.used:,.0f} / {p.capacity:,.0f}" for p in pools],
-        )
-    )
-    fig_u.update_layout(title="Pool utilisation", yaxis_tickformat=".0%", yaxis_range=[0, 1.05])
-    return [("shares", fig_s), ("cost", fig_c), ("pools", fig_u)]
-
-
-def fan_figure(deal: DealValuation) -> go.Figure:
-    """Quantiles of the simulated share price over time, with the tranche hurdles and the dates
-    deployment reaches each milestone."""
-    w = deal.warrant
-    assert w is not None
-    assert w.fan is not None
-    t0 = dt.date.fromisoformat(deal.valuation_date)
-    dates = [t0 + dt.timedelta(days=y * 365.25) for y in w.fan.years]
-    q = w.fan.price  # rows: 5, 25, 50, 75, 95 %
-    fig = go.Figure()
-    for lo, hi, name, alpha in ((0, 4, "5-95 %", 0.15), (1, 3, "25-75 %", 0.3)):
-        fig.add_scatter(x=dates, y=q[hi], mode="lines", line={"width": 0}, showlegend=False)
-        fig.add_scatter(
-            x=dates,
-            y=q[lo],
-            mode="lines",
-            line={"width": 0},
-            fill="tonexty",
-            fillcolor=f"rgba(31,119,180,{alpha})",
-            name=name,
-        )
-    fig.add_scatter(x=dates, y=q[2], mode="lines", name="median", line={"color": "#1f77b4"})
-    for i, tr in enumerate(w.tranches, start=1):
-        if tr.price_hurdle:
-            fig.add_hline(
-                y=tr.price_hurdle,
-                line={"dash": "dot", "color": "#a60"},
-                annotation_text=f"tranche {i} hurdle ${tr.price_hurdle:,.0f}",
-            )
-        if tr.milestone_date:
-            fig.add_vline(
-                x=tr.milestone_date,
-                line={"dash": "dash", "color": "#888"},
-            )
-    fig.update_layout(
-        title=f"{deal.deal}: simulated share price (GBM, {w.paths:,} paths), hurdles and "
-        "deployment milestones",
-        yaxis_title="USD per share",
-    )
-    return fig
 
 
 def _deal_section(deal: DealValuation, index: int, include_js: bool) -> str:
@@ -131,8 +68,9 @@ def render_html(plan: PlanRecord) -> str:
         f"<title>polyfleet plan: {esc(plan.scenario)}</title>",
         _STYLE + "</head><body>",
         f"<h1>Plan: {esc(plan.scenario)}</h1>",
-        f"<p>Objective <b>{esc(plan.objective)}</b>, status <b id='status'>"
-        f"{esc(plan.status)}</b>.</p>",
+        f"<p>Objective <b>{esc(plan.objective)}</b>"
+        + (f" (fairness <b>{esc(plan.fairness)}</b>)" if plan.fairness else "")
+        + f", status <b id='status'>{esc(plan.status)}</b>.</p>",
     ]
     if plan.status != "optimal":
         diagnosis = plan.diagnosis.model_dump() if plan.diagnosis is not None else None
@@ -148,7 +86,8 @@ def render_html(plan: PlanRecord) -> str:
         f"(${plan.cost_per_year / 1e9:,.2f}B per year), power <b>{plan.power_mw:,.1f} MW</b>, "
         f"optimality gap {plan.optimality_gap:.1e}.</p>"
     )
-    for i, (key, fig) in enumerate(_figures(plan)):
+    parts.append(_served(plan))
+    for i, (key, fig) in enumerate(plan_figures(plan)):
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=f"chart-{key}"))
     parts.append(
         "<h2>Assignments</h2><p class='est'>Throughputs marked * are roofline estimates "
@@ -189,6 +128,54 @@ def render_html(plan: PlanRecord) -> str:
     return "".join(parts)
 
 
+def _served(plan: PlanRecord) -> str:
+    """A served objective: what it reached, its proved bound, each objective's gap, each
+    workload's served fraction (and water-filling level) and the levels; min_cost: nothing."""
+    if plan.objective == "min_cost" or plan.objective_value is None:
+        return ""
+    esc = html.escape
+    pct = plan.objective == "max_min_served"
+
+    def fmt(v: float) -> str:
+        return f"{v:.4%}" if pct else f"{v:,.6g}"
+
+    what = "Smallest served fraction" if pct else "Sum of served fractions"
+    text = f"{what} <b>{fmt(plan.objective_value)}</b>"
+    if plan.objective_bound is not None:
+        text += f", proved at most {fmt(plan.objective_bound)}"
+    if plan.gaps is not None:
+        gaps = [f"served {plan.gaps.served:.1e}"] if plan.gaps.served is not None else []
+        text += "; gaps: " + ", ".join([*gaps, f"least cost {plan.gaps.cost:.1e}"])
+    parts = [f"<p id='served'>{text}.</p>"]
+    levels = bool(plan.levels)
+    parts.append(
+        "<h2>Served</h2><table id='workloads'><tr><th>workload</th><th>demand</th>"
+        "<th>served</th><th>unit</th><th>served %</th>"
+        + ("<th>level</th>" if levels else "")
+        + "</tr>"
+    )
+    for w in (plan.workloads or [])[:500]:
+        level = (
+            "" if not levels else f"<td>{w.level:.2%}</td>" if w.level is not None else "<td>-</td>"
+        )
+        parts.append(
+            f"<tr><td>{esc(w.name)}</td><td>{w.demand:,.4g}</td><td>{w.served:,.4g}</td>"
+            f"<td>{esc(w.unit)}</td><td>{w.served_fraction:.2%}</td>{level}</tr>"
+        )
+    parts.append("</table>")
+    if plan.levels:
+        parts.append(
+            "<h2>Water-filling levels</h2><table id='levels'><tr><th>level</th>"
+            "<th>workloads</th><th>gap</th></tr>"
+        )
+        parts.extend(
+            f"<tr><td>{lv.level:.4%}</td><td>{lv.workloads:,}</td><td>{lv.gap:.1e}</td></tr>"
+            for lv in plan.levels
+        )
+        parts.append("</table>")
+    return "".join(parts)
+
+
 def _power_caps(caps: list[PowerCap]) -> str:
     """One row per power cap, named by its key's subject: the fleet's, or a site's."""
     if not caps:
@@ -203,35 +190,6 @@ def _power_caps(caps: list[PowerCap]) -> str:
         "<h2>Power caps</h2><table id='power-caps'><tr><th>cap</th><th>MW drawn</th>"
         f"<th>cap MW</th><th>saving $/h per extra MW</th></tr>{rows}</table>"
     )
-
-
-def frontier_figure(data: FrontierRecord) -> go.Figure:
-    pts = [p for p in data.points if p.cost_per_hour is not None]
-    fig = go.Figure()
-    fig.add_scatter(
-        x=[p.max_share for p in pts],
-        y=[p.cost_per_hour for p in pts],
-        mode="lines+markers",
-        name="least cost",
-    )
-    if data.knee:
-        fig.add_scatter(
-            x=[data.knee.max_share],
-            y=[data.knee.cost_per_hour],
-            mode="markers+text",
-            marker={"size": 14, "symbol": "star", "color": "#d62728"},
-            text=["knee"],
-            textposition="top center",
-            name="knee",
-        )
-    fig.update_layout(
-        title=f"Least cost vs. maximum {data.measure} share of {data.vendor}",
-        xaxis_title=f"maximum share of {data.vendor}",
-        xaxis_tickformat=".0%",
-        xaxis_autorange="reversed",
-        yaxis_title="USD per hour",
-    )
-    return fig
 
 
 def render_frontier_html(data: FrontierRecord, scenario: str) -> str:

@@ -119,7 +119,9 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     """Print a plan record as tables."""
     status = plan.status
     console.print(
-        f"[bold]polyfleet plan[/bold] {plan.scenario} — objective {plan.objective}, "
+        f"[bold]polyfleet plan[/bold] {plan.scenario} — objective {plan.objective}"
+        + (f" (fairness {plan.fairness})" if plan.fairness else "")
+        + ", "
         f"status [{'green' if status == 'optimal' else 'red'}]{status}[/]"
         + (" (pessimistic: throughputs at the low end)" if plan.pessimistic else "")
     )
@@ -138,6 +140,9 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
         f"optimality gap {plan.optimality_gap:.1e} "
         f"({plan.solver.method}, {plan.solver.iterations} rounds)"
     )
+    served = _served_line(plan)
+    if served:
+        console.print(served)
     assignments = plan.assignments or []
     shown = _top(assignments, MAX_ASSIGNMENTS, key=lambda a: a.accelerators)
     what = "Assignments"
@@ -182,13 +187,17 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
             num(sum(a.accelerators for a in assignments)),
         )
     console.print(t)
+    fractions = plan.objective != "min_cost"  # what the served objectives decide
     t = Table(title="Workloads")
-    for col in ("workload", "demand", "served", "unit", "accelerators", "$/h", "$ per M units"):
+    cols = ["workload", "demand", "served", "unit", "accelerators", "$/h", "$ per M units"]
+    cols += ["served %"] if fractions else []
+    cols += ["level"] if plan.levels else []
+    for col in cols:
         t.add_column(col, justify="left" if col in ("workload", "unit") else "right")
     workloads = plan.workloads or []
     shown_w = _top(workloads, MAX_WORKLOADS, key=lambda w: w.cost_per_hour)
     for w in shown_w:
-        t.add_row(
+        row = [
             w.name,
             num(w.demand, ",.4g"),
             num(w.served, ",.4g"),
@@ -196,7 +205,10 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
             num(w.accelerators),
             num(w.cost_per_hour),
             num(w.cost_per_million_units, ",.4g"),
-        )
+        ]
+        row += [f"{w.served_fraction:.2%}"] if fractions else []
+        row += [f"{w.level:.2%}" if w.level is not None else "-"] if plan.levels else []
+        t.add_row(*row)
     if len(shown_w) < len(workloads):
         t.caption = f"… {len(workloads) - len(shown_w):,} more workloads; --json for all"
         t.add_section()
@@ -210,6 +222,13 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
         )
         t.title = f"Workloads: the {len(shown_w)} costliest of {len(workloads):,}"
     console.print(t)
+    if plan.levels:
+        t = Table(title="Water-filling levels, lowest first")
+        for col in ("level", "workloads", "gap"):
+            t.add_column(col, justify="right")
+        for lv in plan.levels:
+            t.add_row(f"{lv.level:.4%}", f"{lv.workloads:,}", f"{lv.gap:.1e}")
+        console.print(t)
     t = Table(title="Pools")
     for col in (
         "pool",
@@ -271,6 +290,25 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
         for b in plan.binding:
             t.add_row(b.constraint, num(b.slack, ",.3g"), num(b.saving_per_hour, ",.2f"), b.unit)
         console.print(t)
+
+
+def _served_line(plan: PlanRecord) -> str:
+    """What a served objective reached, the bound that proves how far it could go, and each
+    objective's gap (min_cost: none; the cost line has its gap)."""
+    if plan.objective == "min_cost" or plan.objective_value is None:
+        return ""
+    value, bound = plan.objective_value, plan.objective_bound
+    if plan.objective == "max_served":
+        text = f"sum of served fractions {value:,.6g}"
+        text += f", proved at most {bound:,.6g}" if bound is not None else ""
+    else:
+        text = f"smallest served fraction {value:.4%}"
+        text += f", proved at most {bound:.4%}" if bound is not None else ""
+    gaps = plan.gaps
+    if gaps is not None:
+        parts = [f"served {gaps.served:.1e}"] if gaps.served is not None else []
+        text += "   gaps: " + ", ".join([*parts, f"least cost {gaps.cost:.1e}"])
+    return text
 
 
 def _power_caps(caps: list[PowerCap]) -> str:

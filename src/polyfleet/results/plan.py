@@ -21,13 +21,36 @@ from polyfleet.results.common import Assumption, RowKey
 from polyfleet.results.deal import DealValuation
 from polyfleet.results.frontier import FrontierRecord
 
-__all__ = ["MAX_ACCELERATORS", "Assignment", "PlanRecord", "load_plan"]
+__all__ = ["MAX_ACCELERATORS", "Assignment", "Gaps", "Level", "PlanRecord", "load_plan"]
 
 MAX_ACCELERATORS = 1e9  # per assignment: far above any fleet, far below float overflow
 Objective = Literal["min_cost", "max_served", "max_min_served"]
+Fairness = Literal["max_min", "lexicographic"]
 Origin = Literal["measured", "estimated", "calibrated"]
 #: accelerators of one (workload, pool): finite, > 0, a number (not a string, not a boolean)
 Accelerators = Annotated[float, Field(gt=0, le=MAX_ACCELERATORS, strict=True)]
+
+
+class Gaps(Part):
+    """The relative primal–dual gap each objective of the solve was proved to (at most 1e-6; 0
+    for the whole LP)."""
+
+    served: float | None = omitted(
+        "max_served / max_min_served: the served objective's (lexicographic: its worst level's)."
+    )
+    cost: float = Field(
+        description="min_cost's; for the served objectives, the least cost with what was served "
+        "held."
+    )
+
+
+class Level(Part):
+    """One level of `fairness: lexicographic` water-filling: the served fraction the workloads
+    fixed at it share, how many they are, and the gap the level was proved to."""
+
+    level: float
+    workloads: int
+    gap: float
 
 
 class SolverInfo(Part):
@@ -70,6 +93,9 @@ class WorkloadResult(Part):
     cost_per_hour: float
     cost_per_unit: float | None
     cost_per_million_units: float | None
+    level: float | None = omitted(
+        "`fairness: lexicographic`: the served fraction water-filling fixed this workload at."
+    )
 
 
 class PoolResult(Part):
@@ -261,12 +287,18 @@ class PlanRecord(Record):
     scenario: str
     status: str  # "optimal" or "infeasible" (or what the solver reported)
     objective: Objective
+    fairness: Fairness | None = omitted("max_min_served: max_min or lexicographic.")
     objective_value: float | None
     cost_per_hour: float | None
     cost_per_year: float | None
     power_mw: float | None
     optimality_gap: float | None
     lower_bound_per_hour: float | None
+    objective_bound: float | None = omitted(
+        "Proved upper bound on a served objective (max_served, max_min_served)."
+    )
+    gaps: Gaps | None = omitted("The gap of each objective the solve optimised (optimal plans).")
+    levels: list[Level] | None = omitted("Water-filling's levels, lowest first (lexicographic).")
     solver: SolverInfo
     assignments: list[Assignment] | None = omitted("Non-zero assignments (optimal plans).")
     workloads: list[WorkloadResult] | None = omitted()

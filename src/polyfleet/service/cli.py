@@ -116,6 +116,17 @@ def serve(
     max_upload_mb: Annotated[
         float, typer.Option(help="Largest document one upload may carry, in MiB.", min=0.001)
     ] = 4.0,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Runs at once (default: one per core).", min=1, max=256),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            help="Execute runs as tasks on this Ray cluster (HOST:PORT) instead of local "
+            "processes; its nodes must reach the database (PostgreSQL)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (http://127.0.0.1:8080 by default). The first start on an empty store
     creates an admin token and prints it once."""
@@ -137,6 +148,7 @@ def serve(
     if interrupted:
         err_console.print(f"{interrupted} run(s) left running by the last server marked failed")
     settings = Settings(state_dir=state_dir, max_upload_bytes=int(max_upload_mb * 1024 * 1024))
+    executor = _executor(store, settings, workers, ray_address)
     scheme = "https" if tls_cert is not None else "http"
     shown_host = f"[{host}]" if ":" in host else host
     typer.echo(
@@ -146,7 +158,7 @@ def serve(
     )
     try:
         _run_server(
-            create_app(store, settings),
+            create_app(store, settings, executor),
             host=host,
             port=port,
             ssl_certfile=None if tls_cert is None else str(tls_cert),
@@ -156,6 +168,19 @@ def serve(
         )
     finally:
         store.close()
+
+
+def _executor(store: Store, settings: Any, workers: int | None, ray_address: str | None) -> Any:
+    """The worker pool: local processes, or Ray tasks at `ray_address`."""
+    from polyfleet.service.executor import ProcessBackend, RayBackend, RunExecutor
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    backend: Any
+    if ray_address is not None:
+        backend = RayBackend(ray_address, url, settings.scratch_dir, settings.state_dir)
+    else:
+        backend = ProcessBackend(url, settings.scratch_dir)
+    return RunExecutor(store, backend, workers)
 
 
 @token_app.command("create")

@@ -68,7 +68,8 @@ class SecurityHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers: list[Any] = list(message.get("headers", []))
-                headers.extend(_HEADERS)
+                present = {bytes(k).lower() for k, _ in headers}
+                headers.extend(h for h in _HEADERS if h[0] not in present)
                 message = {**message, "headers": headers}
             await send(message)
 

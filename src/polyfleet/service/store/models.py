@@ -6,7 +6,9 @@ migrated schema equals these mappings):
 - `documents`: every uploaded input file, one row per version; a change is a new row, never an
   update. (kind, name, version) is unique.
 - `runs`: a plan/leverage/frontier/procure/deal run against one document version, written before
-  its submission is acknowledged; status, progress, result and error are updated in place.
+  its submission is acknowledged; status, progress, record and error are updated in place. The
+  record is kept as the JSON text `--json` prints; `inputs` names the stored versions of the
+  deals and profiles the run read.
 - `tokens`: bearer tokens by id, with a role and a salted SHA-256 hash of the secret (never the
   secret itself).
 """
@@ -143,7 +145,6 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16))
     progress: Mapped[float] = mapped_column(Float)
     message: Mapped[str | None] = mapped_column(Text)
-    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     result_hash: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     worker: Mapped[str | None] = mapped_column(String(128))
@@ -152,3 +153,5 @@ class Run(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     cancel_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    record: Mapped[str | None] = mapped_column(Text)
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, server_default="[]")

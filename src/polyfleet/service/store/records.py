@@ -70,7 +70,9 @@ class DocumentSummary:
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """A run and the document version it runs against."""
+    """A run and the document version it runs against (its record is read on its own:
+    `RunRepository.record`); `inputs` are the stored deals and profiles it read, each
+    {kind, name, version, id}."""
 
     id: str
     kind: str
@@ -79,7 +81,6 @@ class RunInfo:
     status: str
     progress: float
     message: str | None
-    result: dict[str, Any] | None
     result_hash: str | None
     error: dict[str, Any] | None
     worker: str | None
@@ -88,6 +89,7 @@ class RunInfo:
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     cancel_requested_at: dt.datetime | None
+    inputs: list[dict[str, Any]]
 
     @property
     def done(self) -> bool:
