@@ -9,6 +9,7 @@ the documented defaults.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +43,7 @@ from polyfleet.inputs.base import (
     Year,
 )
 from polyfleet.inputs.build import ScenarioBuild, add_builds, check_scenario_builds
-from polyfleet.inputs.bulk import check_distinct
+from polyfleet.inputs.bulk import bulk_columns, check_distinct
 from polyfleet.inputs.columns import WorkloadColumns
 from polyfleet.inputs.convert import FieldError, relative_file, resolve_name, validate
 from polyfleet.inputs.cost import PoolCost, cost_term
@@ -328,37 +329,28 @@ def parse_scenario(
     Workload tables (`workloads: {table: ...}`) are always read in bulk; with `bulk`, so is a
     list of plain measured workloads (`inputs.bulk`), as `load_scenario` does for JSON files."""
 
-    def name(loc: Sequence[str | int]) -> str:
-        return _named(loc, data)
-
-    tables = isinstance(data, dict) and (
-        isinstance(data.get("workloads"), dict) or "throughput" in data
-    )
+    name = partial(_named, data=data)
     rows = data.get("workloads") if isinstance(data, dict) else None
-    if tables or (bulk and isinstance(rows, list) and rows):
-        rest = {k: v for k, v in data.items() if k not in ("workloads", "throughput")}
-        head = {**rest, "workloads": [_PLACEHOLDER]}
-        scenario = validate(Scenario, head, file=file, text=text, what="a scenario", name=name)
+    tables = isinstance(rows, dict) or (isinstance(data, dict) and "throughput" in data)
+    in_bulk = tables or (bulk and isinstance(rows, list) and rows)
+    head = data
+    if in_bulk:  # the rest of the scenario, with one stand-in workload
+        head = {k: v for k, v in data.items() if k != "throughput"} | {"workloads": [_PLACEHOLDER]}
+    scenario = validate(Scenario, head, file=file, text=text, what="a scenario", name=name)
+    catalog = _with_builds(
+        scenario, load_catalog(scenario.catalog, file=file, text=text), file, text, data
+    )
+    columns: WorkloadColumns | None = None
+    if in_bulk:
         scenario.workloads = []
-        catalog = _with_builds(
-            scenario, load_catalog(scenario.catalog, file=file, text=text), file, text, data
-        )
         if tables:
-            from polyfleet.inputs.tables import table_columns
+            from polyfleet.inputs.tables import table_columns  # pyarrow, imported on use
 
-            columns: WorkloadColumns | None = table_columns(data, catalog, file=file, text=text)
+            columns = table_columns(data, catalog, file=file, text=text)
         else:
-            from polyfleet.inputs.bulk import bulk_columns
-
             columns = bulk_columns(rows, catalog, Workload, file=file, text=text, name=name)
         if columns is None:  # not plain measured workloads: read them as objects
             return parse_scenario(data, file=file, text=text)
-    else:
-        scenario = validate(Scenario, data, file=file, text=text, what="a scenario", name=name)
-        catalog = _with_builds(
-            scenario, load_catalog(scenario.catalog, file=file, text=text), file, text, data
-        )
-        columns = None
     _check_meaning(scenario, catalog, file, text, data)
     _check_sites(scenario, catalog, file, text, data)
     if columns is None:
@@ -461,14 +453,9 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
     for i, wl in enumerate(scn.workloads):
         ids = {key: resolve(key, ["workloads", i, "throughput", key]) for key in wl.throughput}
         if len(set(ids.values())) < len(ids):
-            check_distinct(
-                wl.throughput,
-                dict(ids),
-                ["workloads", i, "throughput"],
-                file=file,
-                text=text,
-                name=lambda at: _named(at, data),
-            )
+            at: list[str | int] = ["workloads", i, "throughput"]
+            named = partial(_named, data=data)
+            check_distinct(wl.throughput, dict(ids), at, file=file, text=text, name=named)
         wl.throughput = {ids[key]: value for key, value in wl.throughput.items()}
         for j, vendor in enumerate(wl.needs.vendors or []):
             if vendor not in vendors:
