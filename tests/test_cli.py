@@ -34,7 +34,7 @@ def test_catalog_unknown_vendor():
 
 
 def test_plan_example_json_has_the_documented_keys():
-    result = runner.invoke(app, ["plan", str(EXAMPLE), "--json"])
+    result = runner.invoke(app, ["plan", str(EXAMPLE), "--json", "--matrix"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     for key in (
@@ -103,10 +103,11 @@ def test_infeasible_exits_2_and_still_writes_the_diagnosis(base, tmp_path):
     assert data["diagnosis"]["shortfalls"][0]["short_by"] == pytest.approx(700.0, rel=1e-6)
 
 
-def test_json_stdout_is_clean_json(base, tmp_path):
-    result = runner.invoke(app, ["plan", str(write(tmp_path, base)), "--json", "--no-matrix"])
+def test_json_stdout_is_clean_json_without_the_matrix_by_default(base, tmp_path):
+    result = runner.invoke(app, ["plan", str(write(tmp_path, base)), "--json"])
     assert result.exit_code == 0
     assert "matrix" not in json.loads(result.stdout)
+    assert result.stdout.count("\n") == 1  # compact: one line
 
 
 def test_methods_agree_on_the_example():

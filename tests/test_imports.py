@@ -167,6 +167,17 @@ def test_light_entry_points_load_nothing_heavy(statement, planner_modules):
     assert not any(m.startswith(("polyfleet.plan", "polyfleet.perfmodel")) for m in ours)
 
 
+def test_the_plan_command_loads_no_scipy_stats():
+    """scipy.stats takes about a second to import, a third of a small plan's whole process: the
+    plan path uses the special functions it wraps."""
+    loaded = _loaded_by(
+        "import polyfleet.cli, polyfleet.app, polyfleet.inputs.scenario, polyfleet.plan.placement,"
+        " polyfleet.results.plan, polyfleet.perfmodel.fit"
+    )
+    assert "scipy.special" in loaded
+    assert "scipy.stats" not in loaded
+
+
 def test_public_names_load_on_first_use():
     loaded = _loaded_by(
         "import polyfleet\nassert polyfleet.InputError.exit_code == 1\n"

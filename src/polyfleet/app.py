@@ -33,6 +33,7 @@ from polyfleet.inputs.options import (
 if TYPE_CHECKING:
     from polyfleet.inputs.profile import Profile
     from polyfleet.inputs.scenario import LoadedScenario
+    from polyfleet.perfmodel.matrix import ThroughputMatrix
     from polyfleet.plan.problem import PlacementProblem
     from polyfleet.results.build import BuildVsBuyRecord
     from polyfleet.results.calibration import CalibrationRecord
@@ -215,11 +216,13 @@ def plan(
     options: PlanOptions | None = None,
     *,
     on_progress: OnProgress | None = None,
+    on_matrix: Callable[[ThroughputMatrix], None] | None = None,
 ) -> PlanRecord:
     """Place the scenario's workloads on its pools within every limit. An infeasible scenario is
     an answer: the record has status "infeasible" and the diagnosis (which workloads, which
     limits, by how much). `pessimistic`: solved with every estimated cell at the low end of its
-    interval, the record saying what changes against the point plan."""
+    interval, the record saying what changes against the point plan. `on_matrix` is handed the
+    throughput matrix the plan used (for a side file: the record holds it only with `matrix`)."""
     from polyfleet.inputs.scenario import load_scenario
     from polyfleet.plan.placement import make_plan
     from polyfleet.results.plan import PlanRecord
@@ -245,6 +248,8 @@ def plan(
             loaded, method=opts.method, load_seconds=load_s, benchmarks=opts.benchmarks
         )
     _tell(on_progress, "solve", 1, 1)
+    if on_matrix is not None:
+        on_matrix(result.matrix)
     data = result.to_dict(matrix_cells=opts.matrix)
     if changes is not None:
         data["pessimistic"] = changes

@@ -75,7 +75,7 @@ def test_a_plan_run_answers_what_the_command_line_prints(runner: Api, tmp_path: 
     assert list(json.loads(served)) == list(json.loads(local))  # same fields, same order
     assert without_timings(json.loads(served)) == without_timings(json.loads(local))
     assert PlanRecord.parse(json.loads(served)).status == "optimal"
-    assert served.endswith("}\n") and served.startswith('{\n  "format": "polyfleet.plan"')
+    assert served.endswith("}\n") and served.startswith('{"format":"polyfleet.plan"')
 
 
 def test_the_submission_is_stored_before_the_answer(sqlite_store: Store, tmp_path: Path):

@@ -3,6 +3,7 @@ Each parses its options, calls one function of polyfleet.app and renders the rec
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -51,7 +52,20 @@ def plan(
         typer.Option("--frontier", help="Add the cost-vs-share frontier to the record and report."),
     ] = False,
     method: Annotated[str, typer.Option(help="auto | decomposition | lp")] = "auto",
-    matrix: Annotated[bool, typer.Option(help="Include every matrix cell in the JSON.")] = True,
+    matrix: Annotated[
+        bool,
+        typer.Option(
+            help="Include every matrix cell in the JSON (workloads x accelerators objects: "
+            "use --matrix-out for a large scenario)."
+        ),
+    ] = False,
+    matrix_out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the throughput matrix to this Parquet file, one row per cell "
+            "(needs polyfleet[tables])."
+        ),
+    ] = None,
     profiles: Annotated[
         list[Path] | None,
         typer.Option(
@@ -88,8 +102,14 @@ def plan(
         | {f"--profiles {p}": p for p in opts.profiles}
         | {f"--benchmarks {b}": Path(b) for b in opts.benchmarks if b != PACKAGED}
     )
-    check_outputs({"--out": out, "--html": html}, inputs=inputs)
-    record = api.plan(scenario, opts)
+    check_outputs({"--out": out, "--html": html, "--matrix-out": matrix_out}, inputs=inputs)
+    on_matrix = None
+    if matrix_out is not None:
+        from polyfleet.report.matrix_file import parquet_path, write_matrix
+
+        on_matrix = partial(write_matrix, path=parquet_path(matrix_out, "--matrix-out"))
+
+    record = api.plan(scenario, opts, on_matrix=on_matrix)
     emit(record, as_json=as_json, out=out)
     if html is not None and record.status == "optimal":
         from polyfleet.report.html import render_html

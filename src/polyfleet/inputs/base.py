@@ -332,6 +332,10 @@ LIMITS: dict[str, Limit] = {
         Limit("warrant_tranches", 100, "tranches per warrant", "deals have a handful"),
         Limit("procurement_years", 50, "years per procurement horizon",
               "a build-out plan of half a century is a typo"),
+        Limit("table_rows", 2e7, "rows per workload or throughput table",
+              "100,000 workloads x 50 accelerators are 5M cells; 20M take ~0.5 GB as arrays"),
+        Limit("table_csv_bytes", 1024 * 2**20, "bytes per CSV table",
+              "CSV is read whole before its rows are counted; Parquet's count is in its footer"),
         Limit("scenario_builds", 4, "builds per scenario",
               "a scenario's plan weighs every subset of its builds (2^4 = 16 solves)"),
     )
@@ -589,6 +593,6 @@ def limits_markdown() -> str:
     """The README's table of limits on the size of a run."""
     rows = ["| limit | at most | unit | why |", "|---|---|---|---|"]
     for x in LIMITS.values():
-        shown = _num(x.value) if x.key != "monte_carlo_chunk_bytes" else "64 MiB"
+        shown = f"{x.value / 2**20:,.0f} MiB" if x.key.endswith("_bytes") else _num(x.value)
         rows.append(f"| {x.key} | {shown} | {x.unit} | {x.why} |")
     return "\n".join(rows)

@@ -229,11 +229,32 @@ def _lookup(data: Any, loc: Sequence[str | int]) -> Any:
 
 
 def relative_file(
-    file: str, entry: str, loc: Sequence[str | int], text: str | None, what: str
+    file: str,
+    entry: str,
+    loc: Sequence[str | int],
+    text: str | None,
+    what: str,
+    *,
+    confined: bool = False,
 ) -> Path:
-    """A path named in an input file, relative to that file; an InputError if it is missing."""
+    """A path named in an input file, relative to that file; an InputError if it is missing.
+    `confined`: it must also lie in that file's folder or below (no absolute path, no `..` or
+    link leading out), so a file from elsewhere cannot make polyfleet read any file it names."""
     base = Path(file).parent if file and not file.startswith("<") else Path()
     path = base / entry
+    if confined and (
+        "\x00" in entry
+        or Path(entry).is_absolute()
+        or not path.resolve().is_relative_to(base.resolve())
+    ):
+        raise InputError(
+            f"a {what} must lie in the scenario's folder or below it",
+            file=file,
+            field=dotted(loc),
+            value=entry,
+            line=line_of(text, loc),
+            hint="Name it relative to the scenario file, without '..'",
+        )
     if not path.exists():
         raise InputError(
             f"{what} not found",

@@ -59,7 +59,7 @@ class PlanOptions(InputModel):
     method: Literal["auto", "decomposition", "lp"] = "auto"
     #: probe profile files or folders of them: measured efficiency calibrates the estimates
     profiles: tuple[Path, ...] = ()
-    matrix: bool = True  # every matrix cell in the record
+    matrix: bool = False  # every matrix cell in the record (workloads x accelerators objects)
     frontier: bool = False  # the cost-vs-share frontier in the record
     #: tables of published results that calibrate the stack factors (`table_specs`): the packaged
     #: one by default, none for the bare roofline

@@ -34,6 +34,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from polyfleet.errors import InputError, preview
+from polyfleet.inputs.fast_json import deeper_than, loads_checked
 
 __all__ = [
     "MAX_DEPTH",
@@ -66,10 +67,12 @@ def read_document(
     file: str | None = None,
     syntax: Syntax | None = None,
     json_data: bool = False,
+    fast: bool = False,
 ) -> tuple[Any, str]:
     """The parsed document and its text (for `line_of`), from a file or from the bytes of one
     (`file` names it in errors; default: the path). `syntax` defaults to JSON for a `.json` name
-    and YAML otherwise; `json_data` refuses values JSON cannot hold (see the module)."""
+    and YAML otherwise; `json_data` refuses values JSON cannot hold (see the module). `fast`:
+    JSON is parsed by orjson where `inputs.fast_json` finds it gives the same document."""
     if file is None:
         file = "<input>" if isinstance(source, bytes) else str(source)
     syntax = syntax or ("json" if file.lower().endswith(".json") else "yaml")
@@ -80,8 +83,12 @@ def read_document(
     text = _decode(raw, file, limit, syntax)
     if not text or text.isspace():  # not strip(): that copies a 200 MB text
         raise InputError("the file is empty", file=file)
-    parse = _parse_json if syntax == "json" else _parse_yaml
-    data = parse(text, file, json_data)
+    data = None
+    if fast and syntax == "json" and not json_data:
+        data = loads_checked(raw.removeprefix(b"\xef\xbb\xbf"), MAX_DEPTH)
+    if data is None:
+        parse = _parse_json if syntax == "json" else _parse_yaml
+        data = parse(text, file, json_data)
     if data is None:
         raise InputError("the file is empty: its document holds no data (null)", file=file)
     return data, text
@@ -186,24 +193,9 @@ def _parse_json(text: str, file: str, json_data: bool) -> Any:
     except (RecursionError, _DuplicateKeyError, ValueError):
         # the rare error path: find where, and which field, with a walk over the tokens
         raise _json_refusal(text, file, json_data) from None
-    if _too_deep(data):
+    if deeper_than(data, MAX_DEPTH):
         raise _json_refusal(text, file, json_data)
     return data
-
-
-def _too_deep(data: Any) -> bool:
-    """Whether lists and mappings nest deeper than MAX_DEPTH: one pass over the containers."""
-    level, depth = ([data] if data.__class__ is dict or data.__class__ is list else []), 0
-    while level:
-        depth += 1
-        if depth > MAX_DEPTH:
-            return True
-        nxt: list[Any] = []
-        for item in level:
-            values = item.values() if item.__class__ is dict else item
-            nxt += [v for v in values if v.__class__ is dict or v.__class__ is list]
-        level = nxt
-    return False
 
 
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')

@@ -9,6 +9,7 @@ the documented defaults.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,8 @@ from polyfleet.inputs.base import (
     Year,
 )
 from polyfleet.inputs.build import ScenarioBuild, add_builds, check_scenario_builds
+from polyfleet.inputs.bulk import bulk_columns, check_distinct
+from polyfleet.inputs.columns import WorkloadColumns
 from polyfleet.inputs.convert import FieldError, relative_file, resolve_name, validate
 from polyfleet.inputs.cost import PoolCost, cost_term
 from polyfleet.inputs.deal import Deal, load_deals
@@ -274,13 +277,18 @@ class Scenario(InputModel):
 
 
 class LoadedScenario(BaseModel):
-    """A validated scenario with the catalog it resolves against and where it came from."""
+    """A validated scenario with the catalog it resolves against and where it came from.
+
+    `columns` holds every workload, in order. `scenario.workloads` holds the workloads given as
+    objects (in YAML, or JSON that describes models, needs or SLOs): all of them, or none when
+    they came in bulk (a JSON list of measured `custom` workloads, or tables)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, frozen=True)
 
     scenario: Scenario
     catalog: Catalog
     file: str
+    columns: WorkloadColumns
     profiles: tuple[tuple[str, Profile], ...] = ()
     deals: dict[str, Deal] = Field(default_factory=dict)
     #: purchasable pools of count 0: parts leverage may buy, outside today's fleet and plans
@@ -309,18 +317,44 @@ def _named(loc: Sequence[str | int], data: Any) -> str:
     return path
 
 
+#: Stands in for bulk workloads while the rest of a scenario is validated (a list of one).
+_PLACEHOLDER = Workload(name="-", kind="custom", demand=Demand(value=0), throughput={"-": 1.0})
+
+
 def parse_scenario(
-    data: Any, *, file: str = "<scenario>", text: str | None = None
+    data: Any, *, file: str = "<scenario>", text: str | None = None, bulk: bool = False
 ) -> LoadedScenario:
-    """Validate already-parsed scenario data. `text` (the source) lets errors give a line."""
-    scenario = validate(
-        Scenario, data, file=file, text=text, what="a scenario", name=lambda loc: _named(loc, data)
-    )
+    """Validate already-parsed scenario data. `text` (the source) lets errors give a line.
+
+    Workload tables (`workloads: {table: ...}`) are always read in bulk; with `bulk`, so is a
+    list of plain measured workloads (`inputs.bulk`), as `load_scenario` does for JSON files."""
+
+    name = partial(_named, data=data)
+    rows = data.get("workloads") if isinstance(data, dict) else None
+    tables = isinstance(rows, dict) or (isinstance(data, dict) and "throughput" in data)
+    in_bulk = tables or (bulk and isinstance(rows, list) and rows)
+    head = data
+    if in_bulk:  # the rest of the scenario, with one stand-in workload
+        head = {k: v for k, v in data.items() if k != "throughput"} | {"workloads": [_PLACEHOLDER]}
+    scenario = validate(Scenario, head, file=file, text=text, what="a scenario", name=name)
     catalog = _with_builds(
         scenario, load_catalog(scenario.catalog, file=file, text=text), file, text, data
     )
+    columns: WorkloadColumns | None = None
+    if in_bulk:
+        scenario.workloads = []
+        if tables:
+            from polyfleet.inputs.tables import table_columns  # pyarrow, imported on use
+
+            columns = table_columns(data, catalog, file=file, text=text)
+        else:
+            columns = bulk_columns(rows, catalog, Workload, file=file, text=text, name=name)
+        if columns is None:  # not plain measured workloads: read them as objects
+            return parse_scenario(data, file=file, text=text)
     _check_meaning(scenario, catalog, file, text, data)
     _check_sites(scenario, catalog, file, text, data)
+    if columns is None:
+        columns = WorkloadColumns.of(scenario.workloads)
     profiles = _load_scenario_profiles(scenario.profiles, file, text)
     deals = load_deals(scenario.deals, file=file, text=text, catalog=catalog)
     _check_pool_deals(scenario, deals, file, text, data)
@@ -333,6 +367,7 @@ def parse_scenario(
         scenario=scenario,
         catalog=catalog,
         file=file,
+        columns=columns,
         profiles=profiles,
         deals=deals,
         candidates=candidates,
@@ -416,10 +451,12 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
             _check_purchasable(pool, acc, ["pools", i, "purchasable"], fail)
     pool_vendors = {catalog[p.accelerator].vendor for p in scn.pools}
     for i, wl in enumerate(scn.workloads):
-        resolved: dict[str, float] = {}
-        for key, value in wl.throughput.items():
-            resolved[resolve(key, ["workloads", i, "throughput", key])] = value
-        wl.throughput = resolved
+        ids = {key: resolve(key, ["workloads", i, "throughput", key]) for key in wl.throughput}
+        if len(set(ids.values())) < len(ids):
+            at: list[str | int] = ["workloads", i, "throughput"]
+            named = partial(_named, data=data)
+            check_distinct(wl.throughput, dict(ids), at, file=file, text=text, name=named)
+        wl.throughput = {ids[key]: value for key, value in wl.throughput.items()}
         for j, vendor in enumerate(wl.needs.vendors or []):
             if vendor not in vendors:
                 fail(
@@ -551,7 +588,9 @@ def _check_sites(scn: Scenario, catalog: Catalog, file: str, text: str | None, d
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read and validate a scenario file (`.json` with json, else YAML with the C loader)."""
+    """Read and validate a scenario file: JSON (by orjson, its measured workloads in bulk), or
+    YAML with the C loader; workload tables are read with pyarrow."""
     path = Path(path)
-    data, text = read_document(path)
-    return parse_scenario(data, file=str(path), text=text)
+    data, text = read_document(path, fast=True)
+    json = path.name.lower().endswith(".json")
+    return parse_scenario(data, file=str(path), text=text, bulk=json)

@@ -19,6 +19,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from polyfleet.catalog import Accelerator, Catalog
+from polyfleet.inputs.columns import WorkloadColumns
+from polyfleet.inputs.model_shape import ModelShape
 from polyfleet.inputs.scenario import Scenario, TierPolicy, Workload
 from polyfleet.perfmodel import roofline
 from polyfleet.perfmodel.stacks import StackFactor, StackFactors
@@ -138,7 +140,8 @@ class ThroughputMatrix:
 
     def provenances(self, w: NDArray[np.intp], a: NDArray[np.intp]) -> list[dict[str, object]]:
         """`provenance` of the cells (w[i], a[i]), built once per kind of cell (origin, profile,
-        stack factor) and completed with each cell's interval: no per-cell lookups."""
+        stack factor) and completed with each estimated cell's interval (a measured cell's is
+        its value: left out): no per-cell lookups."""
         keys = zip(
             self.origin[w, a].tolist(),
             self.source[w, a].tolist(),
@@ -155,7 +158,7 @@ class ThroughputMatrix:
                 base.pop("throughput_low", None)
                 base.pop("throughput_high", None)
                 shared[key] = base
-            if key[0] == Origin.INELIGIBLE:
+            if key[0] == Origin.INELIGIBLE or key[0] == Origin.MEASURED:
                 out.append(dict(base))
             else:
                 out.append({**base, "throughput_low": low[i], "throughput_high": high[i]})
@@ -379,8 +382,11 @@ def build_matrix(
     accelerators: Sequence[str] | None = None,
     calibration: CalibrationSet | None = None,
     stacks: StackFactors | None = None,
+    columns: WorkloadColumns | None = None,
 ) -> ThroughputMatrix:
     """Every workload of `scenario` on every accelerator in `accelerators` (default: the catalog).
+    `columns`: the scenario's workloads as columns (`LoadedScenario.columns`), which also hold
+    the workloads given in bulk.
 
     With `calibration` (probe profiles), estimated cells of a profiled (accelerator, kind) are
     scaled by its factor and marked `calibrated`; with `stacks` (published results), the other
@@ -388,7 +394,9 @@ def build_matrix(
     scenario gives them. Without either, cells are the bare roofline.
     """
     acc_ids = list(accelerators) if accelerators is not None else list(catalog)
-    return matrix_for(scenario.workloads, scenario.tiers, catalog, acc_ids, calibration, stacks)
+    return matrix_for(
+        scenario.workloads, scenario.tiers, catalog, acc_ids, calibration, stacks, columns
+    )
 
 
 def estimate_one(workload: Workload, catalog: Catalog, accelerator: str) -> float:
@@ -403,14 +411,21 @@ def matrix_for(
     acc_ids: list[str],
     calibration: CalibrationSet | None = None,
     stacks: StackFactors | None = None,
+    columns: WorkloadColumns | None = None,
 ) -> ThroughputMatrix:
     """The matrix of any workloads (a scenario's, a procurement file's) under tier rules.
+    `columns` (default: made from `wls`) give every row; `wls` are its objects, or none when
+    the workloads came in bulk (measured `custom` ones: nothing to estimate, no needs).
 
     A profile's factor for (accelerator, kind) wins over the stack's: it measured that chip."""
     cal_index = calibration.lookup() if calibration else {}
-    n_w, n_a = len(wls), len(acc_ids)
-    c = _arrays(wls)
-    kinds = np.array([w.kind for w in wls])
+    cols = columns if columns is not None else WorkloadColumns.of(wls)
+    if not cols.objects:
+        wls = []
+    n_w, n_a = len(cols), len(acc_ids)
+    c = _arrays(wls) if wls else {"scaleup": np.zeros(n_w), "domain_need": np.zeros(n_w)}
+    kinds = cols.kind
+    measured_all = cols.measured(acc_ids)
     value = np.zeros((n_w, n_a))
     origin = np.zeros((n_w, n_a), dtype=np.int8)
     reason = np.zeros((n_w, n_a), dtype=np.int8)
@@ -421,17 +436,26 @@ def matrix_for(
     stack_ref = np.full((n_w, n_a), -1, dtype=np.int16)
     spread = np.zeros((n_w, n_a))
     precisions = list(roofline.BYTES)
-    allowed_prec = np.array([precisions.index(w.model.precision) for w in wls], dtype=np.int8)
-    # a replica may span the scale-up domain (needs.scaleup_domain true, or a size N)
-    domain_ok = np.array([w.needs.scaleup_domain is not False for w in wls], dtype=bool)
-    tiers = np.array([w.effective_tier for w in wls])
+    if wls:
+        allowed_prec = np.array([precisions.index(w.model.precision) for w in wls], np.int8)
+        # a replica may span the scale-up domain (needs.scaleup_domain true, or a size N)
+        domain_ok = np.array([w.needs.scaleup_domain is not False for w in wls], dtype=bool)
+        vendor_lists = [w.needs.vendors for w in wls]
+    else:  # bulk workloads: the defaults of a workload object
+        allowed_prec = np.full(n_w, precisions.index(ModelShape().precision), np.int8)
+        domain_ok = np.zeros(n_w, dtype=bool)
+        vendor_lists = []
+    tiers = cols.tier
     # needs.vendors and needs.accelerators as masks, so the loop below is over accelerators only
-    vendor_lists = [w.needs.vendors for w in wls]
     vendor_ok = {
         v: np.array([vs is None or v in vs for vs in vendor_lists], dtype=bool)
+        if wls
+        else np.ones(n_w, dtype=bool)
         for v in {catalog[a].vendor for a in acc_ids}
     }
-    no_vendor = np.array([vs is None for vs in vendor_lists], dtype=bool)
+    no_vendor = (
+        np.array([vs is None for vs in vendor_lists], dtype=bool) if wls else np.ones(n_w, bool)
+    )
     acc_rows = np.array([i for i, w in enumerate(wls) if w.needs.accelerators is not None], int)
     acc_sets = [set(wls[i].needs.accelerators or ()) for i in acc_rows]
 
@@ -470,7 +494,7 @@ def matrix_for(
         col_r = policy.copy()
         col_d = pdetail
         col_g = np.ones(n_w)
-        measured = np.array([wl.throughput.get(acc_id, 0.0) for wl in wls])
+        measured = measured_all[:, a]
         has_m = measured > 0
         # an in-house part runs as its reference part is estimated, times its ratio per kind
         rel = acc.relative
@@ -511,7 +535,7 @@ def matrix_for(
     estimated = (origin == Origin.ESTIMATED) | (origin == Origin.CALIBRATED)
     spread = np.where(estimated, spread, 0.0)
     return ThroughputMatrix(
-        workloads=[w.name for w in wls],
+        workloads=list(cols.names),
         accelerators=acc_ids,
         value=value,
         origin=origin,

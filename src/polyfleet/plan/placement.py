@@ -150,11 +150,8 @@ class Plan:
         rows, cols, acc = x.row[order], x.col[order], x.data[order]
         keep = acc > 1e-9
         rows, cols, acc = rows[keep], cols[keep], acc[keep]
-        sizes = np.array([len(p.members[c]) for c in rows.tolist()], dtype=np.intp)
-        if rows.size:
-            member = np.concatenate([p.members[c] for c in rows.tolist()]).astype(np.intp)
-        else:
-            member = np.zeros(0, dtype=np.intp)
+        groups = p.members.take(rows.astype(np.intp))
+        sizes, member = groups.sizes, groups.index
         pool = np.repeat(cols, sizes)
         share = np.repeat(acc / np.maximum(sizes, 1), sizes)
         served = share * np.repeat(p.T[rows, cols], sizes)
@@ -185,7 +182,7 @@ class Plan:
         """One record per workload; a class's figures split evenly over its members."""
         p, sol = self.problem, self.solution
         x = sol.x
-        k = np.array([len(mem) for mem in p.members], dtype=float)[self.classes]
+        k = p.members.sizes.astype(float)[self.classes]
         cost_h = (np.asarray(x @ p.cost).ravel()[self.classes] / k).tolist()
         served = (np.asarray(x.multiply(p.T).sum(axis=1)).ravel()[self.classes] / k).tolist()
         accel = (np.asarray(x.sum(axis=1)).ravel()[self.classes] / k).tolist()
@@ -426,6 +423,7 @@ def prepare(
         list(dict.fromkeys([*catalog, *pool_accs])),
         calibration=calibration,
         stacks=stacks,
+        columns=loaded.columns,
     )
     if pessimistic:
         matrix = matrix.at_low()
@@ -480,7 +478,7 @@ def make_plan(
     )
     calibration, costs, valuations = prep.calibration, prep.costs, prep.valuations
     t2 = time.perf_counter()
-    units = [w.demand.unit for w in scn.workloads]
+    units = loaded.columns.unit
 
     # min_cost must serve every workload in full; the served objectives serve a workload its
     # max_accelerators caps as far as the cap allows

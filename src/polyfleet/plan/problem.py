@@ -34,6 +34,7 @@ from polyfleet.plan.shares import share_coefficients
 __all__ = [
     "CouplingKey",
     "CouplingRows",
+    "Groups",
     "PlacementProblem",
     "ShareBound",
     "problem_from_scenario",
@@ -85,6 +86,55 @@ class CouplingRows:
         return (key for key in self.keys if key.kind == kind)
 
 
+@dataclass(frozen=True, eq=False)
+class Groups:
+    """The workloads each class stands for: one index array, class by class, and where each
+    class starts in it (class c: `index[start[c]:start[c + 1]]`). Built, sliced and expanded
+    with numpy, so 100,000 classes cost no Python loop."""
+
+    index: NDArray[np.intp]
+    start: NDArray[np.intp]  # one more than there are classes
+
+    @classmethod
+    def singletons(cls, n: int) -> Groups:
+        return cls(np.arange(n, dtype=np.intp), np.arange(n + 1, dtype=np.intp))
+
+    @classmethod
+    def of_classes(cls, classes: NDArray[np.intp], n_classes: int) -> Groups:
+        """The members of each class, from the class of each workload (in workload order)."""
+        order = np.argsort(classes, kind="stable").astype(np.intp)
+        counts = np.bincount(classes, minlength=n_classes)
+        return cls(order, np.concatenate([[0], np.cumsum(counts)]).astype(np.intp))
+
+    @classmethod
+    def from_lists(cls, lists: Sequence[Sequence[int]]) -> Groups:
+        sizes = np.array([len(m) for m in lists], dtype=np.intp)
+        flat = np.fromiter((i for m in lists for i in m), np.intp, int(sizes.sum()))
+        return cls(flat, np.concatenate([[0], np.cumsum(sizes)]).astype(np.intp))
+
+    @property
+    def sizes(self) -> NDArray[np.intp]:
+        return np.diff(self.start)
+
+    def __len__(self) -> int:
+        return len(self.start) - 1
+
+    def __getitem__(self, c: int) -> NDArray[np.intp]:
+        return self.index[self.start[c] : self.start[c + 1]]
+
+    def __iter__(self) -> Iterator[NDArray[np.intp]]:
+        return (self[c] for c in range(len(self)))
+
+    def take(self, classes: NDArray[np.intp]) -> Groups:
+        """The groups of `classes` (an index array; repeats allowed), in that order."""
+        sizes = self.sizes[classes]
+        ends = np.cumsum(sizes)
+        flat = np.repeat(self.start[classes] - (ends - sizes), sizes) + np.arange(
+            int(ends[-1]) if ends.size else 0
+        )
+        return Groups(self.index[flat], np.concatenate([[0], ends]).astype(np.intp))
+
+
 @dataclass(frozen=True)
 class PlacementProblem:
     """Arrays of one placement problem; `members` maps each class to the workloads it stands for."""
@@ -103,7 +153,8 @@ class PlacementProblem:
     share_measure: str = "count"
     shares: tuple[ShareBound, ...] = ()
     weight: F = field(default_factory=lambda: np.ones(0))
-    members: list[list[int]] = field(default_factory=list)
+    #: the workloads each class stands for (lists of indices are taken too)
+    members: Groups = field(default_factory=lambda: Groups.singletons(0))
     sites: tuple[str, ...] = ()  # the sites with a power cap of their own
     site_cap_mw: F = field(default_factory=lambda: np.zeros(0))  # per site
     pool_site: NDArray[np.intp] = field(default_factory=lambda: np.zeros(0, np.intp))  # -1: none
@@ -111,8 +162,10 @@ class PlacementProblem:
     def __post_init__(self) -> None:
         if self.weight.size == 0:
             object.__setattr__(self, "weight", np.ones(len(self.workloads)))
-        if not self.members:
-            object.__setattr__(self, "members", [[i] for i in range(len(self.workloads))])
+        if not isinstance(self.members, Groups):
+            object.__setattr__(self, "members", Groups.from_lists(self.members))
+        if len(self.members) == 0 and len(self.workloads):
+            object.__setattr__(self, "members", Groups.singletons(len(self.workloads)))
         if self.pool_site.size == 0 and self.pools:
             object.__setattr__(self, "pool_site", np.full(len(self.pools), -1, dtype=np.intp))
         if len(self.site_cap_mw) != len(self.sites):
@@ -172,7 +225,7 @@ class PlacementProblem:
             demand=self.demand[idx],
             cap=self.cap[idx],
             weight=self.weight[idx],
-            members=[self.members[i] for i in idx],
+            members=self.members.take(idx),
         )
 
     def pool_subset(self, keep: NDArray[np.bool_]) -> PlacementProblem:
@@ -208,9 +261,6 @@ class PlacementProblem:
         cls = rank[inverse.ravel()]
         first = first[order]
         counts = counts[order].astype(float)
-        members: list[list[int]] = [[] for _ in range(len(first))]
-        for i, c in enumerate(cls):
-            members[c].append(i)
         collapsed = replace(
             self,
             workloads=[self.workloads[i] for i in first],
@@ -218,7 +268,7 @@ class PlacementProblem:
             demand=self.demand[first] * counts,
             cap=self.cap[first] * counts,
             weight=self.weight[first] * counts,
-            members=members,
+            members=Groups.of_classes(cls, len(first)),
         )
         return collapsed, cls
 
@@ -242,12 +292,13 @@ def problem_from_scenario(
         measure = limits.vendor_share.measure
         shares += [ShareBound(v, "max", s) for v, s in limits.vendor_share.max.items() if s < 1]
         shares += [ShareBound(v, "min", s) for v, s in limits.vendor_share.min.items() if s > 0]
+    columns = loaded.columns
     return PlacementProblem(
-        workloads=[w.name for w in scn.workloads],
+        workloads=list(columns.names),
         pools=[p.name for p in scn.pools],
         T=matrix.value[:, pool_cols],
-        demand=np.array([w.demand.value for w in scn.workloads], dtype=float),
-        cap=np.array([w.max_accelerators or np.inf for w in scn.workloads], dtype=float),
+        demand=columns.demand.copy(),
+        cap=columns.cap.copy(),
         cost=np.array(
             [c.total for c in costs]
             if costs is not None

@@ -22,8 +22,9 @@ __all__ = ["check_outputs", "child_path", "write_atomic"]
 Named = Mapping[str, "Path | None"]
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename: never a half-written file.
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write `text` (or bytes) to `path` through a temporary file and a rename: never a
+    half-written file.
 
     The temporary file is created with mode 0666 less the umask (as `open()` would create the
     file), not mkstemp's 0600, so the output is as readable as any file the user writes."""
@@ -32,8 +33,12 @@ def write_atomic(path: str | Path, text: str) -> None:
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        if isinstance(text, bytes):
+            with os.fdopen(fd, "wb") as out:
+                out.write(text)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -3,6 +3,10 @@ Estimated figures are marked as such wherever they appear."""
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
+from typing import TypeVar
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -25,9 +29,11 @@ __all__ = [
     "print_plan",
 ]
 
+T = TypeVar("T")
 ORIGIN_MARK = {"measured": "", "calibrated": " (cal)", "estimated": " (est)"}
-#: rows of the terminal view of a plan: a huge plan shows its first rows, the JSON has them all
-MAX_ASSIGNMENTS, MAX_WORKLOADS, MAX_INELIGIBLE = 200, 100, 60
+#: rows of the terminal view of a plan: a larger plan shows its largest rows and the totals of
+#: all of them; the JSON has every row
+MAX_ASSIGNMENTS, MAX_WORKLOADS, MAX_INELIGIBLE = 40, 20, 60
 
 
 def num(x: float | None, fmt: str = ",.0f") -> str:
@@ -83,6 +89,13 @@ def catalog_table(record: CatalogRecord) -> Table:
     return t
 
 
+def _top(rows: list[T], n: int, key: Callable[[T], float]) -> list[T]:
+    """All rows if there are at most `n`, else the `n` largest by `key`, largest first."""
+    if len(rows) <= n:
+        return rows
+    return heapq.nlargest(n, rows, key=key)
+
+
 def _rack_cell(acc: Accelerator) -> str:
     """A rack-scale part's rack: `72 x 120 kW* liquid` (* = unconfirmed kW); '-' for others."""
     if acc.rack is None:
@@ -130,8 +143,13 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     served = _served_line(plan)
     if served:
         console.print(served)
+    assignments = plan.assignments or []
+    shown = _top(assignments, MAX_ASSIGNMENTS, key=lambda a: a.accelerators)
+    what = "Assignments"
+    if len(shown) < len(assignments):
+        what = f"Assignments, the {len(shown)} largest of {len(assignments):,}"
     t = Table(
-        title="Assignments (throughput origin; * = not measured for this scenario: a roofline "
+        title=f"{what} (throughput origin; * = not measured for this scenario: a roofline "
         "estimate, or one calibrated by the probe profile or the published results named; "
         "interval: of the throughput per accelerator)"
     )
@@ -148,8 +166,7 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     for col in cols:
         right = col in ("accelerators", "served units/s", "interval")
         t.add_column(col, justify="right" if right else "left")
-    assignments = plan.assignments or []
-    for a in assignments[:MAX_ASSIGNMENTS]:
+    for a in shown:
         t.add_row(
             a.workload,
             a.pool,
@@ -160,8 +177,15 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
             _spread(a),
             escape(a.source or ""),
         )
-    if len(assignments) > MAX_ASSIGNMENTS:
-        t.caption = f"first {MAX_ASSIGNMENTS} of {len(assignments)} rows; --json for all"
+    if len(shown) < len(assignments):
+        t.caption = f"… {len(assignments) - len(shown):,} more assignments; --json for all"
+        t.add_section()
+        t.add_row(
+            f"all {len(assignments):,}",
+            "",
+            "",
+            num(sum(a.accelerators for a in assignments)),
+        )
     console.print(t)
     fractions = plan.objective != "min_cost"  # what the served objectives decide
     t = Table(title="Workloads")
@@ -170,7 +194,9 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     cols += ["level"] if plan.levels else []
     for col in cols:
         t.add_column(col, justify="left" if col in ("workload", "unit") else "right")
-    for w in (plan.workloads or [])[:MAX_WORKLOADS]:
+    workloads = plan.workloads or []
+    shown_w = _top(workloads, MAX_WORKLOADS, key=lambda w: w.cost_per_hour)
+    for w in shown_w:
         row = [
             w.name,
             num(w.demand, ",.4g"),
@@ -183,6 +209,18 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
         row += [f"{w.served_fraction:.2%}"] if fractions else []
         row += [f"{w.level:.2%}" if w.level is not None else "-"] if plan.levels else []
         t.add_row(*row)
+    if len(shown_w) < len(workloads):
+        t.caption = f"… {len(workloads) - len(shown_w):,} more workloads; --json for all"
+        t.add_section()
+        t.add_row(
+            f"all {len(workloads):,}",
+            "",
+            "",
+            "",
+            num(sum(w.accelerators for w in workloads)),
+            num(sum(w.cost_per_hour for w in workloads)),
+        )
+        t.title = f"Workloads: the {len(shown_w)} costliest of {len(workloads):,}"
     console.print(t)
     if plan.levels:
         t = Table(title="Water-filling levels, lowest first")

@@ -61,8 +61,8 @@ class SolverInfo(Part):
 
 
 class Assignment(Part):
-    """Accelerators of one pool given to one workload, where the throughput came from, and its
-    interval."""
+    """Accelerators of one pool given to one workload, where the throughput came from, and the
+    interval of an estimated or calibrated one (a measured one's is its value)."""
 
     workload: str = Field(min_length=1)
     pool: str = Field(min_length=1)

@@ -50,7 +50,7 @@ class PlanRunOptions(_Options):
     estimates; `benchmarks`: the packaged table of published results, or none."""
 
     method: Literal["auto", "decomposition", "lp"] = "auto"
-    matrix: bool = True
+    matrix: bool = False  # as the command line: every matrix cell only on request
     frontier: bool = False
     pessimistic: bool = False
     benchmarks: Literal["packaged", "none"] = "packaged"
