@@ -16,6 +16,7 @@ import numpy as np
 from polyfleet.economics import HOURS_PER_YEAR
 from polyfleet.economics.cost import CostBreakdown
 from polyfleet.economics.deal import DealValuation, value_deal
+from polyfleet.errors import SolverError
 from polyfleet.inputs.benchmarks import PACKAGED
 from polyfleet.inputs.scenario import LoadedScenario
 from polyfleet.perfmodel import ThroughputMatrix, build_matrix
@@ -358,7 +359,14 @@ def solve_problem(
     if method == "lp":
         return lexicographic_lp(problem) if lexicographic else solve_lp(problem, objective)
     if objective == "min_cost":
-        return solve_decomposed(problem)
+        try:
+            return solve_decomposed(problem)
+        except SolverError as e:
+            # near the edge of feasibility the decomposition's phase 1 can stall; the whole LP
+            # (with its least-violation stage) settles it exactly
+            if method != "auto" or e.status != "iteration limit":
+                raise
+            return solve_lp(problem, objective)
     if objective == "max_served":
         return solve_max_served(problem)
     return solve_lexicographic(problem) if lexicographic else solve_max_min(problem)
