@@ -181,6 +181,11 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("power-cap-inf.yaml", "limits.power_cap_mw", "inf"),
         ("share-nan.yaml", "limits.vendor_share.max.nvidia", "nan"),
         ("tdp-huge.yaml", "catalog[0].tdp_w", "1e+308"),
+        ("build-named-like-pool.yaml", "builds[0].name (nv)", "'nv'"),
+        ("pool-named-buy.yaml", "pools[0].name (nv+buy)", "may not end in '+buy'"),
+        ("every-pool-to-buy.yaml", "field 'pools'", "2 pools of count 0"),
+        ("max-purchase-not-purchasable.yaml", "pools[0].max_purchase (nv)", "not purchasable"),
+        ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
     ],
     "procurement": [
         ("misspelt-key.yaml", "'discount_rte'", "did you mean 'discount_rate'"),
@@ -195,6 +200,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("time-limit-inf.yaml", "time_limit_s", "inf"),
         ("demand-inf.yaml", "workloads[0].demand.value", "inf"),
         ("max-nodes-huge.yaml", "offers[0].max_nodes_per_year", "1e+30"),
+        ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
     ],
     "deal": [
         ("misspelt-key.yaml", "'valuaton_date'", "did you mean 'valuation_date'"),

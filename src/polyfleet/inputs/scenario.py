@@ -51,6 +51,7 @@ from polyfleet.inputs.reader import dotted, line_of, read_document
 from polyfleet.inputs.site import Site, check_site_names, rack_refusal
 
 __all__ = [
+    "BUY_SUFFIX",
     "Demand",
     "Limits",
     "LoadedScenario",
@@ -66,6 +67,8 @@ __all__ = [
     "parse_scenario",
 ]
 
+#: Leverage's name for the units a purchasable pool buys: the pool's name and this.
+BUY_SUFFIX = "+buy"
 Objective = Literal["min_cost", "max_served", "max_min_served"]
 WorkloadKind = Literal["train", "serve", "recsys", "infer", "custom"]
 ShareMeasure = Literal["count", "power", "spend"]
@@ -88,7 +91,16 @@ class VendorShare(InputModel):
     @field_validator("max", "min")
     @classmethod
     def _lower_keys(cls, value: dict[str, float]) -> dict[str, float]:
-        return {k.strip().lower(): v for k, v in value.items()}
+        out: dict[str, float] = {}
+        given: dict[str, str] = {}
+        for key, share in value.items():
+            vendor = key.strip().lower()
+            if vendor in out:  # YAML keeps both 'NVIDIA' and 'nvidia': one would be lost
+                raise ValueError(
+                    f"vendor {vendor} is given twice, as {given[vendor]!r} and {key!r}"
+                )
+            out[vendor], given[vendor] = share, key
+        return out
 
     @model_validator(mode="after")
     def _consistent(self) -> VendorShare:
@@ -249,13 +261,43 @@ class Scenario(InputModel):
         return sum(p.count for p in self.pools)
 
     @model_validator(mode="after")
-    def _unique_names(self) -> Scenario:
+    def _coherent(self) -> Scenario:
+        """Names unique and apart from the ones leverage gives the pools it adds (a build's, a
+        purchasable pool's bought units), and no purchase bound on a pool that buys nothing."""
         for what, items in (("pools", self.pools), ("workloads", self.workloads)):
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.name in seen:
                     raise FieldError(f"duplicate {what[:-1]} name '{item.name}'", what, i, "name")
                 seen.add(item.name)
+        for i, pool in enumerate(self.pools):
+            if pool.name.endswith(BUY_SUFFIX):
+                raise FieldError(
+                    f"a pool's name may not end in '{BUY_SUFFIX}': leverage names the units a "
+                    "purchasable pool buys so",
+                    "pools",
+                    i,
+                    "name",
+                )
+            if pool.max_purchase is not None and not pool.purchasable:
+                raise FieldError(
+                    "max_purchase bounds what a purchasable pool buys, and this pool is not "
+                    "purchasable: add purchasable: true, or drop max_purchase",
+                    "pools",
+                    i,
+                    "max_purchase",
+                )
+        pools = {p.name for p in self.pools}
+        for i, build in enumerate(self.builds):
+            if build.name in pools:
+                raise FieldError(
+                    "a build's name must differ from every pool's: leverage weighs the build "
+                    "as a pool of that name",
+                    "builds",
+                    i,
+                    "name",
+                    value=build.name,
+                )
         return self
 
 
@@ -314,6 +356,15 @@ def parse_scenario(
     candidates = tuple(p for p in scenario.pools if p.purchasable and p.count == 0)
     if candidates:
         today = [p for p in scenario.pools if not (p.purchasable and p.count == 0)]
+        if not today:
+            raise InputError(
+                "every pool is purchasable with count 0, so today's fleet is empty: give a pool "
+                "the accelerators the fleet has (count > 0)",
+                file=file,
+                field="pools",
+                value=f"{len(candidates)} pools of count 0",
+                line=line_of(text, ["pools"]),
+            )
         scenario = scenario.model_copy(update={"pools": today})
     return LoadedScenario(
         scenario=scenario,
