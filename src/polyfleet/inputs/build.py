@@ -61,6 +61,7 @@ __all__ = [
     "ScenarioBuild",
     "add_builds",
     "build_accelerator",
+    "check_ship_years",
     "load_build_file",
     "parse_build_file",
 ]
@@ -245,6 +246,24 @@ def add_builds(
     return Catalog([*catalog.values(), *entries], catalog.origin, references=catalog.references)
 
 
+def check_ship_years(
+    builds: Sequence[Build],
+    years: Sequence[int],
+    fail: Fail,
+    where: Callable[[int], list[str | int]] = _in_builds,
+) -> None:
+    """A build weighed over a horizon must ship within it: one that ships after its last year
+    could never serve, and its NRE would buy nothing."""
+    for i, build in enumerate(builds):
+        if build.first_ship_year > years[-1]:
+            raise fail(
+                f"the build ships in {build.first_ship_year}, after the last year of the horizon "
+                f"({years[-1]}): no year could use it",
+                [*where(i), "first_ship_year"],
+                build.first_ship_year,
+            )
+
+
 def check_scenario_builds(builds: Sequence[ScenarioBuild], fail: Fail) -> None:
     """A scenario weighs every subset of its builds: at most MAX_SCENARIO_BUILDS of them."""
     if len(builds) > MAX_SCENARIO_BUILDS:
@@ -277,6 +296,15 @@ def parse_build_file(
         raise fail(f"{len(spec.units)} values for {len(spec.years)} years", ["units"], spec.units)
     base = load_catalog(spec.catalog, file=file, text=text)
     catalog = add_builds(base, [spec.build], fail, lambda _: ["build"])
+    check_ship_years([spec.build], spec.years, fail, lambda _: ["build"])
+    if spec.build.max_units_per_year is not None:
+        raise fail(
+            "build-vs-buy weighs every unit in `units`; a cap on the units built a year would "
+            "leave work unserved, which it does not weigh: drop it, or weigh the build in a "
+            "procurement file",
+            ["build", "max_units_per_year"],
+            spec.build.max_units_per_year,
+        )
     if spec.work is not None and spec.work not in spec.build.performance:
         raise fail(
             f"the build has no performance figure for {spec.work} work; rated: "
