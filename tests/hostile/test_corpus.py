@@ -333,6 +333,16 @@ OPTIONS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("run --retries -1", (*RUN, "--retries", "-1"), ("--retries", "-1")),
     ("run --timeout nan", (*RUN, "--timeout", "nan"), ("--timeout", "nan")),
     ("plan --method", ("plan", SCENARIO, "--method", "simplex"), ("--method", "'simplex'")),
+    (
+        "leverage --address local",
+        ("leverage", SCENARIO, "--address", "local"),
+        ("--address", "'local'", "--workers"),
+    ),
+    (
+        "leverage --address a:b:c",  # printed as given, not as an emoji code
+        ("leverage", SCENARIO, "--address", "a:b:c"),
+        ("--address", "'a:b:c'"),
+    ),
 ]
 USAGE: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("tco --capex abc", ("tco", "h100-sxm", "--capex", "abc"), ("Invalid value", "--capex")),
