@@ -208,6 +208,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("max-nodes-huge.yaml", "offers[0].max_nodes_per_year", "1e+30"),
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
         ("build-ships-after-horizon.yaml", "builds[0].first_ship_year", "2030"),
+        ("build-vendor-blank.yaml", "builds[0].vendor", "must not be blank"),
     ],
     "build-file": [
         ("ship-after-horizon.yaml", "build.first_ship_year", "after the last year"),
@@ -229,6 +230,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("instead-two-prices.yaml", "field 'instead'", "are alternatives"),
         ("instead-unrelated.yaml", "instead.relative_performance", "h100-sxm"),
         ("work-unrated.yaml", "field 'work'", "'train'"),
+        ("vendor-blank.yaml", "build.vendor", "must not be blank"),
     ],
     "deal": [
         ("misspelt-key.yaml", "'valuaton_date'", "did you mean 'valuation_date'"),

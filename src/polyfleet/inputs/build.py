@@ -92,7 +92,10 @@ class Build(InputModel):
     @field_validator("name", "vendor")
     @classmethod
     def _lower(cls, value: str) -> str:
-        return value.strip().lower()
+        value = value.strip().lower()
+        if not value:  # a catalog entry needs a vendor: a blank one failed deep inside
+            raise ValueError("must not be blank")
+        return value
 
 
 class ScenarioBuild(Build):
