@@ -192,6 +192,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("every-pool-to-buy.yaml", "field 'pools'", "2 pools of count 0"),
         ("max-purchase-not-purchasable.yaml", "pools[0].max_purchase (nv)", "not purchasable"),
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
+        ("catalog-relative.yaml", "catalog[1].relative", "under `builds:`"),
     ],
     "procurement": [
         ("misspelt-key.yaml", "'discount_rte'", "did you mean 'discount_rate'"),
