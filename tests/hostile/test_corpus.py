@@ -193,6 +193,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("max-purchase-not-purchasable.yaml", "pools[0].max_purchase (nv)", "not purchasable"),
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
         ("catalog-relative.yaml", "catalog[1].relative", "under `builds:`"),
+        ("min-share-only-to-buy.yaml", "limits.vendor_share.min.amd", "no pool has a amd"),
     ],
     "procurement": [
         ("misspelt-key.yaml", "'discount_rte'", "did you mean 'discount_rate'"),

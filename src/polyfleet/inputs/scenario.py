@@ -451,7 +451,10 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
             )
         if pool.purchasable:
             _check_purchasable(pool, acc, ["pools", i, "purchasable"], fail)
-    pool_vendors = {catalog[p.accelerator].vendor for p in scn.pools}
+    # today's fleet: a purchasable pool of count 0 is only a part the fleet could buy
+    pool_vendors = {
+        catalog[p.accelerator].vendor for p in scn.pools if not (p.purchasable and p.count == 0)
+    }
     for i, wl in enumerate(scn.workloads):
         resolved: dict[str, float] = {}
         for key, value in wl.throughput.items():
