@@ -287,6 +287,13 @@ class Scenario(InputModel):
                     i,
                     "max_purchase",
                 )
+        if all(p.purchasable and p.count == 0 for p in self.pools):
+            raise FieldError(
+                "every pool is purchasable with count 0, so today's fleet is empty: give a pool "
+                "the accelerators the fleet has (count > 0)",
+                "pools",
+                value=f"{len(self.pools)} pools of count 0",
+            )
         pools = {p.name for p in self.pools}
         for i, build in enumerate(self.builds):
             if build.name in pools:
@@ -356,15 +363,6 @@ def parse_scenario(
     candidates = tuple(p for p in scenario.pools if p.purchasable and p.count == 0)
     if candidates:
         today = [p for p in scenario.pools if not (p.purchasable and p.count == 0)]
-        if not today:
-            raise InputError(
-                "every pool is purchasable with count 0, so today's fleet is empty: give a pool "
-                "the accelerators the fleet has (count > 0)",
-                file=file,
-                field="pools",
-                value=f"{len(candidates)} pools of count 0",
-                line=line_of(text, ["pools"]),
-            )
         scenario = scenario.model_copy(update={"pools": today})
     return LoadedScenario(
         scenario=scenario,
