@@ -211,6 +211,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
         ("build-ships-after-horizon.yaml", "builds[0].first_ship_year", "2030"),
         ("build-vendor-blank.yaml", "builds[0].vendor", "must not be blank"),
+        ("build-node-huge.yaml", "builds[0].power_w", "70000 kW a node"),
     ],
     "build-file": [
         ("ship-after-horizon.yaml", "build.first_ship_year", "after the last year"),
@@ -233,6 +234,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("instead-unrelated.yaml", "instead.relative_performance", "h100-sxm"),
         ("work-unrated.yaml", "field 'work'", "'train'"),
         ("vendor-blank.yaml", "build.vendor", "must not be blank"),
+        ("power-tiny-node.yaml", "build.power_w", "0.008 kW a node"),
     ],
     "deal": [
         ("misspelt-key.yaml", "'valuaton_date'", "did you mean 'valuation_date'"),

@@ -35,6 +35,7 @@ from polyfleet.catalog import Accelerator, Catalog, RatedKind, load_catalog
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
     LIMITS,
+    RANGES,
     AcceleratorsPerNode,
     Count,
     Fraction,
@@ -69,6 +70,7 @@ __all__ = [
 #: The vendor an in-house accelerator is counted under unless its build names one.
 IN_HOUSE = "in-house"
 MAX_SCENARIO_BUILDS = int(LIMITS["scenario_builds"].value)
+NODE_KW = RANGES["node_power_kw"]
 
 Fail = Callable[[str, list[str | int], Any], Exception]
 
@@ -245,6 +247,15 @@ def add_builds(
                 build.relative_to,
             )
         build.relative_to = ref_id
+        per_node = build.units_per_node or reference.gpus_per_node
+        node_kw = build.power_w * per_node / 1000.0
+        if not NODE_KW.contains(node_kw):  # a catalog entry's range, not the field's own
+            raise fail(
+                f"{build.power_w:g} W x {per_node} units per node is {node_kw:g} kW a node; "
+                f"{NODE_KW.label} must be {NODE_KW.rule()} {NODE_KW.unit}",
+                [*at, "power_w"],
+                build.power_w,
+            )
         entries.append(build_accelerator(build, reference))
     return Catalog([*catalog.values(), *entries], catalog.origin, references=catalog.references)
 
