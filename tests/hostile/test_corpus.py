@@ -235,6 +235,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("work-unrated.yaml", "field 'work'", "'train'"),
         ("vendor-blank.yaml", "build.vendor", "must not be blank"),
         ("power-tiny-node.yaml", "build.power_w", "0.008 kW a node"),
+        ("instead-reference-not-one.yaml", "instead.relative_performance", "1 x itself"),
     ],
     "deal": [
         ("misspelt-key.yaml", "'valuaton_date'", "did you mean 'valuation_date'"),

@@ -358,6 +358,13 @@ def parse_build_file(
             alt_id,
         )
     ratio = instead.relative_performance
+    if ratio is not None and ratio != 1.0 and alt_id == spec.build.relative_to:
+        raise fail(
+            f"{alt_id} is the build's reference part, so it runs the work at 1 x itself: the "
+            "build's `performance` says how the build compares",
+            ["instead", "relative_performance"],
+            ratio,
+        )
     if ratio is None and alt_id != spec.build.relative_to:
         raise fail(
             f"{alt_id} is not the build's reference part ({spec.build.relative_to}): give how "
