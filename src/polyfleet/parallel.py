@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from polyfleet.errors import InputError
+from polyfleet.errors import InputError, PolyfleetError
 
 __all__ = ["Mapper", "cluster_map", "serial_map"]
 
@@ -95,6 +95,12 @@ def cluster_map(address: str | None = None, workers: int | None = None) -> Itera
         return
     from polyfleet.extras import require
 
+    if address is not None and address.strip().lower() == "local":
+        raise InputError(
+            "'local' would start a new cluster: give --workers N for a local one",
+            field="--address",
+            value=address,
+        )
     ray = require("ray", extra="run", what=NEEDS_RAY)
     joined = False
     if not ray.is_initialized():
@@ -102,7 +108,14 @@ def cluster_map(address: str | None = None, workers: int | None = None) -> Itera
             from polyfleet.dispatch.cluster import check_reachable
 
             check_reachable(address)
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            try:
+                ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            except Exception as exc:  # Ray raises ConnectionError, RuntimeError or Exception
+                why = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+                raise PolyfleetError(
+                    f"cannot join the Ray cluster at {address}: {why}; is it up? Start one "
+                    "with `polyfleet cluster up SCENARIO --local`, or give --workers N"
+                ) from None
         else:
             ray.init(
                 num_cpus=workers,

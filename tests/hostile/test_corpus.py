@@ -5,7 +5,8 @@ value, no traceback, within 10 s of CPU and 1 GiB, having written nothing.
 The corpus: `common/` holds what the shared reader refuses for every file kind (alias bomb, deep
 nesting, duplicate keys, impossible dates, empty, not UTF-8, wrong top level, unsafe tags); each
 kind's folder holds its valid base (`valid/`) with one field made non-finite, absurd, misspelt or
-inconsistent (`benchmarks/`: tables of published results, read by `calibrate` and `plan`).
+inconsistent (`benchmarks/`: tables of published results, read by `calibrate` and `plan`;
+`build-file/`: build files, read by `build-vs-buy`).
 Command-line options are listed below (OPTIONS, USAGE).
 
 Each command runs in its own child process, forked from one of a few processes that imported the
@@ -68,7 +69,11 @@ COMMANDS: dict[str, dict[str, tuple[str, ...]]] = {
         "leverage": ("leverage", "{file}", "--json"),
         "frontier": ("frontier", "{file}", "--html", "{tmp}/frontier.html"),
     },
-    "procurement": {"procure": ("procure", "{file}", "--out", "{tmp}/procure.json")},
+    "procurement": {
+        "procure": ("procure", "{file}", "--out", "{tmp}/procure.json"),
+        "procure --lock-in": ("procure", "{file}", "--lock-in", "--json"),
+    },
+    "build-file": {"build-vs-buy": ("build-vs-buy", "{file}", "--out", "{tmp}/build.json")},
     "deal": {"deal": ("deal", "{file}", "--no-sensitivity", "--html", "{tmp}/deal.html")},
     "profile": {
         "plan --profiles": (
@@ -121,6 +126,7 @@ COMMANDS: dict[str, dict[str, tuple[str, ...]]] = {
 YAML_KINDS = (
     "scenario",
     "procurement",
+    "build-file",
     "deal",
     "jobs",
     "benchmarks",
@@ -181,6 +187,13 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("power-cap-inf.yaml", "limits.power_cap_mw", "inf"),
         ("share-nan.yaml", "limits.vendor_share.max.nvidia", "nan"),
         ("tdp-huge.yaml", "catalog[0].tdp_w", "1e+308"),
+        ("build-named-like-pool.yaml", "builds[0].name (nv)", "'nv'"),
+        ("pool-named-buy.yaml", "pools[0].name (nv+buy)", "may not end in '+buy'"),
+        ("every-pool-to-buy.yaml", "field 'pools'", "2 pools of count 0"),
+        ("max-purchase-not-purchasable.yaml", "pools[0].max_purchase (nv)", "not purchasable"),
+        ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
+        ("catalog-relative.yaml", "catalog[1].relative", "under `builds:`"),
+        ("min-share-only-to-buy.yaml", "limits.vendor_share.min.amd", "no pool has a amd"),
     ],
     "procurement": [
         ("misspelt-key.yaml", "'discount_rte'", "did you mean 'discount_rate'"),
@@ -195,6 +208,34 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("time-limit-inf.yaml", "time_limit_s", "inf"),
         ("demand-inf.yaml", "workloads[0].demand.value", "inf"),
         ("max-nodes-huge.yaml", "offers[0].max_nodes_per_year", "1e+30"),
+        ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
+        ("build-ships-after-horizon.yaml", "builds[0].first_ship_year", "2030"),
+        ("build-vendor-blank.yaml", "builds[0].vendor", "must not be blank"),
+        ("build-node-huge.yaml", "builds[0].power_w", "70000 kW a node"),
+    ],
+    "build-file": [
+        ("ship-after-horizon.yaml", "build.first_ship_year", "after the last year"),
+        ("max-units-per-year.yaml", "build.max_units_per_year", "1000"),
+        ("misspelt-key.yaml", "build.unit_cots", "did you mean 'unit_cost'"),
+        ("nre-nan.yaml", "build.nre", "nan"),
+        ("nre-huge.yaml", "build.nre", "1e+308"),
+        ("unit-cost-zero.yaml", "build.unit_cost", "(got 0)"),
+        ("power-inf.yaml", "build.power_w", "inf"),
+        ("slip-above-one.yaml", "build.slip_probability", "1.5"),
+        ("performance-tiny.yaml", "build.performance.serve", "1e-300"),
+        ("units-negative.yaml", "units[1]", "-1"),
+        ("units-too-few.yaml", "field 'units'", "2 values for 3 years"),
+        ("years-not-consecutive.yaml", "years[2]", "2030"),
+        ("discount-nan.yaml", "discount_rate", "nan"),
+        ("reference-unknown.yaml", "build.relative_to", "'b2000'"),
+        ("reference-itself.yaml", "build.relative_to", "'asic'"),
+        ("name-taken.yaml", "build.name", "already has b200"),
+        ("instead-two-prices.yaml", "field 'instead'", "are alternatives"),
+        ("instead-unrelated.yaml", "instead.relative_performance", "h100-sxm"),
+        ("work-unrated.yaml", "field 'work'", "'train'"),
+        ("vendor-blank.yaml", "build.vendor", "must not be blank"),
+        ("power-tiny-node.yaml", "build.power_w", "0.008 kW a node"),
+        ("instead-reference-not-one.yaml", "instead.relative_performance", "1 x itself"),
     ],
     "deal": [
         ("misspelt-key.yaml", "'valuaton_date'", "did you mean 'valuation_date'"),
@@ -299,6 +340,16 @@ OPTIONS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("run --retries -1", (*RUN, "--retries", "-1"), ("--retries", "-1")),
     ("run --timeout nan", (*RUN, "--timeout", "nan"), ("--timeout", "nan")),
     ("plan --method", ("plan", SCENARIO, "--method", "simplex"), ("--method", "'simplex'")),
+    (
+        "leverage --address local",
+        ("leverage", SCENARIO, "--address", "local"),
+        ("--address", "'local'", "--workers"),
+    ),
+    (
+        "leverage --address a:b:c",  # printed as given, not as an emoji code
+        ("leverage", SCENARIO, "--address", "a:b:c"),
+        ("--address", "'a:b:c'"),
+    ),
 ]
 USAGE: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("tco --capex abc", ("tco", "h100-sxm", "--capex", "abc"), ("Invalid value", "--capex")),
@@ -469,12 +520,13 @@ def test_every_command_refuses_every_hostile_file(case: Case, outcomes: dict[str
     "argv",
     [
         ("procure", str(VALID / "procurement.yaml"), "--out", "{tmp}/p.json"),
+        ("build-vs-buy", str(VALID / "build.yaml"), "--out", "{tmp}/b.json"),
         ("deal", DEAL, "--no-sensitivity"),
         ("plan", SCENARIO, "--profiles", str(VALID / "profile.json")),
         ("calibrate", "--benchmarks", str(VALID / "benchmarks.yaml")),
         ("plan", SCENARIO, "--benchmarks", str(VALID / "benchmarks.yaml")),
     ],
-    ids=["procure", "deal", "plan --profiles", "calibrate", "plan --benchmarks"],
+    ids=["procure", "build-vs-buy", "deal", "plan --profiles", "calibrate", "plan --benchmarks"],
 )
 def test_the_valid_bases_pass(argv: tuple[str, ...], runner: Runner, valid_plan: str):
     """The hostile files are their valid base with one edit: the base itself must pass."""

@@ -102,6 +102,19 @@ def test_budget_shortfall_is_an_answer_with_amounts():
     assert short["short_units"] == pytest.approx(12_000, rel=1e-6)
 
 
+def test_an_infeasible_plans_cost_is_what_it_buys_not_its_penalties():
+    # the objective once kept the shortfall's penalty (150 times the cost here), and each limit a
+    # "saving" that was mostly penalty
+    data = copy.deepcopy(BASE)
+    data["limits"]["budget_per_year"] = budget = 1_000 * 8 * (10_000 * 1.45 + 10e6 * 2.52e-3)
+    result = procure(_load(data)).to_dict()
+    assert result["status"] == "infeasible"
+    assert result["objective"] == pytest.approx(budget, rel=1e-6)  # the 1,000 nodes it buys
+    discounted = sum(c["discounted"] for c in result["cost_by_year"])
+    assert result["objective"] == pytest.approx(discounted, rel=1e-9)
+    assert result["binding_limits"] == []
+
+
 def test_installed_fleet_over_the_power_cap_is_reported():
     data = copy.deepcopy(BASE)
     data["installed"] = [{"accelerator": "mi300x", "count": 100_000, "retire_year": 2030}]

@@ -98,6 +98,19 @@ def test_rented_gpus_cost_their_rent_and_no_power_under_the_cap():
     assert np.allclose(out["gw_by_vendor"]["google"], 0.0)
 
 
+@pytest.mark.parametrize("cap", [0, 4_000])
+def test_a_rented_offers_cap_holds_even_at_zero(cap: int):
+    # a cap of 0 GPUs a year once read as no cap at all
+    data = copy.deepcopy(BASE)
+    data["offers"].append({"accelerator": "tpu7x", "per_gpu_hour": 0.5, "max_nodes_per_year": cap})
+    data["workloads"][0]["throughput"]["tpu7x"] = 2.0
+    out = _solve(data)
+    rented = {s["accelerator"]: s["gpus"] for s in out["schedule"]}
+    # the rent (0.5 x 8,760 = 4,380 a year for 2 jobs/s) beats buying: as much as the cap allows
+    assert rented.get("tpu7x", 0) == cap
+    assert rented["mi355x"] == 20_000 - 2 * cap
+
+
 def test_a_build_offered_as_an_offer_is_refused_at_its_field():
     data = _with_build(1e6)
     data["offers"].append({"accelerator": "acorn"})

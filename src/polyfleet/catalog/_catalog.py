@@ -323,6 +323,14 @@ class Catalog(Mapping[str, Accelerator]):
                     value=entry,
                     line=line_of(text, [field, i]),
                 )
+            if "relative" in entry:  # made by a build, which carries its NRE and ship year
+                raise CatalogError(
+                    "an in-house part is declared under `builds:`, not in the catalog",
+                    file=file,
+                    field=f"{field}[{i}].relative",
+                    value=entry["relative"],
+                    line=line_of(text, [field, i, "relative"]),
+                )
             key = self.find(str(entry["id"])) or str(entry["id"]).strip().lower()
             base = merged[key].model_dump(exclude_defaults=True) if key in merged else {}
             data = _deep_merge(base, dict(entry))

@@ -61,8 +61,11 @@ class _Commands(TyperGroup):
             raise
         except PolyfleetError as exc:
             label = "infeasible" if isinstance(exc, InfeasibleError) else "error"
-            err_console.print(
-                f"[red]{label}:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True
+            err_console.print(  # no emoji: a value like 'a:b:c' is printed as given
+                f"[red]{label}:[/red] {escape(str(exc))}",
+                highlight=False,
+                soft_wrap=True,
+                emoji=False,
             )
             raise typer.Exit(exc.exit_code) from None
 

@@ -272,13 +272,36 @@ def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InputError("a Ray address is HOST:PORT", field="--address", value=address)
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as conn:
+            speaks = _speaks_grpc(conn)
     except OSError as exc:
         why = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
         raise PolyfleetError(
             f"cannot reach the Ray cluster at {address} ({why} within {timeout:g} s); is it up? "
             "Start one with `polyfleet cluster up SCENARIO --local`, or check --address"
         ) from None
+    if not speaks:  # Ray would retry the handshake for minutes
+        raise PolyfleetError(
+            f"what answers at {address} is not a Ray cluster (it does not speak gRPC); give "
+            "the address `ray start --head` printed, or check --address"
+        )
+
+
+#: An HTTP/2 client's connection preface and an empty SETTINGS frame (RFC 9113, 3.4 and 6.5).
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _speaks_grpc(conn: socket.socket) -> bool:
+    """Whether the peer answers an HTTP/2 preface with a SETTINGS frame, as every gRPC server
+    (Ray's GCS and its client server) does; `conn`'s timeout bounds the wait."""
+    conn.sendall(_HTTP2_PREFACE)
+    head = b""
+    while len(head) < 9:
+        chunk = conn.recv(9 - len(head))
+        if not chunk:
+            return False
+        head += chunk
+    return head[3] == 4  # the frame type: SETTINGS
 
 
 def cluster_pools() -> dict[str, dict[str, Any]]:

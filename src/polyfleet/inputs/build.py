@@ -35,6 +35,7 @@ from polyfleet.catalog import Accelerator, Catalog, RatedKind, load_catalog
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
     LIMITS,
+    RANGES,
     AcceleratorsPerNode,
     Count,
     Fraction,
@@ -61,6 +62,7 @@ __all__ = [
     "ScenarioBuild",
     "add_builds",
     "build_accelerator",
+    "check_ship_years",
     "load_build_file",
     "parse_build_file",
 ]
@@ -68,6 +70,7 @@ __all__ = [
 #: The vendor an in-house accelerator is counted under unless its build names one.
 IN_HOUSE = "in-house"
 MAX_SCENARIO_BUILDS = int(LIMITS["scenario_builds"].value)
+NODE_KW = RANGES["node_power_kw"]
 
 Fail = Callable[[str, list[str | int], Any], Exception]
 
@@ -91,7 +94,10 @@ class Build(InputModel):
     @field_validator("name", "vendor")
     @classmethod
     def _lower(cls, value: str) -> str:
-        return value.strip().lower()
+        value = value.strip().lower()
+        if not value:  # a catalog entry needs a vendor: a blank one failed deep inside
+            raise ValueError("must not be blank")
+        return value
 
 
 class ScenarioBuild(Build):
@@ -241,8 +247,35 @@ def add_builds(
                 build.relative_to,
             )
         build.relative_to = ref_id
+        per_node = build.units_per_node or reference.gpus_per_node
+        node_kw = build.power_w * per_node / 1000.0
+        if not NODE_KW.contains(node_kw):  # a catalog entry's range, not the field's own
+            raise fail(
+                f"{build.power_w:g} W x {per_node} units per node is {node_kw:g} kW a node; "
+                f"{NODE_KW.label} must be {NODE_KW.rule()} {NODE_KW.unit}",
+                [*at, "power_w"],
+                build.power_w,
+            )
         entries.append(build_accelerator(build, reference))
     return Catalog([*catalog.values(), *entries], catalog.origin, references=catalog.references)
+
+
+def check_ship_years(
+    builds: Sequence[Build],
+    years: Sequence[int],
+    fail: Fail,
+    where: Callable[[int], list[str | int]] = _in_builds,
+) -> None:
+    """A build weighed over a horizon must ship within it: one that ships after its last year
+    could never serve, and its NRE would buy nothing."""
+    for i, build in enumerate(builds):
+        if build.first_ship_year > years[-1]:
+            raise fail(
+                f"the build ships in {build.first_ship_year}, after the last year of the horizon "
+                f"({years[-1]}): no year could use it",
+                [*where(i), "first_ship_year"],
+                build.first_ship_year,
+            )
 
 
 def check_scenario_builds(builds: Sequence[ScenarioBuild], fail: Fail) -> None:
@@ -277,6 +310,15 @@ def parse_build_file(
         raise fail(f"{len(spec.units)} values for {len(spec.years)} years", ["units"], spec.units)
     base = load_catalog(spec.catalog, file=file, text=text)
     catalog = add_builds(base, [spec.build], fail, lambda _: ["build"])
+    check_ship_years([spec.build], spec.years, fail, lambda _: ["build"])
+    if spec.build.max_units_per_year is not None:
+        raise fail(
+            "build-vs-buy weighs every unit in `units`; a cap on the units built a year would "
+            "leave work unserved, which it does not weigh: drop it, or weigh the build in a "
+            "procurement file",
+            ["build", "max_units_per_year"],
+            spec.build.max_units_per_year,
+        )
     if spec.work is not None and spec.work not in spec.build.performance:
         raise fail(
             f"the build has no performance figure for {spec.work} work; rated: "
@@ -316,6 +358,13 @@ def parse_build_file(
             alt_id,
         )
     ratio = instead.relative_performance
+    if ratio is not None and ratio != 1.0 and alt_id == spec.build.relative_to:
+        raise fail(
+            f"{alt_id} is the build's reference part, so it runs the work at 1 x itself: the "
+            "build's `performance` says how the build compares",
+            ["instead", "relative_performance"],
+            ratio,
+        )
     if ratio is None and alt_id != spec.build.relative_to:
         raise fail(
             f"{alt_id} is not the build's reference part ({spec.build.relative_to}): give how "

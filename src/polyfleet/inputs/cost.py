@@ -34,6 +34,7 @@ __all__ = [
     "Default",
     "OwnedCost",
     "PoolCost",
+    "check_purchasable",
     "cost_term",
     "defaults_markdown",
     "describe",
@@ -170,3 +171,25 @@ def defaults_markdown() -> str:
     rows = ["| term | default | source |", "|---|---|---|"]
     rows += [f"| {d.term} | {d.shown} | {d.source} |" for d in COST_DEFAULTS.values()]
     return "\n".join(rows)
+
+
+def check_purchasable(pool: Any, acc: Any, loc: list[str | int], fail: Any) -> None:
+    """A purchasable pool buys at its own owned terms, or (rented) at the catalog's price; a
+    rent-only part's pool rents more at its rent."""
+    owned = pool.cost is not None and not pool.cost.rented
+    if acc.rent_only:
+        return  # an owned rent-only pool is refused above; a rented one rents more
+    if not owned and acc.price.purchase is None:
+        fail(
+            f"pool {pool.name} is rented and the catalog has no purchase price for {acc.id}",
+            loc,
+            True,
+            f"Give one: catalog: [{{id: {acc.id}, price: {{purchase: ...}}}}]",
+        )
+    if not acc.power_known:
+        fail(
+            f"the catalog has no power figure for {acc.id}, which bought units' cost needs",
+            loc,
+            True,
+            f"Give one: catalog: [{{id: {acc.id}, tdp_w: ...}}]",
+        )

@@ -43,7 +43,7 @@ from polyfleet.inputs.base import (
     TimeLimitS,
     Year,
 )
-from polyfleet.inputs.build import Build, add_builds
+from polyfleet.inputs.build import Build, add_builds, check_ship_years
 from polyfleet.inputs.convert import resolve_name, validate
 from polyfleet.inputs.cost import OwnedCost, cost_term
 from polyfleet.inputs.deal import Deal, load_deals
@@ -183,6 +183,7 @@ def parse_procurement(
     if not proc.offers and not proc.builds:
         raise fail("nothing to buy: give offers or builds", ["offers"], [])
     catalog = add_builds(load_catalog(proc.catalog, file=file, text=text), proc.builds, fail)
+    check_ship_years(proc.builds, proc.years, fail)
 
     def resolve(name: str, loc: list[str | int]) -> str:
         return resolve_name(catalog, name, loc, file=file, text=text)

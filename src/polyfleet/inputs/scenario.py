@@ -46,14 +46,15 @@ from polyfleet.inputs.build import ScenarioBuild, add_builds, check_scenario_bui
 from polyfleet.inputs.bulk import bulk_columns, check_distinct
 from polyfleet.inputs.columns import WorkloadColumns
 from polyfleet.inputs.convert import FieldError, relative_file, resolve_name, validate
-from polyfleet.inputs.cost import PoolCost, cost_term
+from polyfleet.inputs.cost import PoolCost, check_purchasable, cost_term
 from polyfleet.inputs.deal import Deal, load_deals
 from polyfleet.inputs.model_shape import ModelShape
 from polyfleet.inputs.profile import Profile, load_profiles
 from polyfleet.inputs.reader import dotted, line_of, read_document
-from polyfleet.inputs.site import Site, check_site_names, rack_refusal
+from polyfleet.inputs.site import Site, check_pool_sites
 
 __all__ = [
+    "BUY_SUFFIX",
     "Demand",
     "Limits",
     "LoadedScenario",
@@ -69,6 +70,8 @@ __all__ = [
     "parse_scenario",
 ]
 
+#: Leverage's name for the units a purchasable pool buys: the pool's name and this.
+BUY_SUFFIX = "+buy"
 Objective = Literal["min_cost", "max_served", "max_min_served"]
 #: max_min_served: raise the smallest served fraction ("max_min"), or then each next-smallest in
 #: turn, water-filling ("lexicographic")
@@ -94,7 +97,16 @@ class VendorShare(InputModel):
     @field_validator("max", "min")
     @classmethod
     def _lower_keys(cls, value: dict[str, float]) -> dict[str, float]:
-        return {k.strip().lower(): v for k, v in value.items()}
+        out: dict[str, float] = {}
+        given: dict[str, str] = {}
+        for key, share in value.items():
+            vendor = key.strip().lower()
+            if vendor in out:  # YAML keeps both 'NVIDIA' and 'nvidia': one would be lost
+                raise ValueError(
+                    f"vendor {vendor} is given twice, as {given[vendor]!r} and {key!r}"
+                )
+            out[vendor], given[vendor] = share, key
+        return out
 
     @model_validator(mode="after")
     def _consistent(self) -> VendorShare:
@@ -266,13 +278,50 @@ class Scenario(InputModel):
         return self
 
     @model_validator(mode="after")
-    def _unique_names(self) -> Scenario:
+    def _coherent(self) -> Scenario:
+        """Names unique and apart from the ones leverage gives the pools it adds (a build's, a
+        purchasable pool's bought units), and no purchase bound on a pool that buys nothing."""
         for what, items in (("pools", self.pools), ("workloads", self.workloads)):
             seen: set[str] = set()
             for i, item in enumerate(items):
                 if item.name in seen:
                     raise FieldError(f"duplicate {what[:-1]} name '{item.name}'", what, i, "name")
                 seen.add(item.name)
+        for i, pool in enumerate(self.pools):
+            if pool.name.endswith(BUY_SUFFIX):
+                raise FieldError(
+                    f"a pool's name may not end in '{BUY_SUFFIX}': leverage names the units a "
+                    "purchasable pool buys so",
+                    "pools",
+                    i,
+                    "name",
+                )
+            if pool.max_purchase is not None and not pool.purchasable:
+                raise FieldError(
+                    "max_purchase bounds what a purchasable pool buys, and this pool is not "
+                    "purchasable: add purchasable: true, or drop max_purchase",
+                    "pools",
+                    i,
+                    "max_purchase",
+                )
+        if all(p.purchasable and p.count == 0 for p in self.pools):
+            raise FieldError(
+                "every pool is purchasable with count 0, so today's fleet is empty: give a pool "
+                "the accelerators the fleet has (count > 0)",
+                "pools",
+                value=f"{len(self.pools)} pools of count 0",
+            )
+        pools = {p.name for p in self.pools}
+        for i, build in enumerate(self.builds):
+            if build.name in pools:
+                raise FieldError(
+                    "a build's name must differ from every pool's: leverage weighs the build "
+                    "as a pool of that name",
+                    "builds",
+                    i,
+                    "name",
+                    value=build.name,
+                )
         return self
 
 
@@ -448,8 +497,11 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
                 "Rent it: cost: {per_gpu_hour: ...}",
             )
         if pool.purchasable:
-            _check_purchasable(pool, acc, ["pools", i, "purchasable"], fail)
-    pool_vendors = {catalog[p.accelerator].vendor for p in scn.pools}
+            check_purchasable(pool, acc, ["pools", i, "purchasable"], fail)
+    # today's fleet: a purchasable pool of count 0 is only a part the fleet could buy
+    pool_vendors = {
+        catalog[p.accelerator].vendor for p in scn.pools if not (p.purchasable and p.count == 0)
+    }
     for i, wl in enumerate(scn.workloads):
         ids = {key: resolve(key, ["workloads", i, "throughput", key]) for key in wl.throughput}
         if len(set(ids.values())) < len(ids):
@@ -512,31 +564,8 @@ def _check_meaning(scn: Scenario, catalog: Catalog, file: str, text: str | None,
             )
 
 
-def _check_purchasable(pool: Pool, acc: Any, loc: list[str | int], fail: Any) -> None:
-    """A purchasable pool buys at its own owned terms, or (rented) at the catalog's price; a
-    rent-only part's pool rents more at its rent."""
-    owned = pool.cost is not None and not pool.cost.rented
-    if acc.rent_only:
-        return  # an owned rent-only pool is refused above; a rented one rents more
-    if not owned and acc.price.purchase is None:
-        fail(
-            f"pool {pool.name} is rented and the catalog has no purchase price for {acc.id}",
-            loc,
-            True,
-            f"Give one: catalog: [{{id: {acc.id}, price: {{purchase: ...}}}}]",
-        )
-    if not acc.power_known:
-        fail(
-            f"the catalog has no power figure for {acc.id}, which bought units' cost needs",
-            loc,
-            True,
-            f"Give one: catalog: [{{id: {acc.id}, tdp_w: ...}}]",
-        )
-
-
 def _check_sites(scn: Scenario, catalog: Catalog, file: str, text: str | None, data: Any) -> None:
-    """Pools at sites: the site exists, a rack fits its cooling, the pool takes the site's PUE
-    when it gives none; and every pool a power limit counts has a power figure."""
+    """Pools at sites (see `check_pool_sites`), each error at its field and line."""
 
     def fail(msg: str, loc: list[str | int], value: Any, hint: str | None = None) -> InputError:
         line = line_of(text, loc)
@@ -544,47 +573,7 @@ def _check_sites(scn: Scenario, catalog: Catalog, file: str, text: str | None, d
             msg, file=file, field=_named(loc, data), value=value, line=line, hint=hint
         )
 
-    sites = check_site_names(scn.sites, fail)
-    for i, pool in enumerate(scn.pools):
-        if pool.site is None or not sites:
-            continue
-        site = sites.get(pool.site)
-        if site is None:
-            raise fail(f"unknown site; sites: {', '.join(sites)}", ["pools", i, "site"], pool.site)
-        acc = catalog[pool.accelerator]
-        refusal = rack_refusal(acc, site)
-        if refusal:
-            raise fail(
-                f"pool {pool.name} cannot be at site {site.name}: {refusal}",
-                ["pools", i, "site"],
-                pool.site,
-                "Put it at a site that can cool the rack, or raise the site's max_rack_kw",
-            )
-        if "pue" not in pool.model_fields_set and site.pue is not None:
-            pool.pue = site.pue
-    capped = {s.name for s in scn.sites if s.power_cap_mw is not None}
-    share = scn.limits.vendor_share
-    for i, pool in enumerate(scn.pools):
-        acc = catalog[pool.accelerator]
-        if acc.power_known:
-            continue
-        limits = []
-        if scn.limits.power_cap_mw is not None:
-            limits.append("the fleet's power cap")
-        if sites and pool.site in capped:
-            limits.append(f"the power cap of site {pool.site}")
-        if share is not None and share.measure == "power":
-            limits.append("the vendor shares by power")
-        if limits:
-            raise fail(
-                f"the catalog has no power figure for {acc.id} (none is published), and "
-                f"{' and '.join(limits)} {'count' if len(limits) > 1 else 'counts'} every "
-                "pool's power",
-                ["pools", i, "accelerator"],
-                pool.accelerator,
-                f"Give one in the scenario: catalog: [{{id: {acc.id}, node_power_kw: ...}}] "
-                "(kW per node) or tdp_w",
-            )
+    check_pool_sites(scn, catalog, fail)
 
 
 def load_scenario(path: str | Path) -> LoadedScenario:

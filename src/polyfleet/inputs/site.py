@@ -17,7 +17,7 @@ from pydantic import Field
 from polyfleet.catalog import Accelerator, Cooling
 from polyfleet.inputs.base import InputModel, PowerCapMw, Pue, RackKw
 
-__all__ = ["Site", "SiteBase", "check_site_names", "rack_refusal"]
+__all__ = ["Site", "SiteBase", "check_pool_sites", "check_site_names", "rack_refusal"]
 
 
 class SiteBase(InputModel):
@@ -64,3 +64,50 @@ def check_site_names(
             raise fail(f"duplicate site name '{site.name}'", ["sites", i, "name"], site.name)
         out[site.name] = site
     return out
+
+
+def check_pool_sites(scn: Any, catalog: Any, fail: Callable[..., Exception]) -> None:
+    """Pools at sites: the site exists, a rack fits its cooling, the pool takes the site's PUE
+    when it gives none; and every pool a power limit counts has a power figure. `scn` is a
+    scenario (pools, sites, limits); `fail(msg, loc, value, hint)` makes the error to raise."""
+    sites = check_site_names(scn.sites, fail)
+    for i, pool in enumerate(scn.pools):
+        if pool.site is None or not sites:
+            continue
+        site = sites.get(pool.site)
+        if site is None:
+            raise fail(f"unknown site; sites: {', '.join(sites)}", ["pools", i, "site"], pool.site)
+        acc = catalog[pool.accelerator]
+        refusal = rack_refusal(acc, site)
+        if refusal:
+            raise fail(
+                f"pool {pool.name} cannot be at site {site.name}: {refusal}",
+                ["pools", i, "site"],
+                pool.site,
+                "Put it at a site that can cool the rack, or raise the site's max_rack_kw",
+            )
+        if "pue" not in pool.model_fields_set and site.pue is not None:
+            pool.pue = site.pue
+    capped = {s.name for s in scn.sites if s.power_cap_mw is not None}
+    share = scn.limits.vendor_share
+    for i, pool in enumerate(scn.pools):
+        acc = catalog[pool.accelerator]
+        if acc.power_known:
+            continue
+        limits = []
+        if scn.limits.power_cap_mw is not None:
+            limits.append("the fleet's power cap")
+        if sites and pool.site in capped:
+            limits.append(f"the power cap of site {pool.site}")
+        if share is not None and share.measure == "power":
+            limits.append("the vendor shares by power")
+        if limits:
+            raise fail(
+                f"the catalog has no power figure for {acc.id} (none is published), and "
+                f"{' and '.join(limits)} {'count' if len(limits) > 1 else 'counts'} every "
+                "pool's power",
+                ["pools", i, "accelerator"],
+                pool.accelerator,
+                f"Give one in the scenario: catalog: [{{id: {acc.id}, node_power_kw: ...}}] "
+                "(kW per node) or tdp_w",
+            )

@@ -31,7 +31,7 @@ from polyfleet.economics.cost import HOURS_PER_YEAR, annuity_factor
 from polyfleet.inputs.benchmarks import PACKAGED
 from polyfleet.inputs.build import ScenarioBuild
 from polyfleet.inputs.cost import PoolCost
-from polyfleet.inputs.scenario import LoadedScenario, Pool
+from polyfleet.inputs.scenario import BUY_SUFFIX, LoadedScenario, Pool
 from polyfleet.plan import diagnose
 from polyfleet.plan.leverage import MOVE_TOL, Search, Solver, search_multiplier, work_share
 from polyfleet.plan.placement import prepare
@@ -40,7 +40,6 @@ from polyfleet.plan.solution import Solution
 
 __all__ = ["Options", "greenfield", "options_of", "switch_with_builds", "with_greenfield"]
 
-BUY_SUFFIX = "+buy"
 EXACT_GAP = 1e-9  # the premiums are differences of optima: solve them tightly
 
 

@@ -310,6 +310,21 @@ def _slack_blocks(model: Model) -> list[str]:
     return [b.slack for b in model.lp.rows.values() if b.slack is not None]
 
 
+def _uses_slack(model: Model, x: np.ndarray) -> bool:
+    """Whether a solution leaves demand unmet or a limit missed (beyond SLACK_TOL)."""
+    lp = model.lp
+    return any(float(np.max(x[lp.cols[b]], initial=0.0)) > SLACK_TOL for b in _slack_blocks(model))
+
+
+def _cost_without_slack(model: Model, x: np.ndarray) -> float:
+    """A solution's objective less its penalties: summed without them, since the penalties can
+    be 1e15 times the cost and a difference would keep only rounding."""
+    cost = model.lp.cost.copy()
+    for b in _slack_blocks(model):
+        cost[model.lp.cols[b]] = 0.0
+    return float(cost @ x)
+
+
 def _confirm(model: Model, res: dict[str, Any], gap: float, time_limit: float) -> dict[str, Any]:
     """Re-solve with every slack held at zero when the solution uses one, and keep that.
 
@@ -319,7 +334,7 @@ def _confirm(model: Model, res: dict[str, Any], gap: float, time_limit: float) -
     found in the time) do the slacks stand, and they are then the diagnosis."""
     lp = model.lp
     blocks = _slack_blocks(model)
-    if not any(float(np.max(res["x"][lp.cols[b]], initial=0.0)) > SLACK_TOL for b in blocks):
+    if not _uses_slack(model, res["x"]):
         return res
     zero = tuple((b, np.zeros(lp.cols[b].stop - lp.cols[b].start)) for b in blocks)
     try:
@@ -335,16 +350,19 @@ def procure(loaded: LoadedProcurement, *, limit_costs: bool = True) -> Procureme
     model = build_model(loaded)
     res = _solve_best(model, proc.mip_gap, proc.time_limit_s)
     res = _confirm(model, res, proc.mip_gap, proc.time_limit_s)
+    # an infeasible plan's cost is what it buys, not the penalties that price its shortfalls;
+    # nor do its limits have a price: lifting one mostly saves penalties
+    infeasible = _uses_slack(model, res["x"])
     result = ProcurementResult(
         name=proc.name,
         status=res["status"],
-        objective=res["objective"],
+        objective=_cost_without_slack(model, res["x"]) if infeasible else res["objective"],
         mip_gap=res["gap"],
         seconds=time.perf_counter() - t0,
         model=model,
         solution=res["x"],
     )
-    if limit_costs:
+    if limit_costs and not infeasible:
         lp = model.lp
         activity = lp.A @ res["x"]
         for key in [key for f in LIMITS if f in lp.rows for key in lp.rows[f].keys]:

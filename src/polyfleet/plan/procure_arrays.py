@@ -260,7 +260,7 @@ def _rented_kind(loaded: LoadedProcurement, offer: Offer, pue: float) -> Kind:
         opex_per_gpu_year=rent * HOURS_PER_YEAR,
         life=1,
         first_year=_first_year(loaded.procurement.years, offer.available_from),
-        max_nodes=float(offer.max_nodes_per_year) if offer.max_nodes_per_year else INF,
+        max_nodes=INF if offer.max_nodes_per_year is None else float(offer.max_nodes_per_year),
         deal=None,
         unit="gpu",
         rented=True,
