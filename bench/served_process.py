@@ -111,9 +111,9 @@ def scenario(n_w: int, n_p: int, objective: str, seed: int = 0) -> dict:
 
 
 def whole_process(path: Path, out: Path, matrix: bool) -> dict:
-    """`polyfleet plan PATH --json [--no-matrix] > OUT` under /usr/bin/time -v."""
+    """`polyfleet plan PATH --json [--matrix] > OUT` under /usr/bin/time -v."""
     exe = Path(sys.executable).parent / "polyfleet"
-    flags = [] if matrix else ["--no-matrix"]
+    flags = ["--matrix"] if matrix else []
     with out.open("wb") as sink:
         run = subprocess.run(
             ["/usr/bin/time", "-v", str(exe), "plan", str(path), "--json", *flags],
@@ -161,7 +161,7 @@ def main() -> None:
             t0 = time.perf_counter()
             path.write_text(json.dumps(scenario(n_w, n_p, objective)))
             made = time.perf_counter() - t0
-            for matrix in (True, False):
+            for matrix in (False, True):
                 res = whole_process(path, Path(tmp) / "out.json", matrix)
                 res.update(
                     objective=objective,
@@ -181,8 +181,8 @@ def main() -> None:
         "workloads with measured throughputs, the power cap and NVIDIA's power share both "
         "binding), wall clock and peak RSS of the whole process by /usr/bin/time -v; beside it "
         "the plan's own in-process split, from its `timings` (rest: the process less that "
-        "split: start-up, imports, the record and writing it). `--json` on this branch prints "
-        "every matrix cell (the default `--matrix`); `--no-matrix` leaves them out. Load "
+        "split: start-up, imports, the record and writing it). `--json` prints the compact "
+        "record (non-zero assignments; the default); `--matrix` adds every matrix cell. Load "
         f"average at the start {load:.1f} on 2 cores (the machine is shared: CPU seconds, user "
         "and system, beside the wall clock).\n",
         "| objective | output | input MB | whole process s (CPU s) | peak GiB | output MB "
@@ -194,7 +194,7 @@ def main() -> None:
         inside = sum(t.get(k) or 0.0 for k in ("load", "matrix", "deals", "build", "solve"))
         limits = [b for b in r["binding"] if not b.startswith("capacity")]
         lines.append(
-            f"| {r['objective']} | {'--json' if r['matrix'] else '--json --no-matrix'} "
+            f"| {r['objective']} | {'--json --matrix' if r['matrix'] else '--json'} "
             f"| {r['in_mb']:.0f} | {r['wall']:.1f} ({r['cpu']:.1f}) | {r['rss_gib']:.2f} "
             f"| {r['out_mb']:.0f} | {t['load']:.1f} | {t['matrix']:.1f} | {t['build']:.1f} "
             f"| {t['solve']:.1f} | {r['wall'] - inside:.1f} | {r['gap']:.1e} "

@@ -63,7 +63,7 @@ def plan(
         Path | None,
         typer.Option(
             help="Write the throughput matrix to this Parquet file, one row per cell "
-            "(needs polyfleet[tables])."
+            "(needs the tables extra: pip install 'polyfleet\\[tables]')."
         ),
     ] = None,
     profiles: Annotated[
