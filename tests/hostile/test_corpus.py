@@ -194,6 +194,9 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
         ("catalog-relative.yaml", "catalog[1].relative", "under `builds:`"),
         ("min-share-only-to-buy.yaml", "limits.vendor_share.min.amd", "no pool has a amd"),
+        ("purchasable-yes.yaml", "pools[1].purchasable (amd)", "must be true or false (got 'yes')"),
+        ("purchasable-one.yaml", "pools[1].purchasable (amd)", "must be true or false (got 1)"),
+        ("rent-only-zero.yaml", "catalog[0].rent_only", "must be true or false (got 0)"),
     ],
     "procurement": [
         ("misspelt-key.yaml", "'discount_rte'", "did you mean 'discount_rate'"),
@@ -253,6 +256,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("pue-nan.yaml", "pue", "nan"),
         ("shares-huge.yaml", "warrant.shares", "1e+308"),
         ("vendor-mismatch.yaml", "vendor", "nvidia"),
+        ("binding-yes.yaml", "capacity[0].binding", "must be true or false (got 'yes')"),
     ],
     "profile": [
         ("misspelt-key.json", "results[0].units_per_sec", "did you mean 'units_per_s'"),

@@ -5,8 +5,9 @@ Every number an input file or a command-line option gives is finite, is not a bo
 a demand, a count. The ranges are data (`RANGES`); the field types are made from them (`ranged`)
 and the README's table is generated from them (`ranges_markdown`), so the code, its error messages
 and the documentation say the same. `InputModel` refuses unknown fields and non-finite floats, and
-refuses, when a schema class is defined, any numeric field that does not use a ranged type — so a
-new input schema cannot forget a range.
+refuses, when a schema class is defined, any numeric field that does not use a ranged type and any
+boolean field that is not a `Flag` (true or false only) — so a new input schema cannot forget a
+range, nor read "yes" or 1 as true.
 
 Nothing here imports the rest of polyfleet: every schema module imports this one.
 """
@@ -38,6 +39,7 @@ __all__ = [
     "DeviceIndex",
     "EmbeddingDim",
     "EmbeddingGb",
+    "Flag",
     "FlopPerParam",
     "Fraction",
     "FrontierPoints",
@@ -491,6 +493,17 @@ def one_of(*values: int) -> Any:
 #: A workload tier: 1 or 2 (not `true`).
 Tier = one_of(1, 2)
 
+
+def _flag(value: Any) -> Any:
+    """Refuse what pydantic's lax mode reads as a boolean: "yes", "off", 1, 0."""
+    if not isinstance(value, bool):
+        raise PydanticCustomError("bool_strict", "must be true or false")
+    return value
+
+
+#: A yes-or-no field: `true` or `false` only (not "yes", 1 or 0), as numbers are never `true`.
+Flag = Annotated[bool, BeforeValidator(_flag), CHECKED]
+
 # ---------------------------------------------------------------------------------------------
 # the base model
 
@@ -507,6 +520,11 @@ class InputModel(BaseModel):
             if any(isinstance(m, Range | _Checked) for m in info.metadata):
                 continue
             bad = _unranged(info.annotation)
+            if bad == "bool":
+                raise TypeError(
+                    f"{cls.__name__}.{name}: a boolean in an input schema needs the strict type "
+                    "(polyfleet.inputs.base.Flag), not bool"
+                )
             if bad:
                 raise TypeError(
                     f"{cls.__name__}.{name}: a number in an input schema needs a ranged type "
@@ -514,14 +532,15 @@ class InputModel(BaseModel):
                 )
 
 
-_PLAIN = (str, bool, bytes, dt.date, dt.datetime, type(None))
+_PLAIN = (str, bytes, dt.date, dt.datetime, type(None))
 
 
 def _unranged(tp: Any) -> str | None:
-    """The first int/float (or integer Literal) inside `tp` not wrapped in a ranged type."""
+    """The first int/float (or integer Literal) inside `tp` not wrapped in a ranged type, or bool
+    not wrapped as a Flag."""
     if tp is Any or tp in _PLAIN:
         return None
-    if tp in (int, float):
+    if tp in (int, float, bool):
         return tp.__name__
     origin = typing.get_origin(tp)
     if origin is Annotated:

@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field, ValidationError
 
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
+    Flag,
     FrontierPoints,
     InputModel,
     McPaths,
@@ -50,9 +51,9 @@ class PlanRunOptions(_Options):
     estimates; `benchmarks`: the packaged table of published results, or none."""
 
     method: Literal["auto", "decomposition", "lp"] = "auto"
-    matrix: bool = False  # as the command line: every matrix cell only on request
-    frontier: bool = False
-    pessimistic: bool = False
+    matrix: Flag = False  # as the command line: every matrix cell only on request
+    frontier: Flag = False
+    pessimistic: Flag = False
     benchmarks: Literal["packaged", "none"] = "packaged"
     profiles: list[ProfileName] = Field(default_factory=list, max_length=64)
 
@@ -66,13 +67,13 @@ class FrontierRunOptions(_Options):
 
 
 class ProcureRunOptions(_Options):
-    limit_costs: bool = True
+    limit_costs: Flag = True
 
 
 class DealRunOptions(_Options):
     paths: McPaths | None = None
     seed: Seed | None = None
-    sensitivity: bool = True
+    sensitivity: Flag = True
 
 
 @dataclass(frozen=True, slots=True)
