@@ -215,6 +215,9 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("build-ships-after-horizon.yaml", "builds[0].first_ship_year", "2030"),
         ("build-vendor-blank.yaml", "builds[0].vendor", "must not be blank"),
         ("build-node-huge.yaml", "builds[0].power_w", "70000 kW a node"),
+        ("tier-vendor-unknown.yaml", "tiers[1].vendors[0]", "unknown vendor; known: amd"),
+        ("needs-vendor-unknown.yaml", "workloads[0].needs.vendors[0]", "unknown vendor"),
+        ("needs-accelerator-unknown.yaml", "workloads[0].needs.accelerators[0]", "'h1000'"),
     ],
     "build-file": [
         ("ship-after-horizon.yaml", "build.first_ship_year", "after the last year"),
