@@ -213,6 +213,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("max-nodes-huge.yaml", "offers[0].max_nodes_per_year", "1e+30"),
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
         ("build-ships-after-horizon.yaml", "builds[0].first_ship_year", "2030"),
+        ("offer-after-horizon.yaml", "offers[1].available_from", "after the last year"),
         ("build-vendor-blank.yaml", "builds[0].vendor", "must not be blank"),
         ("build-node-huge.yaml", "builds[0].power_w", "70000 kW a node"),
         ("tier-vendor-unknown.yaml", "tiers[1].vendors[0]", "unknown vendor; known: amd"),

@@ -209,6 +209,13 @@ def parse_procurement(
                 "an accelerator is offered twice", ["offers", i, "accelerator"], offer.accelerator
             )
         seen.add(offer.accelerator)
+        if offer.available_from is not None and offer.available_from > proc.years[-1]:
+            raise fail(
+                f"the offer is available from {offer.available_from}, after the last year of the "
+                f"horizon ({proc.years[-1]}): no year could buy it",
+                ["offers", i, "available_from"],
+                offer.available_from,
+            )
         if offer.deal is not None and offer.deal not in deals:
             raise fail(
                 f"unknown deal; deals: {', '.join(deals) or 'none'}",
