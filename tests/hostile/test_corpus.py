@@ -361,6 +361,22 @@ OPTIONS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         ("--address", "'a:b:c'"),
     ),
 ]
+# `-` for an output is not standard output: refused, never a file named `-`
+PROCUREMENT = str(VALID / "procurement.yaml")
+BUILD = str(VALID / "build.yaml")
+OPTIONS += [
+    (f"{' '.join(argv[::2])} {option} -", (*argv, option, "-"), (option, "'-'", "standard output"))
+    for argv, option in [
+        (("plan", SCENARIO), "--out"),
+        (("plan", SCENARIO), "--html"),
+        (("plan", SCENARIO), "--matrix-out"),
+        (("frontier", SCENARIO), "--html"),
+        (("procure", PROCUREMENT), "--out"),
+        (("build-vs-buy", BUILD), "--out"),
+        (("deal", DEAL), "--html"),
+        (("probe",), "--out"),
+    ]
+]
 USAGE: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("tco --capex abc", ("tco", "h100-sxm", "--capex", "abc"), ("Invalid value", "--capex")),
     ("deal --seed many", ("deal", DEAL, "--seed", "many"), ("Invalid value", "--seed")),
