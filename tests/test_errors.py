@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from polyfleet.cli import app
 from polyfleet.errors import (
+    NULL,
     CatalogError,
     InfeasibleError,
     InputError,
@@ -158,3 +159,12 @@ def test_errors_cross_a_process_boundary_as_themselves(error):
     back = pickle.loads(pickle.dumps(error))
     assert type(back) is type(error) and str(back) == str(error)
     assert vars(back) == vars(error)
+
+
+def test_null_is_shown_as_null_and_crosses_a_process_boundary():
+    import pickle
+
+    error = InputError("must be a number", file="f.yaml", field="count", value=NULL)
+    assert str(error).endswith("(got null)")
+    assert "(got" not in str(InputError("must be a number", field="count"))  # no value: none
+    assert pickle.loads(pickle.dumps(NULL)) is NULL

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from polyfleet.cli import app
 from polyfleet.errors import InputError
-from polyfleet.inputs.options import TcoOptions, parse_options
+from polyfleet.inputs.options import PlanOptions, TcoOptions, parse_options
 
 runner = CliRunner()
 
@@ -54,3 +54,10 @@ def test_parse_options_names_the_option_and_keeps_good_values():
     with pytest.raises(InputError) as err:
         parse_options(TcoOptions, power_price=80.0, facility_per_mw=float("nan"))
     assert err.value.field == "--facility-per-mw" and str(err.value.value) == "nan"
+
+
+def test_flag_options_take_true_or_false_only():
+    assert parse_options(PlanOptions, matrix=True).matrix is True
+    with pytest.raises(InputError, match="must be true or false") as err:
+        parse_options(PlanOptions, matrix=1)
+    assert err.value.field == "--matrix"

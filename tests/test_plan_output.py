@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from polyfleet.catalog import load_catalog
 from polyfleet.cli import app
-from polyfleet.report.terminal import MAX_ASSIGNMENTS, MAX_WORKLOADS, print_plan
+from polyfleet.report.terminal import MAX_ASSIGNMENTS, MAX_WORKLOADS, figure, print_plan
 from polyfleet.results.plan import PlanRecord
 
 runner = CliRunner()
@@ -148,3 +148,40 @@ def test_terminal_view_of_a_large_plan_shows_the_largest_rows_and_totals(large_j
     assert f"│ {biggest.workload} " in text
     total = sum(w.cost_per_hour for w in record.workloads or [])
     assert f"{total:,.0f}" in text
+
+
+def test_small_power_figures_do_not_read_as_zero(tmp_path: Path):
+    scenario = {
+        "name": "small",
+        "limits": {"power_cap_mw": 0.5},
+        "catalog": [{"id": "acc", "vendor": "amd", "memory_gb": 141, "tdp_w": 700}],
+        "pools": [{"name": "p", "accelerator": "acc", "count": 4, "cost": {"per_gpu_hour": 2}}],
+        "workloads": [
+            {"name": "w", "kind": "custom", "demand": {"value": 3}, "throughput": {"acc": 1.5}}
+        ],
+    }
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(scenario))
+    result = runner.invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert " of 0.5 MW cap" in result.output
+    assert not any(f" {zero} MW" in result.output for zero in ("0", "0.0"))
+    assert " 0.0 " not in result.output  # the pools' MW column
+
+
+@pytest.mark.parametrize(
+    ("x", "decimals", "shown"),
+    [
+        (0.5, 0, "0.5"),
+        (1.5, 0, "1.5"),
+        (250.0, 0, "250"),
+        (12_345.6, 0, "12,346"),
+        (0.0, 1, "0.0"),
+        (0.00328, 1, "0.00328"),
+        (3.28e-6, 3, "0.00000328"),
+        (5.678, 1, "5.68"),
+        (42.04, 1, "42.0"),
+    ],
+)
+def test_figures_keep_three_significant_digits_when_small(x, decimals, shown):
+    assert figure(x, decimals) == shown

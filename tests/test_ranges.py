@@ -26,6 +26,7 @@ import polyfleet.inputs.scenario as scenario_schema
 import polyfleet.inputs.site as site_schema
 from polyfleet.inputs.base import (
     RANGES,
+    Flag,
     InputModel,
     Tier,
     fields_by_range,
@@ -97,6 +98,20 @@ def test_a_schema_with_an_unranged_number_cannot_be_defined(annotation):
         create_model("Bad", __base__=InputModel, x=(annotation, ...))
 
 
+@pytest.mark.parametrize("annotation", [bool, bool | None, list[bool], bool | ranged("count")])
+def test_a_schema_with_a_lax_boolean_cannot_be_defined(annotation):
+    with pytest.raises(TypeError, match="needs the strict type"):
+        create_model("Bad", __base__=InputModel, x=(annotation, ...))
+
+
+@pytest.mark.parametrize("value", ["yes", "true", "on", 1, 0, 1.0, None])
+def test_flags_take_true_or_false_only(value):
+    model = create_model("F", __base__=InputModel, flag=(Flag, False))
+    assert model.model_validate({"flag": True}).flag is True
+    with pytest.raises(ValidationError, match="must be true or false"):
+        model.model_validate({"flag": value})
+
+
 def test_a_schema_of_ranged_numbers_and_other_fields_can():
     create_model(
         "Good",
@@ -105,7 +120,7 @@ def test_a_schema_of_ranged_numbers_and_other_fields_can():
         b=(dict[str, ranged("throughput")], ...),
         c=(list[ranged("budget")] | None, None),
         d=(str, ...),
-        e=(bool, False),
+        e=(Flag, False),
         f=(Literal["x", "y"], "x"),
         g=(dict[str, Any], {}),
     )

@@ -67,6 +67,16 @@ def test_outputs_that_cannot_be_written_are_refused(tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]  # the checks wrote nothing
 
 
+def test_a_dash_is_refused_not_written_as_a_file(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for outputs, folders in [({"--out": Path("-")}, None), (None, {"--profiles-out": "-"})]:
+        with pytest.raises(InputError, match="standard output") as err:
+            check_outputs(outputs, folders=folders)
+        assert err.value.value == "-"
+    check_outputs({"--out": Path("./-x")})  # a name that only starts with one is a name
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_child_paths_stay_in_their_folder(tmp_path: Path):
     assert child_path(tmp_path, "nv--job-1.json") == tmp_path / "nv--job-1.json"
     for name in ("../x.json", "a/../../x.json", "..", "", "/etc/passwd", "a\\b"):

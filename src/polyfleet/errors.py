@@ -22,6 +22,7 @@ from pathlib import PurePath
 from typing import Any, ClassVar
 
 __all__ = [
+    "NULL",
     "CatalogError",
     "InfeasibleError",
     "InputError",
@@ -30,6 +31,23 @@ __all__ = [
     "SolverError",
     "preview",
 ]
+
+
+class _Null:
+    """The value null (`null`, `~` or a key given nothing), as an error shows it: an InputError's
+    value None means it has no value to show, which is not the same."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "null"
+
+    def __reduce__(self) -> str:
+        return "NULL"  # unpickled as the one NULL
+
+
+#: An InputError's value when the input gave null where something else was required.
+NULL = _Null()
 
 #: Longest message and field path an InputError prints: a hostile file can make both huge.
 MAX_MESSAGE = 1000
@@ -44,6 +62,7 @@ _BOUNDED_REPR = (
     dt.timedelta,
     decimal.Decimal,
     PurePath,
+    _Null,
 )
 
 

@@ -170,6 +170,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("price-huge.yaml", "pools[0].cost.per_gpu_hour", "1e+308"),
         ("count-huge.yaml", "pools[0].count", "1e+30"),
         ("count-bool.yaml", "pools[0].count", "true"),
+        ("count-null.yaml", "pools[0].count", "(got null)"),
         ("pue-nan.yaml", "pools[0].pue", "nan"),
         ("availability-inf.yaml", "pools[0].availability", "inf"),
         ("capex-inf.yaml", "pools[1].cost.capex_per_gpu", "inf"),
@@ -194,6 +195,9 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
         ("catalog-relative.yaml", "catalog[1].relative", "under `builds:`"),
         ("min-share-only-to-buy.yaml", "limits.vendor_share.min.amd", "no pool has a amd"),
+        ("purchasable-yes.yaml", "pools[1].purchasable (amd)", "must be true or false (got 'yes')"),
+        ("purchasable-one.yaml", "pools[1].purchasable (amd)", "must be true or false (got 1)"),
+        ("rent-only-zero.yaml", "catalog[0].rent_only", "must be true or false (got 0)"),
     ],
     "procurement": [
         ("misspelt-key.yaml", "'discount_rte'", "did you mean 'discount_rate'"),
@@ -205,13 +209,18 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("installed-huge.yaml", "installed[0].count", "1e+30"),
         ("discount-nan.yaml", "discount_rate", "nan"),
         ("power-price-inf.yaml", "power_price_per_mwh", "inf"),
+        ("discount-null.yaml", "discount_rate", "(got null)"),
         ("time-limit-inf.yaml", "time_limit_s", "inf"),
         ("demand-inf.yaml", "workloads[0].demand.value", "inf"),
         ("max-nodes-huge.yaml", "offers[0].max_nodes_per_year", "1e+30"),
         ("share-vendor-twice.yaml", "limits.vendor_share.max", "as 'nvidia' and 'NVIDIA'"),
         ("build-ships-after-horizon.yaml", "builds[0].first_ship_year", "2030"),
+        ("offer-after-horizon.yaml", "offers[1].available_from", "after the last year"),
         ("build-vendor-blank.yaml", "builds[0].vendor", "must not be blank"),
         ("build-node-huge.yaml", "builds[0].power_w", "70000 kW a node"),
+        ("tier-vendor-unknown.yaml", "tiers[1].vendors[0]", "unknown vendor; known: amd"),
+        ("needs-vendor-unknown.yaml", "workloads[0].needs.vendors[0]", "unknown vendor"),
+        ("needs-accelerator-unknown.yaml", "workloads[0].needs.accelerators[0]", "'h1000'"),
     ],
     "build-file": [
         ("ship-after-horizon.yaml", "build.first_ship_year", "after the last year"),
@@ -253,6 +262,7 @@ KIND_FILES: dict[str, list[tuple[str, str, str]]] = {
         ("pue-nan.yaml", "pue", "nan"),
         ("shares-huge.yaml", "warrant.shares", "1e+308"),
         ("vendor-mismatch.yaml", "vendor", "nvidia"),
+        ("binding-yes.yaml", "capacity[0].binding", "must be true or false (got 'yes')"),
     ],
     "profile": [
         ("misspelt-key.json", "results[0].units_per_sec", "did you mean 'units_per_s'"),
@@ -350,6 +360,22 @@ OPTIONS: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
         ("leverage", SCENARIO, "--address", "a:b:c"),
         ("--address", "'a:b:c'"),
     ),
+]
+# `-` for an output is not standard output: refused, never a file named `-`
+PROCUREMENT = str(VALID / "procurement.yaml")
+BUILD = str(VALID / "build.yaml")
+OPTIONS += [
+    (f"{' '.join(argv[::2])} {option} -", (*argv, option, "-"), (option, "'-'", "standard output"))
+    for argv, option in [
+        (("plan", SCENARIO), "--out"),
+        (("plan", SCENARIO), "--html"),
+        (("plan", SCENARIO), "--matrix-out"),
+        (("frontier", SCENARIO), "--html"),
+        (("procure", PROCUREMENT), "--out"),
+        (("build-vs-buy", BUILD), "--out"),
+        (("deal", DEAL), "--html"),
+        (("probe",), "--out"),
+    ]
 ]
 USAGE: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
     ("tco --capex abc", ("tco", "h100-sxm", "--capex", "abc"), ("Invalid value", "--capex")),

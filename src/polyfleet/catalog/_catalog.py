@@ -15,6 +15,7 @@ from polyfleet.errors import CatalogError
 from polyfleet.inputs.base import (
     AcceleratorsPerNode,
     BandwidthTbps,
+    Flag,
     InputModel,
     MemoryGb,
     NodePowerKw,
@@ -136,7 +137,7 @@ class Accelerator(_Strict):
     node_power_kw: NodePowerKw | None = None
     year: Year | None = None
     price: Price = Price()
-    rent_only: bool = False  # no purchase exists: it can only be rented, at its maker's price
+    rent_only: Flag = False  # no purchase exists: it can only be rented, at its maker's price
     rack: Rack | None = None
     relative: Relative | None = None  # an in-house part: its performance relative to another
     sources: dict[str, str] = Field(default_factory=dict)

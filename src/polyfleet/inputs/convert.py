@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from polyfleet.errors import CatalogError, InputError
+from polyfleet.errors import NULL, CatalogError, InputError
 from polyfleet.inputs.reader import dotted, line_of
 
 __all__ = [
@@ -150,6 +150,8 @@ def input_error(
         message, value = _unknown_field(str(loc[-1]), _fields_at(model, loc[:-1])), None
     elif err["type"] == "missing":
         value = None
+    elif value is None:
+        value = NULL  # given as null: say so, where None would show nothing
     loc = [*prefix, *loc]
     return error(message, file=file, field=name(loc) or None, value=value, line=line_of(text, loc))
 

@@ -21,6 +21,7 @@ from polyfleet.catalog import Catalog, load_catalog
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
     LIMITS,
+    Flag,
     Fraction,
     Gw,
     GwCommitted,
@@ -63,7 +64,7 @@ class CapacityPeriod(InputModel):
 
     period: str
     gw: GwCommitted
-    binding: bool = False
+    binding: Flag = False
 
 
 class DeploymentStep(InputModel):

@@ -15,6 +15,7 @@ from pydantic import ValidationError, ValidationInfo, field_validator
 from polyfleet.errors import InputError
 from polyfleet.inputs.base import (
     DeviceIndex,
+    Flag,
     Fraction,
     FrontierPoints,
     InputModel,
@@ -59,18 +60,18 @@ class PlanOptions(InputModel):
     method: Literal["auto", "decomposition", "lp"] = "auto"
     #: probe profile files or folders of them: measured efficiency calibrates the estimates
     profiles: tuple[Path, ...] = ()
-    matrix: bool = False  # every matrix cell in the record (workloads x accelerators objects)
-    frontier: bool = False  # the cost-vs-share frontier in the record
+    matrix: Flag = False  # every matrix cell in the record (workloads x accelerators objects)
+    frontier: Flag = False  # the cost-vs-share frontier in the record
     #: tables of published results that calibrate the stack factors (`table_specs`): the packaged
     #: one by default, none for the bare roofline
     benchmarks: tuple[str, ...] = (PACKAGED,)
-    pessimistic: bool = False  # every estimated cell at the low end of its interval
+    pessimistic: Flag = False  # every estimated cell at the low end of its interval
 
 
 class CalibrateOptions(InputModel):
     command: ClassVar[str] = "calibrate"
     benchmarks: tuple[str, ...] = (PACKAGED,)  # as `table_specs` gives them
-    holdout: bool = False  # also fit on one round and predict the next
+    holdout: Flag = False  # also fit on one round and predict the next
 
 
 #: Each `tco` cost option and the owned-cost term it sets.
@@ -121,13 +122,13 @@ class DealOptions(InputModel):
     command: ClassVar[str] = "deal"
     paths: McPaths | None = None
     seed: Seed | None = None
-    sensitivity: bool = True  # revalue at volatility +-10 points and spot +-20 %
+    sensitivity: Flag = True  # revalue at volatility +-10 points and spot +-20 %
 
 
 class ProcureOptions(InputModel):
     command: ClassVar[str] = "procure"
-    limit_costs: bool = True  # re-solve with each binding limit lifted, to price it
-    lock_in: bool = False  # re-solve with each vendor's parts only: its lock-in premium
+    limit_costs: Flag = True  # re-solve with each binding limit lifted, to price it
+    lock_in: Flag = False  # re-solve with each vendor's parts only: its lock-in premium
 
 
 def _one_place(workers: int | None, info: ValidationInfo) -> int | None:
@@ -160,7 +161,7 @@ class RunOptions(InputModel):
     timeout: RunTimeoutS | None = None  # seconds; None: no limit
     address: str | None = None  # a Ray cluster's; None: the local one
     profiles_out: Path = Path("profiles")  # where probe jobs write their profiles
-    wait: bool = False  # wait for another run that is using the ledger
+    wait: Flag = False  # wait for another run that is using the ledger
     state_dir: Path = Path(".polyfleet")  # the local cluster's address and the ledger
 
 
@@ -176,7 +177,7 @@ class ProbeOptions(InputModel):
     only: tuple[str, ...] | None = None  # workloads to run (default: all)
     accelerator: str | None = None  # catalog id of the device, when its name matches none
     device: DeviceIndex = 0
-    cpu: bool = False  # probe the CPU even if a GPU is present
+    cpu: Flag = False  # probe the CPU even if a GPU is present
 
 
 def option_name(field: str) -> str:

@@ -188,6 +188,8 @@ def parse_procurement(
     def resolve(name: str, loc: list[str | int]) -> str:
         return resolve_name(catalog, name, loc, file=file, text=text)
 
+    _check_needs(proc, set(catalog.vendors), resolve, fail)
+
     deals = load_deals(proc.deals, file=file, text=text, catalog=catalog)
     seen: set[str] = set()
     for i, offer in enumerate(proc.offers):
@@ -207,6 +209,13 @@ def parse_procurement(
                 "an accelerator is offered twice", ["offers", i, "accelerator"], offer.accelerator
             )
         seen.add(offer.accelerator)
+        if offer.available_from is not None and offer.available_from > proc.years[-1]:
+            raise fail(
+                f"the offer is available from {offer.available_from}, after the last year of the "
+                f"horizon ({proc.years[-1]}): no year could buy it",
+                ["offers", i, "available_from"],
+                offer.available_from,
+            )
         if offer.deal is not None and offer.deal not in deals:
             raise fail(
                 f"unknown deal; deals: {', '.join(deals) or 'none'}",
@@ -316,6 +325,25 @@ def _check_buyable(catalog: Catalog, acc_id: str, loc: list[str | int], fail: An
             loc,
             acc_id,
         )
+
+
+def _check_needs(proc: Procurement, vendors: set[str], resolve: Any, fail: Any) -> None:
+    """The vendors and accelerators a workload or tier is limited to are ones the catalog knows,
+    as in a scenario (accelerators by id or alias): a misspelt one would otherwise leave the work
+    nothing to run on, an infeasible plan."""
+    known = f"unknown vendor; known: {', '.join(sorted(vendors))}"
+    limited: list[tuple[list[str | int], Any]] = [
+        (["workloads", i, "needs"], wl.needs) for i, wl in enumerate(proc.workloads)
+    ]
+    limited += [(["tiers", tier], policy) for tier, policy in proc.tiers.items()]
+    for loc, need in limited:
+        for j, vendor in enumerate(need.vendors or []):
+            if vendor not in vendors:
+                raise fail(known, [*loc, "vendors", j], vendor)
+        if need.accelerators:
+            need.accelerators = [
+                resolve(a, [*loc, "accelerators", j]) for j, a in enumerate(need.accelerators)
+            ]
 
 
 def _check_shape(proc: Procurement, fail: Any) -> None:

@@ -30,6 +30,7 @@ from polyfleet.inputs.base import (
     AcceleratorsPerNode,
     Count,
     DemandRate,
+    Flag,
     Fraction,
     Gang,
     InputModel,
@@ -155,7 +156,7 @@ class Pool(InputModel):
     site: str | None = None  # a name under the scenario's `sites:` (a free label without any)
     cost: PoolCost | None = None
     deal: str | None = None  # name of a deal in the scenario's `deals:`; its warrants are netted
-    purchasable: bool = False
+    purchasable: Flag = False
     max_purchase: Count | None = None
 
 
@@ -177,7 +178,7 @@ class Needs(InputModel):
     vendors: list[str] | None = None
     accelerators: list[str] | None = None
     max_gang: Gang | None = None
-    scaleup_domain: bool | AcceleratorsPerNode = False
+    scaleup_domain: Flag | AcceleratorsPerNode = False
 
     @field_validator("vendors")
     @classmethod

@@ -2,7 +2,8 @@
 
 Every command that writes files calls `check_outputs` before it reads or solves anything, so a bad
 path is refused up front rather than after a long solve: an output may not be one of the
-command's inputs or another of its outputs, an existing folder (a file output) or file (a folder
+command's inputs or another of its outputs, `-` (standard output, which cannot be written whole or
+not at all: `--json` prints a record), an existing folder (a file output) or file (a folder
 output), under a regular file, or in a place this process cannot create files in. `child_path`
 keeps a generated file name (a job's profile) inside its folder.
 """
@@ -84,6 +85,14 @@ def check_outputs(
     user typed, so the message points at what to change; None values are skipped."""
     files = {k: Path(v) for k, v in (outputs or {}).items() if v is not None}
     dirs = {k: Path(v) for k, v in (folders or {}).items() if v is not None}
+    for option, path in [*files.items(), *dirs.items()]:
+        if str(path) == "-":
+            raise InputError(
+                "outputs are files, written whole or not at all, and '-' does not mean standard "
+                "output here; give a file path (--json prints the result to standard output)",
+                field=option,
+                value="-",
+            )
     sources = {k: Path(v) for k, v in (inputs or {}).items() if v is not None}
     named = [*files.items(), *dirs.items()]
     for i, (option, path) in enumerate(named):

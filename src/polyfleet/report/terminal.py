@@ -4,6 +4,7 @@ Estimated figures are marked as such wherever they appear."""
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -38,6 +39,15 @@ MAX_ASSIGNMENTS, MAX_WORKLOADS, MAX_INELIGIBLE = 40, 20, 60
 
 def num(x: float | None, fmt: str = ",.0f") -> str:
     return "-" if x is None else format(x, fmt)
+
+
+def figure(x: float, decimals: int) -> str:
+    """`x` to `decimals` places, or to 3 significant figures where that shows fewer: a 0.5 MW cap
+    reads "0.5", not "0" (nor 1.5 "2")."""
+    if x != 0 and abs(x) < 10.0 ** (2 - decimals):
+        decimals = max(decimals, 2 - math.floor(math.log10(abs(x))))
+        return f"{x:.{decimals}f}".rstrip("0").rstrip(".")
+    return f"{x:,.{decimals}f}"
 
 
 def catalog_table(record: CatalogRecord) -> Table:
@@ -136,7 +146,7 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
     power = plan.power
     console.print(
         f"cost ${plan.cost_per_hour:,.0f}/h  (${plan.cost_per_year / 1e9:,.2f}B/yr)   "
-        f"power {power.mw:,.1f} MW = {power.gw:,.3f} GW{_power_caps(power.caps)}   "
+        f"power {figure(power.mw, 1)} MW = {figure(power.gw, 3)} GW{_power_caps(power.caps)}   "
         f"optimality gap {plan.optimality_gap:.1e} "
         f"({plan.solver.method}, {plan.solver.iterations} rounds)"
     )
@@ -254,7 +264,7 @@ def print_plan(plan: PlanRecord, console: Console) -> None:
             f"{p.gross_cost_per_gpu_hour:.2f}",
             f"-{p.deal_credit_per_gpu_hour:.2f} ({p.deal})" if p.deal else "-",
             f"{p.cost_per_gpu_hour:.2f}",
-            num(p.used * p.mw_per_gpu, ",.1f"),
+            figure(p.used * p.mw_per_gpu, 1),
         )
     console.print(t)
     if plan.assumptions:
@@ -316,9 +326,9 @@ def _power_caps(caps: list[PowerCap]) -> str:
     out = ""
     for c in caps:
         site = c.key.subject
-        text = f" of {c.cap_mw:,.0f} MW cap"
+        text = f" of {figure(c.cap_mw, 0)} MW cap"
         if site is not None:
-            text = f"; {escape(str(site))} {c.mw:,.1f} MW{text}"
+            text = f"; {escape(str(site))} {figure(c.mw, 1)} MW{text}"
         if c.shadow_price_per_mw_hour > 0:
             text += f" (binding: ${c.shadow_price_per_mw_hour:,.0f}/h per extra MW)"
         out += text

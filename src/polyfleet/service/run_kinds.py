@@ -14,8 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationError
 
-from polyfleet.errors import InputError
+from polyfleet.errors import NULL, InputError
 from polyfleet.inputs.base import (
+    Flag,
     FrontierPoints,
     InputModel,
     McPaths,
@@ -50,9 +51,9 @@ class PlanRunOptions(_Options):
     estimates; `benchmarks`: the packaged table of published results, or none."""
 
     method: Literal["auto", "decomposition", "lp"] = "auto"
-    matrix: bool = False  # as the command line: every matrix cell only on request
-    frontier: bool = False
-    pessimistic: bool = False
+    matrix: Flag = False  # as the command line: every matrix cell only on request
+    frontier: Flag = False
+    pessimistic: Flag = False
     benchmarks: Literal["packaged", "none"] = "packaged"
     profiles: list[ProfileName] = Field(default_factory=list, max_length=64)
 
@@ -66,13 +67,13 @@ class FrontierRunOptions(_Options):
 
 
 class ProcureRunOptions(_Options):
-    limit_costs: bool = True
+    limit_costs: Flag = True
 
 
 class DealRunOptions(_Options):
     paths: McPaths | None = None
     seed: Seed | None = None
-    sensitivity: bool = True
+    sensitivity: Flag = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,16 @@ KINDS: dict[str, RunKind] = {
 }
 
 
+def _shown(err: Any) -> Any:
+    """The value a request gave, as its error shows it: null said as such, a mapping not shown."""
+    if err["type"] == "missing" or "input" not in err:
+        return None
+    value = err["input"]
+    if value is None:
+        return NULL
+    return None if isinstance(value, dict) else value
+
+
 def parse_run_options(kind: str, options: dict[str, Any] | None) -> dict[str, Any]:
     """The options of a `kind` run, validated and with their defaults filled in; an InputError
     naming `options.<field>` for a bad one."""
@@ -105,7 +116,7 @@ def parse_run_options(kind: str, options: dict[str, Any] | None) -> dict[str, An
         raise InputError(
             err["msg"].removeprefix("Value error, "),
             field=f"options.{loc}" if loc else "options",
-            value=err.get("input") if not isinstance(err.get("input"), dict) else None,
+            value=_shown(err),
         ) from None
     return parsed.model_dump(mode="json")
 
