@@ -15,28 +15,16 @@ from hypothesis import strategies as st
 from polyfleet import app as api
 from polyfleet.plan.greenfield import greenfield, options_of
 
-from ..conftest import load, write
+from ..conftest import BASE, load, write
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
+#: The shared two-pool fleet (tests/conftest.py) plus a rented TPU pool; more demand.
 SCENARIO: dict[str, Any] = {
+    **BASE,
     "name": "gf",
-    "objective": "min_cost",
     "pools": [
-        {
-            "name": "nv",
-            "accelerator": "h100-sxm",
-            "count": 100,
-            "pue": 1.0,
-            "cost": {"per_gpu_hour": 2.0},
-        },
-        {
-            "name": "amd",
-            "accelerator": "mi300x",
-            "count": 100,
-            "pue": 1.0,
-            "cost": {"per_gpu_hour": 1.0},
-        },
+        *BASE["pools"],
         {"name": "tpu", "accelerator": "tpu7x", "count": 10, "cost": {"per_gpu_hour": 3.0}},
     ],
     "workloads": [

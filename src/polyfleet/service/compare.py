@@ -8,6 +8,8 @@ figures only.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 from polyfleet.results.plan import PlanRecord
@@ -77,19 +79,21 @@ def _union(first: list[str], second: list[str]) -> list[str]:
     return list(seen)
 
 
+def _deltas(a: dict[str, Any], b: dict[str, Any], key: str, fields: tuple[str, ...]) -> dict:
+    """Each field's delta for one row `key` of two plans (None on the side that lacks the row)."""
+    return {
+        f: delta(
+            getattr(a[key], f) if key in a else None,
+            getattr(b[key], f) if key in b else None,
+        )
+        for f in fields
+    }
+
+
 def compare_plans(a: PlanRecord, b: PlanRecord, run_a: str, run_b: str) -> Comparison:
     sa, sb = a.vendor_shares or {}, b.vendor_shares or {}
     vendors = [
-        VendorDelta(
-            vendor=v,
-            **{
-                m: delta(
-                    getattr(sa[v], m) if v in sa else None,
-                    getattr(sb[v], m) if v in sb else None,
-                )
-                for m in ("count", "power", "spend")
-            },
-        )
+        VendorDelta(vendor=v, **_deltas(sa, sb, v, ("count", "power", "spend")))
         for v in _union(list(sa), list(sb))
     ]
     wa = {w.name: w for w in a.workloads or ()}
@@ -97,13 +101,7 @@ def compare_plans(a: PlanRecord, b: PlanRecord, run_a: str, run_b: str) -> Compa
     workloads = [
         WorkloadDelta(
             workload=name,
-            **{
-                f: delta(
-                    getattr(wa[name], f) if name in wa else None,
-                    getattr(wb[name], f) if name in wb else None,
-                )
-                for f in ("accelerators", "cost_per_hour", "served_fraction")
-            },
+            **_deltas(wa, wb, name, ("accelerators", "cost_per_hour", "served_fraction")),
         )
         for name in _union(list(wa), list(wb))
     ]
@@ -113,13 +111,7 @@ def compare_plans(a: PlanRecord, b: PlanRecord, run_a: str, run_b: str) -> Compa
         PoolDelta(
             pool=name,
             vendor=(pa.get(name) or pb[name]).vendor,
-            **{
-                f: delta(
-                    getattr(pa[name], f) if name in pa else None,
-                    getattr(pb[name], f) if name in pb else None,
-                )
-                for f in ("used", "utilisation", "cost_per_gpu_hour")
-            },
+            **_deltas(pa, pb, name, ("used", "utilisation", "cost_per_gpu_hour")),
         )
         for name in _union(list(pa), list(pb))
     ]
